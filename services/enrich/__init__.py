@@ -1,0 +1,1 @@
+"""Enrich: entities, countries and world regions, with provenance."""

@@ -1,0 +1,1 @@
+"""Ingest: sources -> clean, normalized, de-duplicated article payloads."""

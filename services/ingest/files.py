@@ -1,0 +1,121 @@
+"""Files and directories -> raw items (JSON Lines, JSON, plain-text articles, HTML)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.schemas import RawItem
+from shared.settings import get_settings
+
+JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+JSON_SUFFIXES = {".json"}
+TEXT_SUFFIXES = {".txt", ".text", ".md"}
+HTML_SUFFIXES = {".html", ".htm"}
+SUPPORTED = JSONL_SUFFIXES | JSON_SUFFIXES | TEXT_SUFFIXES | HTML_SUFFIXES
+
+
+@dataclass
+class FileRejection:
+    """Something in an input file that cannot become an article, and why."""
+
+    origin: str
+    reason: str
+
+
+def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | FileRejection]:
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() in SUPPORTED:
+                    yield child
+        elif path.is_file():
+            yield path
+        else:
+            yield FileRejection(str(path), "no such file or directory")
+
+
+def decode(data: bytes, origin: str) -> str:
+    from services.ingest.prepare import decode_bytes
+
+    return decode_bytes(data, origin)
+
+
+def _record(obj: object, origin: str) -> RawItem:
+    if not isinstance(obj, dict):
+        raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+    data = dict(obj)
+    if "body" not in data and "text" in data:
+        data["body"] = data.pop("text")
+    if "published" not in data and "published_at" in data:
+        data["published"] = data.pop("published_at")
+    if "published" not in data and "date" in data:
+        data["published"] = data.pop("date")
+    if isinstance(data.get("authors"), str):
+        data["authors"] = [data["authors"]]
+    data["origin"] = origin
+    kind = "html" if data.get("html") and not data.get("body") else "record"
+    data["kind"] = kind
+    for key in ("published", "title", "url", "source", "language"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            data[key] = str(data[key])
+    return RawItem.model_validate(data)
+
+
+def read_file(path: Path) -> Iterator[RawItem | FileRejection]:
+    """Items of one file; a bad line is rejected alone, a bad file as a whole."""
+    origin = str(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        yield FileRejection(origin, f"unsupported file type {suffix or '(none)'}")
+        return
+    try:
+        size = path.stat().st_size
+        if size > get_settings().max_file_bytes:
+            yield FileRejection(origin, f"file too large ({size} bytes)")
+            return
+        text = decode(path.read_bytes(), origin)
+    except (OSError, ValueError) as exc:
+        yield FileRejection(origin, str(exc))
+        return
+    if suffix in JSONL_SUFFIXES:
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            where = f"{origin}:{n}"
+            try:
+                yield _record(json.loads(line), where)
+            except (ValueError, TypeError) as exc:
+                yield FileRejection(where, f"invalid JSON Lines record: {exc}")
+    elif suffix in JSON_SUFFIXES:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            yield FileRejection(origin, f"invalid JSON: {exc}")
+            return
+        records = data if isinstance(data, list) else [data]
+        for n, obj in enumerate(records):
+            try:
+                yield _record(obj, f"{origin}[{n}]")
+            except (ValueError, TypeError) as exc:
+                yield FileRejection(f"{origin}[{n}]", f"invalid record: {exc}")
+    elif suffix in HTML_SUFFIXES:
+        yield RawItem(kind="html", html=text, origin=origin, source=path.parent.name or None)
+    else:
+        from services.ingest.textdump import parse_text_article
+
+        try:
+            yield parse_text_article(text, origin)
+        except ValueError as exc:
+            yield FileRejection(origin, str(exc))
+
+
+def iter_items(paths: Iterable[str | Path]) -> Iterator[RawItem | FileRejection]:
+    for entry in iter_files(paths):
+        if isinstance(entry, FileRejection):
+            yield entry
+        else:
+            yield from read_file(entry)

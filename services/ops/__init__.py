@@ -1,0 +1,1 @@
+"""Operators: queues, dead letters, reconciler, metrics, health."""

@@ -1,0 +1,1 @@
+"""Store: persist enriched articles idempotently and serve them."""

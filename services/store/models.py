@@ -1,0 +1,99 @@
+"""Article tables: who, where, when."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import Base
+from shared.models import JSONType
+from shared.schemas import utcnow
+
+
+class Article(Base):
+    __tablename__ = "articles"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(300), index=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    language: Mapped[str | None] = mapped_column(String(16), index=True)
+    authors: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    content_hash: Mapped[str] = mapped_column(String(80), index=True)
+    trace_id: Mapped[str] = mapped_column(String(64))
+    enrichment_status: Mapped[str] = mapped_column(String(32), index=True)
+    tagger_version: Mapped[str | None] = mapped_column(String(32), index=True)
+    enrichment: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    enriched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_articles_published_at_id", "published_at", "id"),
+        Index("ix_articles_stored_at", "stored_at"),
+    )
+
+
+class Entity(Base):
+    __tablename__ = "entities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(300))
+    label: Mapped[str] = mapped_column(String(20), index=True)
+    country: Mapped[str | None] = mapped_column(String(2))
+
+    __table_args__ = (UniqueConstraint("name", "label", name="uq_entities_name_label"),)
+
+
+class ArticleEntity(Base):
+    __tablename__ = "article_entities"
+
+    article_id: Mapped[str] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    entity_id: Mapped[int] = mapped_column(
+        ForeignKey("entities.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    text: Mapped[str] = mapped_column(String(300))
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    spans: Mapped[list[list[int]]] = mapped_column(JSONType, default=list)
+    in_title: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str | None] = mapped_column(String(20))
+
+
+class ArticleCountry(Base):
+    __tablename__ = "article_countries"
+
+    article_id: Mapped[str] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(2), primary_key=True, index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    mentions: Mapped[int] = mapped_column(Integer, default=1)
+    via: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    focus: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ArticleRegion(Base):
+    __tablename__ = "article_regions"
+
+    article_id: Mapped[str] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    scheme: Mapped[str] = mapped_column(String(16), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)

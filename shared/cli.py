@@ -1,0 +1,280 @@
+"""``newswire``: the command line of every service.
+
+Core commands live here; each service adds its own from ``services/<name>/cli.py``
+(a module-level ``commands`` list of Click commands), found at start-up.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import click
+
+from shared import queues
+from shared.settings import get_settings
+
+SERVICE_CLI_MODULES = (
+    "services.ingest.cli",
+    "services.enrich.cli",
+    "services.store.cli",
+    "services.ops.cli",
+)
+WORKER_QUEUES = {"ingest": queues.INGEST, "enrich": queues.ENRICH, "store": queues.STORE}
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(code)
+
+
+def ensure_embedded_schema() -> None:
+    """On the embedded SQLite default, create or upgrade the schema on first use."""
+    settings = get_settings()
+    if settings.database_url.startswith("sqlite"):
+        from services.store import migrate
+
+        migrate.upgrade()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="newswire")
+@click.option("--log-format", type=click.Choice(["console", "json"]), default=None,
+              help="Override NEWSWIRE_LOG_FORMAT for this command.")
+@click.option("--log-level", default=None, help="Override NEWSWIRE_LOG_LEVEL (e.g. WARNING).")
+def cli(log_format: str | None, log_level: str | None) -> None:
+    """Newswire: ingest news, tag who and where it is about, store and query it.
+
+    Without NEWSWIRE_BROKER_URL every stage runs in this process and stores into
+    SQLite (./newswire.db); with it, commands queue work for the workers.
+    """
+    from shared.logging import configure_logging
+
+    configure_logging(log_format, log_level or ("WARNING" if log_format is None else None))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--source", default=None, help="Source name for items that carry none.")
+@click.option("--source-country", default=None, help="ISO alpha-2 country of the source.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON outcome per item on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def ingest(paths: tuple[str, ...], source: str | None, source_country: str | None,
+           as_json: bool, quiet: bool) -> None:
+    """Send articles from files, directories or URLs through the pipeline.
+
+    PATHS are JSON Lines (.jsonl), JSON, plain-text articles (.txt: optional date
+    line, title line, paragraphs), HTML files, directories of those, or http(s) URLs.
+    """
+    from rich.progress import Progress
+
+    from services.ingest.files import FileRejection, iter_items
+    from shared.schemas import RawItem
+
+    settings = get_settings()
+    files = [p for p in paths if not p.startswith(("http://", "https://"))]
+    urls = [p for p in paths if p.startswith(("http://", "https://"))]
+    items: list[RawItem] = [RawItem(kind="url", url=u, origin=u) for u in urls]
+    counts: Counter[str] = Counter()
+    reasons: list[tuple[str, str]] = []
+    for entry in iter_items(files):
+        if isinstance(entry, FileRejection):
+            counts["rejected"] += 1
+            reasons.append((entry.origin, entry.reason))
+            click.secho(f"rejected {entry.origin}: {entry.reason}", fg="yellow", err=True)
+        else:
+            items.append(entry)
+    counts["read"] = len(items) + counts["rejected"]
+    for item in items:
+        if source and not item.source:
+            item.source = source
+        if source_country and not item.source_country:
+            item.source_country = source_country.upper()
+    chunk = settings.batch_size
+    outcomes: list[dict[str, Any]] = []
+    with Progress(disable=quiet or not sys.stderr.isatty(), transient=True) as progress:
+        bar = progress.add_task("ingesting", total=len(items))
+        if settings.embedded:
+            ensure_embedded_schema()
+            from services.ingest.pipeline import accept
+
+            for start in range(0, len(items), chunk):
+                for o in accept(items[start : start + chunk]):
+                    outcomes.append(o.as_dict())
+                    counts[o.status] += 1
+                    if o.status == "rejected":
+                        reasons.append((o.origin or "?", o.reason or "?"))
+                progress.advance(bar, len(items[start : start + chunk]))
+        else:
+            from shared import dispatch
+            from shared.schemas import IngestRequest, dump
+
+            for start in range(0, len(items), chunk):
+                part = items[start : start + chunk]
+                dispatch.send(queues.INGEST_ITEMS, dump(IngestRequest(items=part)))
+                counts["sent"] += len(part)
+                progress.advance(bar, len(part))
+    if as_json:
+        for o in outcomes:
+            click.echo(json.dumps(o))
+    summary = ", ".join(
+        f"{counts[k]} {k}" for k in ("read", "queued", "sent", "duplicate", "rejected") if counts[k]
+    )
+    click.echo(f"summary: {summary or 'nothing read'}", err=as_json)
+    for origin, reason in reasons:
+        if not as_json:
+            click.echo(f"  rejected {origin}: {reason}")
+    if not items and counts["rejected"]:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--entity", default=None, help="Only articles mentioning this entity (name).")
+@click.option("--country", default=None, help="Only articles about this ISO 3166-1 code.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def articles(entity: str | None, country: str | None, limit: int, as_json: bool) -> None:
+    """List stored articles, newest first."""
+    from services.store.queries import list_articles
+    from shared.db import session_scope
+
+    if get_settings().database_url.startswith("sqlite"):
+        ensure_embedded_schema()
+    with session_scope() as session:
+        rows = list_articles(session, entity=entity, country=country, limit=limit)
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no articles")
+        return
+    for row in rows:
+        people = [e["canonical"] for e in row["entities"] if e["label"] == "PERSON"][:4]
+        orgs = [e["canonical"] for e in row["entities"] if e["label"] == "ORG"][:4]
+        countries = [c["code"] + ("*" if c.get("focus") else "") for c in row["countries"]]
+        click.secho(f"{row['id'][:12]}  {row['published_at'] or '-':25.25}  {row['title']}",
+                    bold=True)
+        click.echo(f"    countries: {' '.join(countries) or '-'}   people: "
+                   f"{', '.join(people) or '-'}   orgs: {', '.join(orgs) or '-'}")
+
+
+@cli.command()
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 1000))
+def tag(batch_size: int) -> None:
+    """Tag JSON Lines from stdin (id, body, optional title); one JSON line out per input.
+
+    The enrich step alone: no broker, no database. A line that is not valid gets
+    {"id": ..., "error": ...} in its place.
+    """
+    from services.enrich.tagger import get_tagger
+
+    tagger = get_tagger()
+
+    def flush(batch: list[tuple[int, dict[str, Any]]], errors: dict[int, dict[str, Any]],
+              total: int) -> None:
+        results = tagger.tag_many([d for _, d in batch], batch_size=batch_size) if batch else []
+        by_line = {n: r for (n, _), r in zip(batch, results, strict=True)}
+        for n in range(total):
+            if n in errors:
+                out = errors[n]
+            else:
+                r = by_line[n]
+                out = {k: r[k] for k in ("id", "entities", "countries", "regions", "enrichment")}
+            sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+    batch: list[tuple[int, dict[str, Any]]] = []
+    errors: dict[int, dict[str, Any]] = {}
+    n = 0
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict) or not isinstance(obj.get("body"), str):
+                raise ValueError("expected an object with a string 'body'")
+            obj.setdefault("id", str(n + 1))
+            obj["id"] = str(obj["id"])
+            batch.append((n, obj))
+        except ValueError as exc:
+            errors[n] = {"id": None, "line": n + 1, "error": str(exc)}
+            click.secho(f"line {n + 1}: {exc}", fg="yellow", err=True)
+        n += 1
+        if len(batch) + len(errors) >= batch_size:
+            flush(batch, errors, n)
+            # Renumber: everything so far is written.
+            batch, errors, n = [], {}, 0
+    flush(batch, errors, n)
+
+
+@cli.command()
+@click.argument("service", type=click.Choice(sorted(WORKER_QUEUES)))
+@click.option("--concurrency", "-c", type=int, default=None, help="Pool size (default: cores).")
+@click.option("--loglevel", default="INFO", show_default=True)
+@click.option("--pool", default="prefork", show_default=True)
+def worker(service: str, concurrency: int | None, loglevel: str, pool: str) -> None:
+    """Start the Celery worker of one service (ingest, enrich or store)."""
+    settings = get_settings()
+    if settings.embedded:
+        _fail("NEWSWIRE_BROKER_URL is not set: workers need a broker (embedded mode runs "
+              "every stage inside `newswire ingest`)")
+    from shared.celery_app import app
+
+    argv = ["worker", "-Q", WORKER_QUEUES[service], "-n", f"{service}@%h",
+            f"--loglevel={loglevel}", f"--pool={pool}", "-E"]
+    if concurrency or settings.worker_concurrency:
+        argv.append(f"--concurrency={concurrency or settings.worker_concurrency}")
+    app.worker_main(argv)
+
+
+@cli.group()
+def db() -> None:
+    """Database schema (Alembic)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    from services.store import migrate
+
+    migrate.upgrade(revision=revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("check")
+def db_check() -> None:
+    """Fail when the models and the migrations disagree."""
+    from services.store import migrate
+
+    try:
+        migrate.check()
+    except Exception as exc:  # noqa: BLE001 - alembic raises its own CommandError
+        _fail(str(exc))
+    click.echo("models and migrations agree")
+
+
+def _load_service_commands() -> None:
+    for name in SERVICE_CLI_MODULES:
+        if importlib.util.find_spec(name) is None:
+            continue
+        module = importlib.import_module(name)
+        for command in getattr(module, "commands", []):
+            cli.add_command(command)
+
+
+_load_service_commands()
+
+
+def main() -> None:
+    cli(prog_name="newswire")
+
+
+if __name__ == "__main__":
+    main()

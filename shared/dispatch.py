@@ -1,0 +1,23 @@
+"""Every hop goes through :func:`send`: in-process when embedded, a queued task otherwise.
+
+``app.send_task`` ignores ``task_always_eager``, so the choice is made here once.
+Services never import each other: a task is found by its name in the Celery
+registry, which holds every service's tasks when running embedded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.settings import get_settings
+
+
+def send(task_name: str, payload: dict[str, Any], *, countdown: float | None = None) -> None:
+    from shared.celery_app import app
+
+    if get_settings().embedded:
+        app.loader.import_default_modules()
+        task = app.tasks[task_name]
+        task.run(payload)
+        return
+    app.send_task(task_name, args=[payload], countdown=countdown)

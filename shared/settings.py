@@ -1,0 +1,92 @@
+"""One settings object, read from the environment (``NEWSWIRE_*``) once per process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_URL = "sqlite:///newswire.db"
+INSECURE_DEFAULTS = {"", "changeme", "change-me", "dev", "development"}
+
+
+class Settings(BaseSettings):
+    """Every knob of Newswire. Environment variables are ``NEWSWIRE_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSWIRE_", env_file=None, extra="ignore")
+
+    env: str = Field("development", description="development | production")
+    broker_url: str | None = Field(
+        None, description="Redis URL of the Celery broker; unset = embedded mode (in-process)"
+    )
+    database_url: str = Field(DEFAULT_SQLITE_URL, description="SQLAlchemy URL of the database")
+    log_format: str = Field("console", description="console | json")
+    log_level: str = Field("INFO", description="DEBUG | INFO | WARNING | ERROR")
+
+    # Batching: articles per message on each hop.
+    batch_size: int = Field(20, ge=1, le=1000, description="articles per message")
+    enrich_batch_size: int = Field(32, ge=1, le=1000, description="nlp.pipe batch size")
+
+    # Delivery (see GUIDE section 4).
+    visibility_timeout: int = Field(3600, ge=60, description="seconds before Redis redelivers")
+    task_soft_time_limit: int = Field(300, ge=1, description="seconds")
+    task_time_limit: int = Field(360, ge=1, description="seconds")
+    retry_backoff_max: int = Field(600, ge=1, description="seconds, cap of retry backoff")
+    max_retries: int = Field(50, ge=0, description="retries of transient errors per message")
+    max_attempts: int = Field(5, ge=1, description="attempts per article before dead-lettering")
+    worker_prefetch_multiplier: int = Field(1, ge=1)
+    worker_concurrency: int | None = Field(None, ge=1, description="pool size; default = cores")
+    worker_max_memory_per_child: int = Field(
+        800_000, ge=10_000, description="KiB; a pool child above it is replaced"
+    )
+    worker_max_tasks_per_child: int = Field(1000, ge=1)
+
+    # Ingest.
+    source_country: str | None = Field(None, description="ISO 3166-1 alpha-2 prior for tagging")
+    max_body_chars: int = Field(1_000_000, ge=1000, description="longer bodies are truncated")
+    max_file_bytes: int = Field(50_000_000, ge=1000, description="bigger input files are refused")
+
+    # Operators.
+    reconcile_after: int = Field(600, ge=1, description="seconds before received is re-sent")
+    reconcile_interval: int = Field(60, ge=1, description="seconds between reconciler runs")
+
+    # HTTP API.
+    api_token: str | None = Field(None, description="bearer token for write endpoints")
+    api_read_token: str | None = Field(None, description="bearer token for read endpoints")
+
+    @field_validator("log_format")
+    @classmethod
+    def _check_log_format(cls, v: str) -> str:
+        v = v.lower()
+        if v not in {"console", "json"}:
+            raise ValueError("NEWSWIRE_LOG_FORMAT must be 'console' or 'json'")
+        return v
+
+    @field_validator("broker_url", "api_token", "api_read_token", "source_country", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: object) -> object:
+        return None if v == "" else v
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.env == "production":
+            for name in ("api_token",):
+                if (getattr(self, name) or "").lower() in INSECURE_DEFAULTS:
+                    raise ValueError(f"NEWSWIRE_{name.upper()} must be set to a real secret")
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """No broker: every stage runs in-process."""
+        return not self.broker_url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment)."""
+    get_settings.cache_clear()
