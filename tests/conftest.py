@@ -1,0 +1,120 @@
+"""Shared fixtures: a real PostgreSQL database and a real Redis db per test session.
+
+PostgreSQL: NEWSWIRE_TEST_PG (default postgresql://postgres@127.0.0.1:5432/postgres)
+is used to create a throw-away database; Redis: NEWSWIRE_TEST_REDIS (default
+redis://127.0.0.1:6379) with a db number of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from shared import db
+from shared.settings import reset_settings
+
+PG_ADMIN = os.environ.get("NEWSWIRE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_BASE = os.environ.get("NEWSWIRE_TEST_REDIS", "redis://127.0.0.1:6379")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _admin_engine() -> sa.Engine:
+    return sa.create_engine(db.normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
+
+
+def create_pg_database(prefix: str = "nw_test") -> str:
+    """Create an empty database; returns its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    engine = _admin_engine()
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_pg_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    db.dispose_engine()
+    engine = _admin_engine()
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A migrated PostgreSQL database for the whole session."""
+    from services.store import migrate
+
+    url = create_pg_database()
+    migrate.upgrade(url)
+    yield url
+    drop_pg_database(url)
+
+
+@pytest.fixture
+def fresh_pg_url() -> Iterator[str]:
+    """A migrated PostgreSQL database for one test."""
+    from services.store import migrate
+
+    url = create_pg_database()
+    migrate.upgrade(url)
+    yield url
+    drop_pg_database(url)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    from services.store import migrate
+
+    url = f"sqlite:///{tmp_path / 'newswire.db'}"
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis database number of its own, flushed before and after."""
+    import redis
+
+    number = 1 + (os.getpid() % 14)
+    url = f"{REDIS_BASE}/{number}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Set NEWSWIRE_* variables for one test; settings and engines are re-read."""
+
+    def _apply() -> None:
+        reset_settings()
+        db.dispose_engine()
+
+    monkeypatch.delenv("NEWSWIRE_BROKER_URL", raising=False)
+    _apply()
+    original_setenv = monkeypatch.setenv
+
+    def setenv(name: str, value: str, prepend: str | None = None) -> None:
+        original_setenv(name, value, prepend)
+        _apply()
+
+    monkeypatch.setenv = setenv  # type: ignore[method-assign]
+    yield monkeypatch
+    monkeypatch.undo()
+    _apply()
+
+
+@pytest.fixture
+def embedded_pg(env: pytest.MonkeyPatch, fresh_pg_url: str) -> str:
+    """Embedded mode (no broker) writing into a fresh PostgreSQL database."""
+    env.setenv("NEWSWIRE_DATABASE_URL", fresh_pg_url)
+    return fresh_pg_url
