@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     # Operators.
     reconcile_after: int = Field(600, ge=1, description="seconds before received is re-sent")
     reconcile_interval: int = Field(60, ge=1, description="seconds between reconciler runs")
+    reconcile_batch: int = Field(5000, ge=1, description="most articles re-sent per run")
+    queue_high_water: int = Field(
+        2000, ge=1, description="messages waiting in enrich/store above which ingest pauses"
+    )
+    queue_low_water: int = Field(500, ge=0, description="messages under which ingest resumes")
+    metrics_window: int = Field(300, ge=10, description="seconds of history for rates and lag")
+    flower_user: str | None = Field(None, description="Flower basic-auth user (required)")
+    flower_password: str | None = Field(None, description="Flower basic-auth password")
 
     # HTTP API.
     api_token: str | None = Field(None, description="bearer token for write endpoints")
