@@ -1,4 +1,10 @@
-"""Article tables: who, where, when."""
+"""Article tables: who, where, when.
+
+``articles.dated_at`` is the sort key of every listing: the published date, or the
+ingest time when a source gives none, so keyset pagination never meets a NULL.
+Full-text search on PostgreSQL runs on an expression GIN index over title and body
+(:func:`fts_document`); SQLite falls back to ``LIKE`` (see ``queries.py``).
+"""
 
 from __future__ import annotations
 
@@ -14,24 +20,48 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    literal_column,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from shared.db import Base
 from shared.models import JSONType
 from shared.schemas import utcnow
+
+# Text search configuration and the share of the body that is indexed (tsvector caps at 1 MB).
+FTS_CONFIG = "english"
+FTS_BODY_CHARS = 100_000
+
+
+# The same expression as SQL, parenthesized the way PostgreSQL reflects it, so that
+# `alembic check` compares the index without false drift.
+FTS_INDEX_SQL = (
+    f"to_tsvector('{FTS_CONFIG}'::regconfig, "
+    f"(coalesce(title, '') || ' ') || left(coalesce(body, ''), {FTS_BODY_CHARS}))"
+)
+
+
+def fts_document(title: Any, body: Any) -> ColumnElement[Any]:
+    """The tsvector expression of the GIN index; queries must use exactly this expression."""
+    config = literal_column(f"'{FTS_CONFIG}'::regconfig")
+    text = func.coalesce(title, "") + " " + func.left(func.coalesce(body, ""), FTS_BODY_CHARS)
+    return func.to_tsvector(config, text)
 
 
 class Article(Base):
     __tablename__ = "articles"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    url: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)  # canonical URL (normalized at ingest)
     source: Mapped[str | None] = mapped_column(String(300), index=True)
     title: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    dated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     language: Mapped[str | None] = mapped_column(String(16), index=True)
     authors: Mapped[list[str]] = mapped_column(JSONType, default=list)
@@ -44,7 +74,14 @@ class Article(Base):
 
     __table_args__ = (
         Index("ix_articles_published_at_id", "published_at", "id"),
+        Index("ix_articles_dated_at_id", "dated_at", "id"),
         Index("ix_articles_stored_at", "stored_at"),
+        # PostgreSQL only: SQLite has neither tsvector nor GIN (env.py skips it there).
+        Index(
+            "ix_articles_fts",
+            text(FTS_INDEX_SQL),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
     )
 
 
@@ -56,7 +93,10 @@ class Entity(Base):
     label: Mapped[str] = mapped_column(String(20), index=True)
     country: Mapped[str | None] = mapped_column(String(2))
 
-    __table_args__ = (UniqueConstraint("name", "label", name="uq_entities_name_label"),)
+    __table_args__ = (
+        UniqueConstraint("name", "label", name="uq_entities_name_label"),
+        Index("ix_entities_name_lower", func.lower(literal_column("name"))),
+    )
 
 
 class ArticleEntity(Base):
@@ -97,3 +137,5 @@ class ArticleRegion(Base):
     scheme: Mapped[str] = mapped_column(String(16), primary_key=True)
     code: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     name: Mapped[str] = mapped_column(String(100), index=True)
+
+    __table_args__ = (Index("ix_article_regions_name_lower", func.lower(literal_column("name"))),)
