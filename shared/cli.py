@@ -11,7 +11,6 @@ import importlib.util
 import json
 import sys
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import click
@@ -44,8 +43,12 @@ def ensure_embedded_schema() -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="newswire")
-@click.option("--log-format", type=click.Choice(["console", "json"]), default=None,
-              help="Override NEWSWIRE_LOG_FORMAT for this command.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["console", "json"]),
+    default=None,
+    help="Override NEWSWIRE_LOG_FORMAT for this command.",
+)
 @click.option("--log-level", default=None, help="Override NEWSWIRE_LOG_LEVEL (e.g. WARNING).")
 def cli(log_format: str | None, log_level: str | None) -> None:
     """Newswire: ingest news, tag who and where it is about, store and query it.
@@ -64,8 +67,13 @@ def cli(log_format: str | None, log_level: str | None) -> None:
 @click.option("--source-country", default=None, help="ISO alpha-2 country of the source.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON outcome per item on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def ingest(paths: tuple[str, ...], source: str | None, source_country: str | None,
-           as_json: bool, quiet: bool) -> None:
+def ingest(
+    paths: tuple[str, ...],
+    source: str | None,
+    source_country: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """Send articles from files, directories or URLs through the pipeline.
 
     PATHS are JSON Lines (.jsonl), JSON, plain-text articles (.txt: optional date
@@ -158,10 +166,13 @@ def articles(entity: str | None, country: str | None, limit: int, as_json: bool)
         people = [e["canonical"] for e in row["entities"] if e["label"] == "PERSON"][:4]
         orgs = [e["canonical"] for e in row["entities"] if e["label"] == "ORG"][:4]
         countries = [c["code"] + ("*" if c.get("focus") else "") for c in row["countries"]]
-        click.secho(f"{row['id'][:12]}  {row['published_at'] or '-':25.25}  {row['title']}",
-                    bold=True)
-        click.echo(f"    countries: {' '.join(countries) or '-'}   people: "
-                   f"{', '.join(people) or '-'}   orgs: {', '.join(orgs) or '-'}")
+        click.secho(
+            f"{row['id'][:12]}  {row['published_at'] or '-':25.25}  {row['title']}", bold=True
+        )
+        click.echo(
+            f"    countries: {' '.join(countries) or '-'}   people: "
+            f"{', '.join(people) or '-'}   orgs: {', '.join(orgs) or '-'}"
+        )
 
 
 @cli.command()
@@ -176,8 +187,9 @@ def tag(batch_size: int) -> None:
 
     tagger = get_tagger()
 
-    def flush(batch: list[tuple[int, dict[str, Any]]], errors: dict[int, dict[str, Any]],
-              total: int) -> None:
+    def flush(
+        batch: list[tuple[int, dict[str, Any]]], errors: dict[int, dict[str, Any]], total: int
+    ) -> None:
         results = tagger.tag_many([d for _, d in batch], batch_size=batch_size) if batch else []
         by_line = {n: r for (n, _), r in zip(batch, results, strict=True)}
         for n in range(total):
@@ -222,12 +234,22 @@ def worker(service: str, concurrency: int | None, loglevel: str, pool: str) -> N
     """Start the Celery worker of one service (ingest, enrich or store)."""
     settings = get_settings()
     if settings.embedded:
-        _fail("NEWSWIRE_BROKER_URL is not set: workers need a broker (embedded mode runs "
-              "every stage inside `newswire ingest`)")
+        _fail(
+            "NEWSWIRE_BROKER_URL is not set: workers need a broker (embedded mode runs "
+            "every stage inside `newswire ingest`)"
+        )
     from shared.celery_app import app
 
-    argv = ["worker", "-Q", WORKER_QUEUES[service], "-n", f"{service}@%h",
-            f"--loglevel={loglevel}", f"--pool={pool}", "-E"]
+    argv = [
+        "worker",
+        "-Q",
+        WORKER_QUEUES[service],
+        "-n",
+        f"{service}@%h",
+        f"--loglevel={loglevel}",
+        f"--pool={pool}",
+        "-E",
+    ]
     if concurrency or settings.worker_concurrency:
         argv.append(f"--concurrency={concurrency or settings.worker_concurrency}")
     app.worker_main(argv)

@@ -80,7 +80,8 @@ class Settings(BaseSettings):
     def _refuse_default_secrets(self) -> Settings:
         if self.env == "production":
             for name in ("api_token",):
-                if (getattr(self, name) or "").lower() in INSECURE_DEFAULTS:
+                value = (getattr(self, name) or "").lower()
+                if value in INSECURE_DEFAULTS or value.startswith("change-me"):
                     raise ValueError(f"NEWSWIRE_{name.upper()} must be set to a real secret")
         return self
 

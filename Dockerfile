@@ -1,0 +1,29 @@
+# One image for every Newswire service; compose services differ only by command.
+# Build stage: dependencies first (cached layer), then the project itself.
+FROM python:3.11.7-slim-bookworm AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+RUN python -m venv /opt/venv
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
+COPY pyproject.toml README.md ./
+COPY shared ./shared
+COPY services ./services
+RUN pip install --no-cache-dir --no-deps .
+
+# Runtime stage: the virtual environment and a non-root user, nothing else.
+FROM python:3.11.7-slim-bookworm AS runtime
+RUN groupadd --system --gid 10001 newswire \
+    && useradd --system --uid 10001 --gid newswire --home-dir /app --shell /usr/sbin/nologin newswire
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    NEWSWIRE_LOG_FORMAT=json
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+COPY --chown=newswire:newswire samples ./samples
+USER 10001:10001
+EXPOSE 8000 5555
+CMD ["newswire", "--help"]

@@ -1,0 +1,54 @@
+# Newswire developer commands. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help install run test test-fast lint format bench compose-check clean
+
+help: ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv with the pinned dependencies (hash-checked)
+
+run: $(STAMP) ## Ingest the bundled samples on the embedded default (SQLite, no broker) and show them
+	env -u NEWSWIRE_BROKER_URL $(BIN)/newswire ingest samples/
+	env -u NEWSWIRE_BROKER_URL $(BIN)/newswire articles
+
+test: $(STAMP) ## Run every test (needs PostgreSQL and Redis on 127.0.0.1)
+	env -u NEWSWIRE_BROKER_URL -u NEWSWIRE_DATABASE_URL $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP) ## Tests without the end-to-end and fault suites
+	env -u NEWSWIRE_BROKER_URL -u NEWSWIRE_DATABASE_URL $(BIN)/python -m pytest -m "not e2e and not faults" $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff check, ruff format --check, hadolint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/hadolint Dockerfile
+
+format: $(STAMP) ## Format the code with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP) ## Run the benchmarks (print figures; needs PostgreSQL and Redis)
+	$(BIN)/python bench/enrich_speed.py
+	$(BIN)/python bench/enrich_quality.py --data ../shared/eval
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/store.py
+	$(BIN)/python bench/pipeline.py
+
+compose-check: ## Validate docker-compose.yml with the example environment (no engine needed)
+	docker-compose --env-file .env.example -f docker-compose.yml config -q
+
+clean: ## Remove the virtualenv, caches and the embedded database
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache newswire.db newswire.db-wal newswire.db-shm
