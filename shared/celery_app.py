@@ -127,3 +127,5 @@ def _unbind_task(**_: Any) -> None:
 
 
 app = create_app()
+
+import shared.worker_hooks  # noqa: E402,F401 - registers worker-side hooks

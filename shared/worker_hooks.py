@@ -1,0 +1,1 @@
+"""Worker-side hooks (consumer steps, signal handlers) loaded with the Celery app."""
