@@ -1,144 +1,376 @@
-"""Idempotent batch upserts: redelivery, replay and re-enrichment never duplicate a row."""
+"""Idempotent batch upserts: redelivery, replay and re-enrichment never duplicate a row.
+
+One call writes a whole batch in the caller's transaction:
+
+1. articles: ``INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE`` the incoming enrichment
+   is not older than the stored one (a late redelivery of an old message never rolls
+   tags back); ``RETURNING`` tells which articles were written;
+2. tags of the written articles are replaced as a whole (delete, then insert), so a
+   re-enrichment leaves no stale tag and a redelivery no duplicate;
+3. entities are shared rows, created with ``ON CONFLICT DO NOTHING`` in sorted order
+   (concurrent writers with overlapping entities neither fail nor deadlock);
+4. the ingest records of the batch are marked "stored".
+
+PostgreSQL loads rows with ``COPY`` into session-local temp tables and upserts from
+there (several times faster than multi-row ``VALUES``); SQLite uses chunked
+multi-row inserts.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, or_, select, tuple_, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from services.store.models import Article, ArticleCountry, ArticleEntity, ArticleRegion, Entity
+from shared.logging import get_logger
 from shared.models import STORED, IngestRecord
 from shared.schemas import EnrichedArticle, utcnow
 
+log = get_logger(__name__)
 
-def _insert(session: Session, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+ARTICLE_COLUMNS = (
+    "id",
+    "url",
+    "source",
+    "title",
+    "body",
+    "published_at",
+    "ingested_at",
+    "dated_at",
+    "stored_at",
+    "language",
+    "authors",
+    "content_hash",
+    "trace_id",
+    "enrichment_status",
+    "tagger_version",
+    "enrichment",
+    "enriched_at",
+)
+JSON_ARTICLE_COLUMNS = {"authors", "enrichment"}
+# Never overwritten by a later copy of the same article.
+KEEP_ON_UPDATE = {"id", "stored_at"}
+SQLITE_CHUNK_ROWS = 400  # keeps every statement far below SQLite's bound-parameter limit
 
 
-def _article_row(a: EnrichedArticle) -> dict[str, Any]:
-    enrichment = a.enrichment.model_dump(mode="json")
+@dataclass
+class UpsertResult:
+    inserted: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    # Already stored with a newer enrichment: left as they are.
+    stale: list[str] = field(default_factory=list)
+    mentions: int = 0
+
+    @property
+    def written(self) -> list[str]:
+        return sorted(self.inserted + self.updated)
+
+
+def _clean(value: str | None, limit: int | None = None) -> str | None:
+    """PostgreSQL refuses NUL bytes in text; columns have length limits."""
+    if value is None:
+        return None
+    value = value.replace("\x00", "")
+    return value[:limit] if limit else value
+
+
+def _article_row(a: EnrichedArticle, now: datetime) -> dict[str, Any]:
     return {
         "id": a.id,
-        "url": a.url,
-        "source": a.source,
-        "title": a.title,
-        "body": a.body.replace("\x00", ""),
+        "url": _clean(a.url),
+        "source": _clean(a.source, 300),
+        "title": _clean(a.title),
+        "body": _clean(a.body) or "",
         "published_at": a.published_at,
         "ingested_at": a.ingested_at,
-        "stored_at": utcnow(),
-        "language": a.language,
-        "authors": list(a.authors),
+        "dated_at": a.published_at or a.ingested_at,
+        "stored_at": now,
+        "language": _clean(a.language, 16),
+        "authors": [_clean(x) for x in a.authors],
         "content_hash": a.content_hash,
         "trace_id": a.trace_id,
-        "enrichment_status": a.enrichment.status,
-        "tagger_version": a.enrichment.tagger_version,
-        "enrichment": enrichment,
+        "enrichment_status": _clean(a.enrichment.status, 32),
+        "tagger_version": _clean(a.enrichment.tagger_version, 32),
+        "enrichment": a.enrichment.model_dump(mode="json"),
         "enriched_at": a.enrichment.enriched_at,
     }
 
 
-def upsert_articles(session: Session, articles: Sequence[EnrichedArticle]) -> int:
-    """Write a batch in the caller's transaction; returns how many were already stored."""
-    if not articles:
-        return 0
-    # Last copy wins inside a batch; sorted keys keep concurrent writers deadlock-free.
-    by_id = {a.id: a for a in articles}
-    ids = sorted(by_id)
-    batch = [by_id[i] for i in ids]
-    existing = set(session.scalars(select(Article.id).where(Article.id.in_(ids))))
-
-    rows = [_article_row(a) for a in batch]
-    stmt = _insert(session, Article.__table__).values(rows)
-    keep = {"id", "stored_at"}
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["id"],
-        set_={c: stmt.excluded[c] for c in rows[0] if c not in keep},
-    )
-    session.execute(stmt)
-
-    # Entities: one row per (name, label), shared by all articles.
-    keys = sorted(
-        {(e.canonical or e.text, e.label): e.country for a in batch for e in a.entities}.items()
-    )
-    entity_ids: dict[tuple[str, str], int] = {}
-    if keys:
-        ins = _insert(session, Entity.__table__).values(
-            [{"name": n[:300], "label": lab, "country": c} for (n, lab), c in keys]
-        )
-        session.execute(ins.on_conflict_do_nothing(index_elements=["name", "label"]))
-        wanted = [(n[:300], lab) for (n, lab), _ in keys]
-        for chunk_start in range(0, len(wanted), 500):
-            chunk = wanted[chunk_start : chunk_start + 500]
-            for eid, name, label in session.execute(
-                select(Entity.id, Entity.name, Entity.label).where(
-                    tuple_(Entity.name, Entity.label).in_(chunk)
-                )
-            ):
-                entity_ids[(name, label)] = eid
-
-    # Tags are replaced as a whole: re-enrichment never leaves stale ones behind.
-    for model in (ArticleEntity, ArticleCountry, ArticleRegion):
-        session.execute(delete(model).where(model.article_id.in_(ids)))
-
-    mention_rows: dict[tuple[str, int], dict[str, Any]] = {}
-    country_rows, region_rows = [], []
+def _tag_rows(
+    batch: Iterable[EnrichedArticle],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Mention rows (keyed by entity name+label), country rows and region rows."""
+    mentions: dict[tuple[str, str, str], dict[str, Any]] = {}
+    countries: list[dict[str, Any]] = []
+    regions: list[dict[str, Any]] = []
     for a in batch:
         for e in a.entities:
-            eid = entity_ids[((e.canonical or e.text)[:300], e.label)]
-            key = (a.id, eid)
-            if key in mention_rows:  # two surface forms of one canonical entity
-                row = mention_rows[key]
+            name = _clean(e.canonical or e.text, 300) or ""
+            label = _clean(e.label, 20) or ""
+            if not name.strip() or not label:
+                continue
+            key = (a.id, name, label)
+            spans = [list(s) for s in e.spans]
+            row = mentions.get(key)
+            if row is not None:  # two surface forms of one canonical entity
                 row["count"] += e.count
-                row["spans"] = sorted(row["spans"] + [list(s) for s in e.spans])
+                row["spans"] = sorted(row["spans"] + spans)
                 row["in_title"] = row["in_title"] or e.in_title
                 continue
-            mention_rows[key] = {
+            country = (e.country or "").upper()
+            mentions[key] = {
                 "article_id": a.id,
-                "entity_id": eid,
-                "text": e.text[:300],
+                "name": name,
+                "label": label,
+                "country": country if len(country) == 2 else None,
+                "text": _clean(e.text, 300) or name,
                 "count": e.count,
-                "spans": [list(s) for s in e.spans],
+                "spans": spans,
                 "in_title": e.in_title,
-                "source": e.source,
+                "source": _clean(e.source, 20),
             }
-        seen_c = set()
+        seen_c: set[str] = set()
         for c in a.countries:
-            if c.code in seen_c:
+            code = c.code.upper()
+            if len(code) != 2 or code in seen_c:
                 continue
-            seen_c.add(c.code)
-            country_rows.append(
+            seen_c.add(code)
+            countries.append(
                 {
                     "article_id": a.id,
-                    "code": c.code,
-                    "name": c.name,
+                    "code": code,
+                    "name": _clean(c.name, 100) or code,
                     "mentions": c.mentions,
                     "via": list(c.via),
                     "focus": c.focus,
                 }
             )
-        seen_r = set()
+        seen_r: set[tuple[str, str]] = set()
         for r in a.regions:
-            if (r.scheme, r.code) in seen_r:
+            key_r = (_clean(r.scheme, 16) or "", _clean(r.code, 64) or "")
+            if not key_r[1] or key_r in seen_r:
                 continue
-            seen_r.add((r.scheme, r.code))
-            region_rows.append(
-                {"article_id": a.id, "scheme": r.scheme, "code": r.code, "name": r.name}
+            seen_r.add(key_r)
+            regions.append(
+                {
+                    "article_id": a.id,
+                    "scheme": key_r[0],
+                    "code": key_r[1],
+                    "name": _clean(r.name, 100) or key_r[1],
+                }
             )
-    for model, tag_rows in (
-        (ArticleEntity, list(mention_rows.values())),
-        (ArticleCountry, country_rows),
-        (ArticleRegion, region_rows),
-    ):
-        if tag_rows:
-            session.execute(_insert(session, model.__table__).values(tag_rows))
+    return list(mentions.values()), countries, regions
 
+
+def _prepare(articles: Sequence[EnrichedArticle]) -> list[EnrichedArticle]:
+    """One copy per id (the newest enrichment wins), sorted by id: concurrent writers
+    lock rows in the same order and cannot deadlock."""
+    by_id: dict[str, EnrichedArticle] = {}
+    for a in articles:
+        old = by_id.get(a.id)
+        if old is None or a.enrichment.enriched_at >= old.enrichment.enriched_at:
+            by_id[a.id] = a
+    return [by_id[i] for i in sorted(by_id)]
+
+
+def upsert_batch(session: Session, articles: Sequence[EnrichedArticle]) -> UpsertResult:
+    """Write a batch in the caller's transaction; see the module docstring."""
+    if not articles:
+        return UpsertResult()
+    batch = _prepare(articles)
+    if session.get_bind().dialect.name == "postgresql":
+        result = _upsert_postgres(session, batch)
+    else:
+        result = _upsert_sqlite(session, batch)
     session.execute(
         update(IngestRecord)
-        .where(IngestRecord.article_id.in_(ids))
-        .values(status=STORED, stored_at=utcnow())
+        .where(IngestRecord.article_id.in_([a.id for a in batch]))
+        .values(status=STORED, stored_at=utcnow(), last_error=None)
     )
-    return len(existing)
+    if result.stale:
+        log.info("stale_enrichment_ignored", articles=len(result.stale), ids=result.stale[:20])
+    return result
+
+
+def upsert_articles(session: Session, articles: Sequence[EnrichedArticle]) -> int:
+    """Write a batch in the caller's transaction; returns how many were already stored."""
+    result = upsert_batch(session, articles)
+    return len(result.updated) + len(result.stale)
+
+
+# ---------------------------------------------------------------- PostgreSQL: COPY
+
+
+_PG_TEMP_TABLES = (
+    "CREATE TEMP TABLE IF NOT EXISTS _nw_articles "
+    "(LIKE articles INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS _nw_mentions (article_id varchar(64), name varchar(300), "
+    "label varchar(20), country varchar(2), text varchar(300), count integer, spans jsonb, "
+    "in_title boolean, source varchar(20)) ON COMMIT DELETE ROWS",
+)
+
+
+def _copy(cur: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    cols = ", ".join(f'"{c}"' for c in columns)
+    with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as cp:
+        for row in rows:
+            cp.write_row(row)
+
+
+def _jsonify(row: dict[str, Any], columns: Sequence[str], json_cols: set[str]) -> list[Any]:
+    return [json.dumps(row[c], ensure_ascii=False) if c in json_cols else row[c] for c in columns]
+
+
+def _upsert_postgres(session: Session, batch: list[EnrichedArticle]) -> UpsertResult:
+    now = utcnow()
+    dbapi = session.connection().connection.driver_connection
+    assert dbapi is not None
+    result = UpsertResult()
+    with dbapi.cursor() as cur:
+        for ddl in _PG_TEMP_TABLES:
+            cur.execute(ddl)
+        cur.execute("DELETE FROM _nw_articles")
+        cur.execute("DELETE FROM _nw_mentions")
+        _copy(
+            cur,
+            "_nw_articles",
+            ARTICLE_COLUMNS,
+            (_jsonify(_article_row(a, now), ARTICLE_COLUMNS, JSON_ARTICLE_COLUMNS) for a in batch),
+        )
+        cols = ", ".join(ARTICLE_COLUMNS)
+        sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in ARTICLE_COLUMNS if c not in KEEP_ON_UPDATE)
+        cur.execute(
+            f"INSERT INTO articles ({cols}) SELECT {cols} FROM _nw_articles ORDER BY id "
+            f"ON CONFLICT (id) DO UPDATE SET {sets} "
+            "WHERE articles.enriched_at IS NULL OR EXCLUDED.enriched_at IS NULL "
+            "OR EXCLUDED.enriched_at >= articles.enriched_at "
+            "RETURNING id, (xmax = 0) AS inserted"
+        )
+        for article_id, inserted in cur.fetchall():
+            (result.inserted if inserted else result.updated).append(article_id)
+        written = set(result.inserted) | set(result.updated)
+        result.stale = [a.id for a in batch if a.id not in written]
+        if not written:
+            return result
+        if result.updated:
+            ids = sorted(result.updated)
+            for table in ("article_entities", "article_countries", "article_regions"):
+                cur.execute(f"DELETE FROM {table} WHERE article_id = ANY(%s)", (ids,))  # noqa: S608
+        mentions, countries, regions = _tag_rows(a for a in batch if a.id in written)
+        result.mentions = len(mentions)
+        if mentions:
+            mcols = (
+                "article_id",
+                "name",
+                "label",
+                "country",
+                "text",
+                "count",
+                "spans",
+                "in_title",
+                "source",
+            )
+            _copy(cur, "_nw_mentions", mcols, (_jsonify(m, mcols, {"spans"}) for m in mentions))
+            cur.execute(
+                "INSERT INTO entities (name, label, country) "
+                "SELECT DISTINCT ON (name, label) name, label, country FROM _nw_mentions "
+                "ORDER BY name, label, country NULLS LAST "
+                "ON CONFLICT (name, label) DO NOTHING"
+            )
+            cur.execute(
+                "INSERT INTO article_entities "
+                "(article_id, entity_id, text, count, spans, in_title, source) "
+                "SELECT m.article_id, e.id, m.text, m.count, m.spans, m.in_title, m.source "
+                "FROM _nw_mentions m JOIN entities e ON e.name = m.name AND e.label = m.label"
+            )
+        if countries:
+            ccols = ("article_id", "code", "name", "mentions", "via", "focus")
+            _copy(cur, "article_countries", ccols, (_jsonify(c, ccols, {"via"}) for c in countries))
+        if regions:
+            rcols = ("article_id", "scheme", "code", "name")
+            _copy(cur, "article_regions", rcols, ([r[c] for c in rcols] for r in regions))
+    return result
+
+
+# ---------------------------------------------------------------- SQLite (and any other)
+
+
+def _chunks(rows: list[dict[str, Any]], size: int = SQLITE_CHUNK_ROWS) -> Iterable[list[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def _upsert_sqlite(session: Session, batch: list[EnrichedArticle]) -> UpsertResult:
+    now = utcnow()
+    ids = [a.id for a in batch]
+    existing = set(session.scalars(select(Article.id).where(Article.id.in_(ids))))
+    result = UpsertResult()
+    table = Article.__table__
+    written: set[str] = set()
+    for chunk in _chunks([_article_row(a, now) for a in batch], 50):
+        stmt = sqlite.insert(table).values(chunk)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["id"],
+            set_={c: stmt.excluded[c] for c in ARTICLE_COLUMNS if c not in KEEP_ON_UPDATE},
+            where=or_(
+                table.c.enriched_at.is_(None),
+                stmt.excluded.enriched_at.is_(None),
+                stmt.excluded.enriched_at >= table.c.enriched_at,
+            ),
+        ).returning(table.c.id)
+        written.update(session.scalars(stmt))
+    for a in batch:
+        if a.id not in written:
+            result.stale.append(a.id)
+        elif a.id in existing:
+            result.updated.append(a.id)
+        else:
+            result.inserted.append(a.id)
+    if not written:
+        return result
+    if result.updated:
+        for model in (ArticleEntity, ArticleCountry, ArticleRegion):
+            session.execute(delete(model).where(model.article_id.in_(sorted(result.updated))))
+    mentions, countries, regions = _tag_rows(a for a in batch if a.id in written)
+    result.mentions = len(mentions)
+    if mentions:
+        keys = sorted({(m["name"], m["label"]): m["country"] for m in mentions}.items())
+        entity_rows = [{"name": n, "label": lab, "country": c} for (n, lab), c in keys]
+        for chunk in _chunks(entity_rows):
+            ins = sqlite.insert(Entity.__table__).values(chunk)
+            session.execute(ins.on_conflict_do_nothing(index_elements=["name", "label"]))
+        entity_ids: dict[tuple[str, str], int] = {}
+        wanted = [k for k, _ in keys]
+        for start in range(0, len(wanted), SQLITE_CHUNK_ROWS):
+            part = wanted[start : start + SQLITE_CHUNK_ROWS]
+            for eid, name, label in session.execute(
+                select(Entity.id, Entity.name, Entity.label).where(
+                    tuple_(Entity.name, Entity.label).in_(part)
+                )
+            ):
+                entity_ids[(name, label)] = eid
+        rows = [
+            {
+                "article_id": m["article_id"],
+                "entity_id": entity_ids[(m["name"], m["label"])],
+                "text": m["text"],
+                "count": m["count"],
+                "spans": m["spans"],
+                "in_title": m["in_title"],
+                "source": m["source"],
+            }
+            for m in mentions
+        ]
+        for chunk in _chunks(rows):
+            session.execute(sqlite.insert(ArticleEntity.__table__).values(chunk))
+    for model, tag_rows in ((ArticleCountry, countries), (ArticleRegion, regions)):
+        for chunk in _chunks(tag_rows):
+            session.execute(sqlite.insert(model.__table__).values(chunk))
+    return result
