@@ -1,21 +1,382 @@
-"""Read side: stored articles as the enriched-article dicts users see."""
+"""Read side: stored articles as the enriched-article dicts users see.
+
+Every listing (API, CLI, export) goes through :class:`ArticleFilters` and
+:func:`search_articles`, so the same filters mean the same thing everywhere.
+
+Filter semantics (all combinable; a repeated filter means "all of them"):
+
+- ``q``: full text over title and body (PostgreSQL ``websearch_to_tsquery`` on the
+  GIN index, English stemming; SQLite: every word as a case-insensitive substring,
+  ``-word`` excludes);
+- ``entity``: canonical entity name, case-insensitive (``label`` narrows it to one
+  label; ``label`` alone = articles mentioning any entity with that label);
+- ``country``: ISO 3166-1 alpha-2 code of a country the article is about;
+  ``focus_country``: the same, but only where that country is a focus of the article;
+- ``region``: region code (M49 "145" or group slug "middle-east") or name
+  ("Western Asia", "middle east"), case-insensitive;
+- ``source``, ``language``: exact (language lower-cased);
+- ``since`` (inclusive) / ``until`` (exclusive): on the article's date, which is the
+  published date or, when a source gives none, the ingest time.
+
+Listings sort by that date then id, and page with an opaque keyset cursor: an article
+arriving while someone pages never shifts the pages, so nothing is skipped or repeated.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import re
 from collections import defaultdict
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Session
 
-from services.store.models import Article, ArticleCountry, ArticleEntity, ArticleRegion, Entity
+from services.store.models import (
+    FTS_BODY_CHARS,
+    FTS_CONFIG,
+    Article,
+    ArticleCountry,
+    ArticleEntity,
+    ArticleRegion,
+    Entity,
+)
+from shared.models import DUPLICATE, IngestRecord
+
+MAX_PAGE_SIZE = 200
+Order = Literal["desc", "asc"]
+Bucket = Literal["hour", "day", "week", "month"]
+COUNTRY_RE = re.compile(r"^[A-Za-z]{2}$")
 
 
-def _iso(dt: Any) -> str | None:
-    return dt.isoformat() if dt is not None else None
+class QueryError(ValueError):
+    """A parameter that cannot be used (bad cursor, bad country code ...)."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
 
 
-def articles_as_dicts(session: Session, articles: list[Article]) -> list[dict[str, Any]]:
+def _iso(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is None:  # SQLite hands back naive UTC
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).isoformat()
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+_RELATIVE_RE = re.compile(r"^(\d+)\s*([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_when(value: str | datetime | None, field_name: str = "since") -> datetime | None:
+    """A point in time from ISO 8601 (date or datetime; naive = UTC), ``today``,
+    ``yesterday``, or an age such as ``90m``, ``24h``, ``7d``, ``2w`` (before now)."""
+    if value is None or isinstance(value, datetime):
+        return _utc(value)
+    text = value.strip().lower()
+    if not text:
+        return None
+    now = datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if text == "now":
+        return now
+    if text == "today":
+        return midnight
+    if text == "yesterday":
+        return midnight - timedelta(days=1)
+    m = _RELATIVE_RE.match(text)
+    if m:
+        return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    try:
+        if len(text) == 10:
+            d = date.fromisoformat(text)
+            return datetime(d.year, d.month, d.day, tzinfo=UTC)
+        return _utc(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
+    except ValueError:
+        raise QueryError(
+            field_name,
+            f"{value!r} is not a date: use ISO 8601 (2026-11-25 or 2026-11-25T08:00:00Z), "
+            "'today', 'yesterday' or an age like 24h, 7d, 2w",
+        ) from None
+
+
+# ---------------------------------------------------------------- filters
+
+
+@dataclass(frozen=True)
+class ArticleFilters:
+    q: str | None = None
+    entity: tuple[str, ...] = ()
+    label: str | None = None
+    country: tuple[str, ...] = ()
+    region: tuple[str, ...] = ()
+    focus_country: tuple[str, ...] = ()
+    source: str | None = None
+    language: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @classmethod
+    def build(cls, **kwargs: Any) -> ArticleFilters:
+        """Normalize and validate loose input (None, str or list); raises QueryError."""
+
+        def many(value: Any) -> tuple[str, ...]:
+            if value is None:
+                return ()
+            values = [value] if isinstance(value, str) else list(value)
+            return tuple(v.strip() for v in values if v and v.strip())
+
+        def codes(name: str) -> tuple[str, ...]:
+            out = []
+            for v in (p.strip() for x in many(kwargs.get(name)) for p in x.split(",")):
+                if not v:
+                    continue
+                if not COUNTRY_RE.match(v):
+                    raise QueryError(name, f"{v!r} is not an ISO 3166-1 alpha-2 code (e.g. IQ)")
+                out.append(v.upper())
+            return tuple(out)
+
+        def one(name: str) -> str | None:
+            v = kwargs.get(name)
+            return v.strip() or None if isinstance(v, str) else None
+
+        since = parse_when(kwargs.get("since"), "since")
+        until = parse_when(kwargs.get("until"), "until")
+        if since and until and since >= until:
+            raise QueryError("until", "must be later than since")
+        language = one("language")
+        return cls(
+            q=one("q"),
+            entity=many(kwargs.get("entity")),
+            label=(one("label") or "").upper() or None,
+            country=codes("country"),
+            region=many(kwargs.get("region")),
+            focus_country=codes("focus_country"),
+            source=one("source"),
+            language=language.lower() if language else None,
+            since=since,
+            until=until,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """The filters that are set, JSON-safe (for logs and response metadata)."""
+        out: dict[str, Any] = {}
+        for k, v in self.__dict__.items():
+            if v in (None, ()):
+                continue
+            out[k] = _iso(v) if isinstance(v, datetime) else list(v) if isinstance(v, tuple) else v
+        return out
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def fts_match(session: Session, q: str) -> ColumnElement[bool]:
+    if _is_postgres(session):
+        # Literal constants, so the expression is the one of the GIN index.
+        document = func.to_tsvector(
+            literal_column(f"'{FTS_CONFIG}'::regconfig"),
+            func.coalesce(Article.title, literal_column("''"))
+            .op("||")(literal_column("' '"))
+            .op("||")(
+                func.left(
+                    func.coalesce(Article.body, literal_column("''")),
+                    literal_column(str(FTS_BODY_CHARS)),
+                )
+            ),
+        )
+        query = func.websearch_to_tsquery(literal_column(f"'{FTS_CONFIG}'::regconfig"), q)
+        return document.op("@@")(query)
+    clauses: list[ColumnElement[bool]] = []
+    for raw in re.findall(r'-?"[^"]+"|\S+', q):
+        negate = raw.startswith("-")
+        word = raw.lstrip("-").strip('"').strip()
+        if not word or word.lower() == "or":
+            continue
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        hit = or_(
+            func.coalesce(Article.title, "").like(pattern, escape="\\"),
+            Article.body.like(pattern, escape="\\"),
+        )
+        clauses.append(not_(hit) if negate else hit)
+    return and_(*clauses) if clauses else and_(True)
+
+
+def _entity_ids(session: Session, name: str, label: str | None) -> list[int]:
+    stmt = select(Entity.id).where(func.lower(Entity.name) == name.lower())
+    if label:
+        stmt = stmt.where(Entity.label == label)
+    return list(session.scalars(stmt))
+
+
+def filter_clauses(
+    session: Session, f: ArticleFilters, *, entity_label: bool = True
+) -> list[ColumnElement[bool]] | None:
+    """WHERE clauses on Article for the filters; None when nothing can match."""
+    where: list[ColumnElement[bool]] = []
+    for name in f.entity:
+        # Resolve names to ids first: the planner then sees concrete entity ids.
+        ids = _entity_ids(session, name, f.label if entity_label else None)
+        if not ids:
+            return None
+        where.append(
+            Article.id.in_(select(ArticleEntity.article_id).where(ArticleEntity.entity_id.in_(ids)))
+        )
+    if f.label and entity_label and not f.entity:
+        where.append(
+            Article.id.in_(
+                select(ArticleEntity.article_id)
+                .join(Entity, Entity.id == ArticleEntity.entity_id)
+                .where(Entity.label == f.label)
+            )
+        )
+    for code in f.country:
+        where.append(
+            Article.id.in_(select(ArticleCountry.article_id).where(ArticleCountry.code == code))
+        )
+    for code in f.focus_country:
+        where.append(
+            Article.id.in_(
+                select(ArticleCountry.article_id).where(
+                    ArticleCountry.code == code, ArticleCountry.focus.is_(True)
+                )
+            )
+        )
+    for region in f.region:
+        where.append(
+            Article.id.in_(
+                select(ArticleRegion.article_id).where(
+                    or_(
+                        ArticleRegion.code == region,
+                        func.lower(ArticleRegion.name) == region.lower(),
+                        ArticleRegion.code == region.lower().replace(" ", "-"),
+                    )
+                )
+            )
+        )
+    if f.source:
+        where.append(Article.source == f.source)
+    if f.language:
+        where.append(Article.language == f.language)
+    if f.since:
+        where.append(Article.dated_at >= f.since)
+    if f.until:
+        where.append(Article.dated_at < f.until)
+    if f.q:
+        where.append(fts_match(session, f.q))
+    return where
+
+
+# ---------------------------------------------------------------- cursor pagination
+
+
+def encode_cursor(article: Article, order: Order) -> str:
+    raw = json.dumps([_iso(article.dated_at), article.id, order], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, order: Order) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        dated, article_id, cursor_order = json.loads(raw)
+        dt = datetime.fromisoformat(dated)
+        if not isinstance(article_id, str):
+            raise TypeError("id")
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        raise QueryError("cursor", "not a cursor returned by this API") from exc
+    if cursor_order != order:
+        raise QueryError("cursor", f"was made for order={cursor_order}, not order={order}")
+    return _utc(dt) or dt, article_id
+
+
+@dataclass
+class Page:
+    articles: list[Article] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+def search_articles(
+    session: Session,
+    filters: ArticleFilters,
+    *,
+    limit: int = 20,
+    cursor: str | None = None,
+    order: Order = "desc",
+) -> Page:
+    """One page of articles matching the filters, newest first (or oldest with asc)."""
+    if not 1 <= limit <= MAX_PAGE_SIZE * 50:
+        raise QueryError("limit", f"must be between 1 and {MAX_PAGE_SIZE * 50}")
+    where = filter_clauses(session, filters)
+    if where is None:
+        return Page()
+    stmt: Select[tuple[Article]] = select(Article).where(*where)
+    key = tuple_(Article.dated_at, Article.id)
+    if cursor:
+        dated, article_id = decode_cursor(cursor, order)
+        after = tuple_(dated, article_id)
+        stmt = stmt.where(key < after if order == "desc" else key > after)
+    if order == "desc":
+        stmt = stmt.order_by(Article.dated_at.desc(), Article.id.desc())
+    else:
+        stmt = stmt.order_by(Article.dated_at.asc(), Article.id.asc())
+    rows = list(session.scalars(stmt.limit(limit + 1)))
+    page = Page(articles=rows[:limit])
+    if len(rows) > limit:
+        page.next_cursor = encode_cursor(rows[limit - 1], order)
+    return page
+
+
+def iter_articles(
+    session: Session, filters: ArticleFilters, *, order: Order = "desc", page_size: int = 500
+) -> Iterator[dict[str, Any]]:
+    """Every matching article as a dict, page by page (export)."""
+    cursor = None
+    while True:
+        page = search_articles(session, filters, limit=page_size, cursor=cursor, order=order)
+        yield from articles_as_dicts(session, page.articles)
+        session.expunge_all()
+        if not page.next_cursor:
+            return
+        cursor = page.next_cursor
+
+
+def count_articles(session: Session, filters: ArticleFilters) -> int:
+    where = filter_clauses(session, filters)
+    if where is None:
+        return 0
+    return int(session.scalar(select(func.count()).select_from(Article).where(*where)) or 0)
+
+
+# ---------------------------------------------------------------- article dicts
+
+
+def articles_as_dicts(
+    session: Session, articles: list[Article], *, body: bool = True
+) -> list[dict[str, Any]]:
     """Articles with all their tags, in the shape of the enriched-article message."""
     ids = [a.id for a in articles]
     ents: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -39,6 +400,7 @@ def articles_as_dicts(session: Session, articles: list[Article]) -> list[dict[st
                     "country": e.country,
                     "in_title": m.in_title,
                     "source": m.source,
+                    "entity_id": e.id,
                 }
             )
         for c in session.scalars(
@@ -47,8 +409,13 @@ def articles_as_dicts(session: Session, articles: list[Article]) -> list[dict[st
             .order_by(ArticleCountry.article_id, ArticleCountry.mentions.desc())
         ):
             ctry[c.article_id].append(
-                {"code": c.code, "name": c.name, "mentions": c.mentions, "via": c.via,
-                 "focus": c.focus}
+                {
+                    "code": c.code,
+                    "name": c.name,
+                    "mentions": c.mentions,
+                    "via": c.via,
+                    "focus": c.focus,
+                }
             )
         for r in session.scalars(
             select(ArticleRegion)
@@ -58,51 +425,262 @@ def articles_as_dicts(session: Session, articles: list[Article]) -> list[dict[st
             regs[r.article_id].append({"code": r.code, "name": r.name, "scheme": r.scheme})
     out = []
     for a in articles:
-        out.append(
-            {
-                "id": a.id,
-                "url": a.url,
-                "source": a.source,
-                "title": a.title,
-                "published_at": _iso(a.published_at),
-                "ingested_at": _iso(a.ingested_at),
-                "stored_at": _iso(a.stored_at),
-                "language": a.language,
-                "authors": a.authors,
-                "body": a.body,
-                "content_hash": a.content_hash,
-                "trace_id": a.trace_id,
-                "entities": ents.get(a.id, []),
-                "countries": ctry.get(a.id, []),
-                "regions": regs.get(a.id, []),
-                "enrichment": a.enrichment,
-            }
-        )
+        row: dict[str, Any] = {
+            "id": a.id,
+            "url": a.url,
+            "source": a.source,
+            "title": a.title,
+            "published_at": _iso(a.published_at),
+            "ingested_at": _iso(a.ingested_at),
+            "stored_at": _iso(a.stored_at),
+            "dated_at": _iso(a.dated_at),
+            "language": a.language,
+            "authors": a.authors,
+            "body": a.body,
+            "content_hash": a.content_hash,
+            "trace_id": a.trace_id,
+            "entities": ents.get(a.id, []),
+            "countries": ctry.get(a.id, []),
+            "regions": regs.get(a.id, []),
+            "enrichment": a.enrichment,
+        }
+        if not body:
+            del row["body"]
+            row["snippet"] = _snippet(a.body)
+        out.append(row)
+    return out
+
+
+def _snippet(body: str, chars: int = 280) -> str:
+    text = " ".join(body[: chars * 2].split())
+    return text if len(text) <= chars else text[:chars].rsplit(" ", 1)[0] + "…"
+
+
+def get_article(session: Session, article_id: str) -> dict[str, Any] | None:
+    """One article with all tags, enrichment provenance, ingest record and duplicates."""
+    article = session.get(Article, article_id)
+    if article is None:
+        return None
+    out = articles_as_dicts(session, [article])[0]
+    record = session.get(IngestRecord, article_id)
+    out["provenance"] = {
+        "enrichment": article.enrichment,
+        "tagger_version": article.tagger_version,
+        "enrichment_status": article.enrichment_status,
+        "enriched_at": _iso(article.enriched_at),
+        "ingest": None
+        if record is None
+        else {
+            "status": record.status,
+            "origin": record.origin,
+            "received_at": _iso(record.received_at),
+            "stored_at": _iso(record.stored_at),
+            "sends": record.sends,
+            "attempts": record.attempts,
+        },
+    }
+    dups = session.scalars(
+        select(IngestRecord)
+        .where(IngestRecord.duplicate_of == article_id, IngestRecord.status == DUPLICATE)
+        .order_by(IngestRecord.received_at, IngestRecord.article_id)
+    )
+    out["duplicates"] = [
+        {
+            "id": d.article_id,
+            "url": d.canonical_url,
+            "source": d.source,
+            "origin": d.origin,
+            "similarity": d.similarity,
+            "received_at": _iso(d.received_at),
+        }
+        for d in dups
+    ]
     return out
 
 
 def list_articles(
     session: Session,
     *,
-    entity: str | None = None,
-    country: str | None = None,
+    entity: str | list[str] | tuple[str, ...] | None = None,
+    country: str | list[str] | tuple[str, ...] | None = None,
     limit: int = 20,
+    **filters: Any,
 ) -> list[dict[str, Any]]:
-    stmt = select(Article)
-    if entity:
-        sub = (
-            select(ArticleEntity.article_id)
-            .join(Entity, Entity.id == ArticleEntity.entity_id)
-            .where(Entity.name.ilike(entity) | ArticleEntity.text.ilike(entity))
-        )
-        stmt = stmt.where(Article.id.in_(sub))
-    if country:
-        stmt = stmt.where(
-            Article.id.in_(
-                select(ArticleCountry.article_id).where(ArticleCountry.code == country.upper())
+    """Newest articles matching the filters (any :class:`ArticleFilters` field)."""
+    f = ArticleFilters.build(entity=entity, country=country, **filters)
+    page = search_articles(session, f, limit=limit)
+    return articles_as_dicts(session, page.articles)
+
+
+# ---------------------------------------------------------------- aggregates
+
+
+def top_entities(
+    session: Session, filters: ArticleFilters, *, limit: int = 20
+) -> list[dict[str, Any]]:
+    """Entities by mentions in the matching articles (``filters.label`` = entity label)."""
+    where = filter_clauses(session, filters, entity_label=False)
+    if where is None:
+        return []
+    mentions = func.sum(ArticleEntity.count).label("mentions")
+    articles = func.count(ArticleEntity.article_id).label("articles")
+    stmt = (
+        select(Entity.id, Entity.name, Entity.label, Entity.country, mentions, articles)
+        .join(ArticleEntity, ArticleEntity.entity_id == Entity.id)
+        .join(Article, Article.id == ArticleEntity.article_id)
+        .where(*where)
+        .group_by(Entity.id, Entity.name, Entity.label, Entity.country)
+        .order_by(mentions.desc(), articles.desc(), Entity.name)
+        .limit(limit)
+    )
+    if filters.label:
+        stmt = stmt.where(Entity.label == filters.label)
+    return [
+        {
+            "id": r.id,
+            "name": r.name,
+            "label": r.label,
+            "country": r.country,
+            "mentions": int(r.mentions),
+            "articles": int(r.articles),
+        }
+        for r in session.execute(stmt)
+    ]
+
+
+def _bucket_expr(session: Session, bucket: Bucket) -> Any:
+    if _is_postgres(session):
+        return func.date_trunc(bucket, Article.dated_at, "UTC")
+    formats = {
+        "hour": func.strftime("%Y-%m-%dT%H:00:00", Article.dated_at),
+        "day": func.strftime("%Y-%m-%dT00:00:00", Article.dated_at),
+        "week": func.strftime("%Y-%m-%dT00:00:00", Article.dated_at, "-6 days", "weekday 1"),
+        "month": func.strftime("%Y-%m-01T00:00:00", Article.dated_at),
+    }
+    return formats[bucket]
+
+
+def _bucket_iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return _iso(value) or ""
+    return _iso(datetime.fromisoformat(str(value))) or ""
+
+
+def tag_counts(
+    session: Session,
+    kind: Literal["countries", "regions"],
+    filters: ArticleFilters,
+    *,
+    bucket: Bucket = "day",
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """Article counts per country (or region) and time bucket, biggest totals first."""
+    where = filter_clauses(session, filters)
+    if where is None:
+        return []
+    start = _bucket_expr(session, bucket).label("bucket")
+    n = func.count(Article.id).label("articles")
+    keys: tuple[Any, ...]
+    if kind == "countries":
+        keys = (ArticleCountry.code, func.max(ArticleCountry.name))
+        group: tuple[Any, ...] = (ArticleCountry.code,)
+        tag = ArticleCountry
+    else:
+        keys = (ArticleRegion.scheme, ArticleRegion.code, func.max(ArticleRegion.name))
+        group = (ArticleRegion.scheme, ArticleRegion.code)
+        tag = ArticleRegion  # type: ignore[assignment]
+    stmt = (
+        select(*keys, start, n)
+        .join(Article, Article.id == tag.article_id)
+        .where(*where)
+        .group_by(*group, start)
+    )
+    series: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in session.execute(stmt):
+        *ident, name, when, count = row
+        key = tuple(ident)
+        entry = series.get(key)
+        if entry is None:
+            entry = series[key] = (
+                {"code": ident[0], "name": name, "total": 0, "buckets": []}
+                if kind == "countries"
+                else {"scheme": ident[0], "code": ident[1], "name": name, "total": 0, "buckets": []}
             )
+        entry["total"] += int(count)
+        entry["buckets"].append({"start": _bucket_iso(when), "articles": int(count)})
+    out = sorted(series.values(), key=lambda e: (-e["total"], e["code"]))[:limit]
+    for entry in out:
+        entry["buckets"].sort(key=lambda b: b["start"])
+    return out
+
+
+# ---------------------------------------------------------------- re-enrichment
+
+
+def iter_article_payloads(
+    session: Session,
+    before_version: str | None = None,
+    since: datetime | None = None,
+    batch: int = 500,
+) -> Iterator[dict[str, Any]]:
+    """Stored articles as ArticlePayload-shaped dicts (no tags), for re-tagging.
+
+    ``before_version``: only articles whose tagger_version differs from it (the ones
+    tagged by another version, or never tagged); ``since``: only articles dated at or
+    after it. Pages by id, so it is safe to run while the articles are re-stored.
+    """
+    source_country = IngestRecord.payload["source_country"].as_string()
+    last_id: str | None = None
+    while True:
+        stmt = (
+            select(Article, source_country)
+            .outerjoin(IngestRecord, IngestRecord.article_id == Article.id)
+            .order_by(Article.id)
+            .limit(batch)
         )
-    stmt = stmt.order_by(
-        Article.published_at.desc().nulls_last(), Article.id.desc()
-    ).limit(limit)
-    return articles_as_dicts(session, list(session.scalars(stmt)))
+        if before_version is not None:
+            stmt = stmt.where(
+                or_(Article.tagger_version.is_(None), Article.tagger_version != before_version)
+            )
+        if since is not None:
+            stmt = stmt.where(Article.dated_at >= _utc(since))
+        if last_id is not None:
+            stmt = stmt.where(Article.id > last_id)
+        rows = session.execute(stmt).all()
+        for a, country in rows:
+            yield {
+                "id": a.id,
+                "url": a.url,
+                "source": a.source,
+                "title": a.title,
+                "published_at": _iso(a.published_at),
+                "ingested_at": _iso(a.ingested_at),
+                "language": a.language,
+                "authors": list(a.authors or []),
+                "body": a.body,
+                "content_hash": a.content_hash,
+                "trace_id": a.trace_id,
+                "source_country": country,
+            }
+        if len(rows) < batch:
+            return
+        last_id = rows[-1][0].id
+        session.expunge_all()
+
+
+__all__ = [
+    "ArticleFilters",
+    "MAX_PAGE_SIZE",
+    "Page",
+    "QueryError",
+    "articles_as_dicts",
+    "count_articles",
+    "get_article",
+    "iter_article_payloads",
+    "iter_articles",
+    "list_articles",
+    "search_articles",
+    "tag_counts",
+    "top_entities",
+    "parse_when",
+]

@@ -1,0 +1,1 @@
+"""The HTTP API of Newswire (FastAPI): queries over the store, plus the ingest router."""

@@ -1,0 +1,337 @@
+"""Newswire HTTP API: ``uvicorn services.store.api.app:app``; OpenAPI at ``/docs``.
+
+Reads (``/articles``, ``/entities``, ``/countries``, ``/regions``) take the read token
+when NEWSWIRE_API_READ_TOKEN is set; writes (the ingest router's ``POST /articles``)
+take NEWSWIRE_API_TOKEN. Every 4xx has a JSON body ``{"error", "message", "detail"}``
+that says what was wrong.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.store import queries
+from services.store.api.auth import require_read, require_write
+from services.store.api.schemas import (
+    ArticleDetail,
+    ArticlePage,
+    EntityList,
+    ErrorBody,
+    TagCounts,
+)
+from services.store.queries import MAX_PAGE_SIZE, ArticleFilters, QueryError
+from shared.db import get_sessionmaker
+from shared.logging import get_logger
+from shared.settings import get_settings
+
+log = get_logger(__name__)
+
+INGEST_ROUTER = "services.ingest.api"
+OPS_ROUTER = "services.ops.api"
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
+    422: {"model": ErrorBody, "description": "a parameter is invalid; message says which"},
+}
+
+
+def get_session() -> Iterator[Session]:
+    with get_sessionmaker()() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+WHEN_HELP = "ISO 8601 date or datetime (UTC when no offset), 'today', 'yesterday', or 24h / 7d / 2w"
+
+
+def article_filters(
+    q: Annotated[
+        str | None,
+        Query(max_length=500, description="full text over title and body (web search syntax)"),
+    ] = None,
+    entity: Annotated[
+        list[str] | None,
+        Query(
+            max_length=300,
+            description="canonical entity name, case-insensitive; repeat for 'all of them'",
+        ),
+    ] = None,
+    label: Annotated[
+        str | None,
+        Query(max_length=20, description="entity label (PERSON, ORG, GPE ...)"),
+    ] = None,
+    country: Annotated[
+        list[str] | None,
+        Query(description="ISO alpha-2 country the article is about; repeat or IQ,TR for all"),
+    ] = None,
+    region: Annotated[
+        list[str] | None,
+        Query(max_length=100, description="region code (145, middle-east) or name; repeatable"),
+    ] = None,
+    focus_country: Annotated[
+        list[str] | None,
+        Query(description="ISO alpha-2 country that is a focus of the article"),
+    ] = None,
+    source: Annotated[str | None, Query(max_length=300, description="source name")] = None,
+    language: Annotated[str | None, Query(max_length=16, description="e.g. en")] = None,
+    since: Annotated[str | None, Query(description="from (inclusive): " + WHEN_HELP)] = None,
+    until: Annotated[str | None, Query(description="to (exclusive): " + WHEN_HELP)] = None,
+) -> ArticleFilters:
+    return ArticleFilters.build(
+        q=q,
+        entity=entity,
+        label=label,
+        country=country,
+        region=region,
+        focus_country=focus_country,
+        source=source,
+        language=language,
+        since=since,
+        until=until,
+    )
+
+
+FiltersDep = Annotated[ArticleFilters, Depends(article_filters)]
+
+reads = APIRouter(dependencies=[Depends(require_read)], responses=ERRORS)
+
+
+@reads.get("/articles", response_model=ArticlePage, tags=["articles"])
+def list_articles(
+    session: SessionDep,
+    filters: FiltersDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")] = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=500, description="next_cursor of the previous page")
+    ] = None,
+    order: Annotated[
+        Literal["desc", "asc"], Query(description="by published date: newest first or oldest")
+    ] = "desc",
+    include_body: Annotated[bool, Query(description="full bodies instead of snippets")] = False,
+) -> dict[str, Any]:
+    """Articles matching every given filter, sorted by published date, one page at a time."""
+    started = time.perf_counter()
+    page = queries.search_articles(session, filters, limit=limit, cursor=cursor, order=order)
+    rows = queries.articles_as_dicts(session, page.articles, body=include_body)
+    log.info(
+        "articles_listed",
+        filters=filters.describe(),
+        returned=len(rows),
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+    return {
+        "articles": rows,
+        "next_cursor": page.next_cursor,
+        "limit": limit,
+        "filters": filters.describe(),
+    }
+
+
+@reads.get(
+    "/articles/{article_id}",
+    response_model=ArticleDetail,
+    tags=["articles"],
+    responses={404: {"model": ErrorBody, "description": "no such article"}},
+)
+def get_article(
+    session: SessionDep, article_id: Annotated[str, Path(min_length=1, max_length=64)]
+) -> dict[str, Any]:
+    """One article with all tags, enrichment provenance, ingest record and duplicates."""
+    article = queries.get_article(session, article_id)
+    if article is None:
+        raise HTTPException(status_code=404, detail=f"no article with id {article_id!r}")
+    return article
+
+
+@reads.get("/entities", response_model=EntityList, tags=["aggregates"])
+def top_entities(
+    session: SessionDep,
+    filters: FiltersDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
+) -> dict[str, Any]:
+    """Most-mentioned entities in the articles matching the filters (``label`` narrows the
+    entities, e.g. PERSON)."""
+    return {
+        "entities": queries.top_entities(session, filters, limit=limit),
+        "filters": filters.describe(),
+    }
+
+
+def _tag_counts(
+    kind: Literal["countries", "regions"],
+    session: Session,
+    filters: ArticleFilters,
+    bucket: str,
+    limit: int,
+) -> dict[str, Any]:
+    if filters.since is None:
+        filters = ArticleFilters(**{**filters.__dict__, "since": _default_since()})
+    series = queries.tag_counts(
+        session,
+        kind,
+        filters,
+        bucket=bucket,  # type: ignore[arg-type]
+        limit=limit,
+    )
+    return {
+        "bucket": bucket,
+        "since": filters.since.isoformat() if filters.since else None,
+        "until": filters.until.isoformat() if filters.until else None,
+        "series": series,
+    }
+
+
+def _default_since() -> datetime:
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=6)
+
+
+BucketQuery = Annotated[
+    Literal["hour", "day", "week", "month"], Query(description="width of a time bucket (UTC)")
+]
+
+
+@reads.get("/countries", response_model=TagCounts, tags=["aggregates"])
+def country_counts(
+    session: SessionDep,
+    filters: FiltersDep,
+    bucket: BucketQuery = "day",
+    limit: Annotated[int, Query(ge=1, le=300, description="countries")] = 50,
+) -> dict[str, Any]:
+    """Articles per country and time bucket (``since`` defaults to the last 7 days)."""
+    return _tag_counts("countries", session, filters, bucket, limit)
+
+
+@reads.get("/regions", response_model=TagCounts, tags=["aggregates"])
+def region_counts(
+    session: SessionDep,
+    filters: FiltersDep,
+    bucket: BucketQuery = "day",
+    limit: Annotated[int, Query(ge=1, le=300, description="regions")] = 50,
+) -> dict[str, Any]:
+    """Articles per region (M49 and groupings) and time bucket (``since`` defaults to the
+    last 7 days)."""
+    return _tag_counts("regions", session, filters, bucket, limit)
+
+
+def check_health() -> tuple[bool, dict[str, str]]:
+    """Database and broker reachable?"""
+    settings = get_settings()
+    checks: dict[str, str] = {}
+    ok = True
+    try:
+        with get_sessionmaker()() as session:
+            session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        ok = False
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    if settings.broker_url:
+        try:
+            import redis
+
+            client = redis.Redis.from_url(
+                settings.broker_url, socket_timeout=3, socket_connect_timeout=3
+            )
+            try:
+                client.ping()
+            finally:
+                client.close()
+            checks["broker"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            ok = False
+            checks["broker"] = f"unreachable: {type(exc).__name__}"
+    else:
+        checks["broker"] = "embedded (no broker configured)"
+    return ok, checks
+
+
+def _error(status_code: int, error: str, message: str, detail: Any = None) -> JSONResponse:
+    return JSONResponse(
+        status_code=status_code,
+        content={"error": error, "message": message, "detail": detail},
+    )
+
+
+def _loc(loc: Any) -> str:
+    parts = [str(p) for p in loc if p not in ("query", "path", "body", "header")]
+    return ".".join(parts) or "request"
+
+
+def create_app() -> FastAPI:
+    api = FastAPI(
+        title="Newswire",
+        version="1",
+        description="Who, where, when: stored news articles with their entities, countries "
+        "and regions.",
+    )
+
+    @api.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        items = [
+            {
+                "loc": list(e.get("loc", ())),
+                "msg": str(e.get("msg", "")),
+                "type": str(e.get("type", "")),
+            }
+            for e in exc.errors()
+        ]
+        message = "; ".join(f"{_loc(i['loc'])}: {i['msg']}" for i in items)
+        return _error(422, "invalid_request", message, items)
+
+    @api.exception_handler(QueryError)
+    async def _bad_query(request: Request, exc: QueryError) -> JSONResponse:
+        item = {"loc": ["query", exc.field], "msg": exc.message, "type": "value_error"}
+        return _error(422, "invalid_request", f"{exc.field}: {exc.message}", [item])
+
+    @api.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        names = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "not_allowed"}
+        response = _error(
+            exc.status_code, names.get(exc.status_code, "error"), str(exc.detail), None
+        )
+        for k, v in (exc.headers or {}).items():
+            response.headers[k] = v
+        return response
+
+    @api.get("/health", tags=["operations"])
+    def health() -> JSONResponse:
+        """Database and broker reachable: 200, otherwise 503 with what failed."""
+        ok, checks = check_health()
+        return JSONResponse(
+            status_code=200 if ok else 503, content={"status": "ok" if ok else "fail", **checks}
+        )
+
+    api.include_router(reads)
+    _include_optional(api, INGEST_ROUTER, dependencies=[Depends(require_write)])
+    _include_optional(api, OPS_ROUTER)
+    return api
+
+
+def _include_optional(api: FastAPI, module_name: str, **kwargs: Any) -> bool:
+    """Include ``module_name:router`` when that module exists (it is built separately)."""
+    try:
+        if importlib.util.find_spec(module_name) is None:
+            return False
+    except ModuleNotFoundError:
+        return False
+    router = getattr(importlib.import_module(module_name), "router", None)
+    if router is None:
+        log.warning("api_router_missing", module=module_name)
+        return False
+    api.include_router(router, **kwargs)
+    return True
+
+
+app = create_app()
