@@ -9,7 +9,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -52,12 +62,18 @@ class IngestRecord(Base):
 
 
 class NearDupBand(Base):
-    """MinHash LSH band -> first article seen with it (shared by every ingest worker)."""
+    """MinHash LSH band -> article indexed with it (shared by every ingest worker).
+
+    The row of band 0 (``band`` starting with ``"00:"``) carries the article's whole
+    MinHash signature (128 little-endian uint32), so candidates are verified with a
+    similarity estimate without reading article text.
+    """
 
     __tablename__ = "near_dup_bands"
 
     band: Mapped[str] = mapped_column(String(64), primary_key=True)
-    article_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    article_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class DeadLetter(Base):

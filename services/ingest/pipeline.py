@@ -10,9 +10,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.ingest import dedup
-from services.ingest.prepare import Rejected, prepare
+from services.ingest.prepare import Rejected, canonical_url, prepare
+from services.ingest.sources import resolve_url, submit
 from shared import dispatch, queues
 from shared.db import session_scope
+from shared.ids import article_id
 from shared.logging import get_logger
 from shared.models import DUPLICATE, RECEIVED, IngestRecord
 from shared.schemas import ArticleBatch, ArticlePayload, RawItem, dump, utcnow
@@ -20,11 +22,13 @@ from shared.settings import get_settings
 
 log = get_logger(__name__)
 
+MAX_EXPAND_DEPTH = 2
+
 
 @dataclass
 class Outcome:
     origin: str | None
-    status: str  # queued | duplicate | rejected
+    status: str  # queued | duplicate | rejected | expanded
     article_id: str | None = None
     reason: str | None = None
     duplicate_of: str | None = None
@@ -46,7 +50,15 @@ def _insert_record(session: Session, values: dict[str, object]) -> bool:
     return bool(result.rowcount)
 
 
-def record_and_dedup(session: Session, article: ArticlePayload, origin: str | None) -> Outcome:
+def record_and_dedup(
+    session: Session, article: ArticlePayload, origin: str | None, alias: str | None = None
+) -> Outcome:
+    """Dedup one prepared article and write its record ("received" or "duplicate").
+
+    ``alias`` is the canonical URL it was requested under when the page declared
+    another canonical URL: recorded as a duplicate link so the next poll of the same
+    feed item is recognised before any fetch.
+    """
     match = dedup.find_duplicate(session, article)
     base = {"origin": origin, "article_id": article.id, "title": article.title}
     if match is not None:
@@ -94,24 +106,105 @@ def record_and_dedup(session: Session, article: ArticlePayload, origin: str | No
     if not inserted:  # another worker took it between our check and our insert
         return Outcome(status="duplicate", reason="url", duplicate_of=article.id, **base)
     dedup.remember(session, article)
+    if alias and alias != article.url:
+        _insert_record(
+            session,
+            {
+                "article_id": article_id(alias, None, ""),
+                "trace_id": article.trace_id,
+                "status": DUPLICATE,
+                "canonical_url": alias,
+                "content_hash": article.content_hash,
+                "source": article.source,
+                "origin": origin,
+                "duplicate_of": article.id,
+                "similarity": 1.0,
+                "received_at": utcnow(),
+                "sends": 0,
+            },
+        )
     return Outcome(status="queued", **base)
 
 
-def accept(items: Iterable[RawItem]) -> list[Outcome]:
-    """Run the ingest stage on raw items; every item gets an outcome with a reason."""
+def _accept_url(
+    item: RawItem,
+    outcomes: list[Outcome],
+    prepared: list[tuple[RawItem, ArticlePayload, str | None]],
+    depth: int,
+) -> None:
+    """A URL item: known URL -> duplicate without a fetch; else fetch, page or expand."""
+    try:
+        canonical = canonical_url(item.url)
+        if canonical is None:
+            raise Rejected("bad_url", "a URL item without a URL")
+        with session_scope() as session:
+            seen = dedup.seen_url(session, canonical)
+        if seen is not None:
+            outcomes.append(
+                Outcome(
+                    origin=item.origin,
+                    status="duplicate",
+                    reason="url",
+                    article_id=article_id(canonical, None, ""),
+                    duplicate_of=seen.duplicate_of,
+                    similarity=1.0,
+                    title=item.title,
+                )
+            )
+            return
+        resolved = resolve_url(item)
+        if resolved.page is not None:
+            prepared.append((item, prepare(resolved.page), canonical))
+            return
+    except Rejected as exc:
+        outcomes.append(Outcome(origin=item.origin, status="rejected", reason=str(exc)))
+        log.warning("article_rejected", origin=item.origin, url=item.url, reason=str(exc))
+        return
+    for where, reason in resolved.rejected:
+        outcomes.append(Outcome(origin=where, status="rejected", reason=reason))
+    log.info("url_expanded", url=item.url, kind=resolved.kind, items=len(resolved.children))
+    if depth >= MAX_EXPAND_DEPTH:
+        outcomes.append(
+            Outcome(origin=item.origin, status="rejected", reason="too_deep: nested feeds")
+        )
+        return
+    if get_settings().embedded:
+        outcomes.extend(accept(resolved.children, _depth=depth + 1))
+    else:
+        sent = submit(resolved.children).get("sent", 0)
+        outcomes.append(
+            Outcome(
+                origin=item.origin,
+                status="expanded",
+                reason=f"{resolved.kind} with {sent} items sent to {queues.INGEST_ITEMS}",
+            )
+        )
+
+
+def accept(items: Iterable[RawItem], *, _depth: int = 0) -> list[Outcome]:
+    """Run the ingest stage on raw items; every item gets an outcome with a reason.
+
+    Statuses: ``queued`` (recorded "received" and sent to enrich), ``duplicate``
+    (with ``duplicate_of``, ``similarity`` and the rule in ``reason``), ``rejected``
+    (``reason`` is ``code: detail``), ``expanded`` (a feed or sitemap URL whose items
+    were sent on as ``ingest.ingest_items`` messages; broker mode only).
+    """
     outcomes: list[Outcome] = []
     accepted: list[ArticlePayload] = []
-    prepared: list[tuple[RawItem, ArticlePayload]] = []
+    prepared: list[tuple[RawItem, ArticlePayload, str | None]] = []
     for item in items:
+        if item.kind == "url":
+            _accept_url(item, outcomes, prepared, _depth)
+            continue
         try:
-            prepared.append((item, prepare(item)))
+            prepared.append((item, prepare(item), None))
         except Rejected as exc:
             outcomes.append(Outcome(origin=item.origin, status="rejected", reason=str(exc)))
             log.warning("article_rejected", origin=item.origin, reason=str(exc))
     if prepared:
         with session_scope() as session:
-            for item, article in prepared:
-                outcome = record_and_dedup(session, article, item.origin)
+            for item, article, alias in prepared:
+                outcome = record_and_dedup(session, article, item.origin, alias)
                 outcomes.append(outcome)
                 if outcome.status == "queued":
                     accepted.append(article)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import email.utils
 import re
 import unicodedata
-from datetime import UTC, datetime
+import warnings
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from charset_normalizer import from_bytes
-from dateutil import parser as dateparser
+from dateutil import parser as dateutil_parser
 
 from shared.ids import article_id, content_hash
 from shared.schemas import ArticlePayload, RawItem, new_trace_id, utcnow
@@ -65,17 +67,101 @@ def clean_line(text: str | None) -> str | None:
     return out or None
 
 
-def parse_date(value: str | None) -> datetime | None:
-    """Any common date format to UTC; None when it is not a date."""
-    if not value or not value.strip():
-        return None
-    try:
-        dt = dateparser.parse(value.strip(), fuzzy=False)
-    except (ValueError, OverflowError, TypeError):
-        return None
+_TZINFOS = {
+    "UT": 0,
+    "UTC": 0,
+    "GMT": 0,
+    "Z": 0,
+    "EST": -5 * 3600,
+    "EDT": -4 * 3600,
+    "CST": -6 * 3600,
+    "CDT": -5 * 3600,
+    "MST": -7 * 3600,
+    "MDT": -6 * 3600,
+    "PST": -8 * 3600,
+    "PDT": -7 * 3600,
+    "BST": 3600,
+    "IST": 19800,
+    "CET": 3600,
+    "CEST": 7200,
+    "EET": 7200,
+    "EEST": 3 * 3600,
+    "MSK": 3 * 3600,
+    "JST": 9 * 3600,
+    "AEST": 10 * 3600,
+    "AEDT": 11 * 3600,
+}
+_MONTHS = re.compile(
+    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\b", re.IGNORECASE
+)
+_HAS_YEAR = re.compile(r"\b(19|20)\d\d\b")
+_NUMERIC_DATE = re.compile(r"\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b")
+MIN_YEAR = 1990
+FUTURE_SLACK = timedelta(days=2)
+
+
+def _utc(dt: datetime) -> datetime:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC)
+
+
+def parse_date(value: str | None, relative_to: datetime | None = None) -> datetime | None:
+    """Any common date format to UTC; None when it is not a date.
+
+    RFC 822 (feeds, HTTP), ISO 8601, dates in words (``Wednesday, December 6, 2023``),
+    numeric dates, and relative dates (``3 hours ago``, ``yesterday``) counted from
+    ``relative_to`` (the feed's or the fetch's time; now when not given). A date
+    without a zone is taken as UTC.
+    """
+    if not value or not value.strip():
+        return None
+    text = " ".join(value.strip().split())[:200]
+    dt: datetime | None = None
+    try:
+        dt = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        dt = None
+    if dt is None:
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            dt = None
+    datelike = _HAS_YEAR.search(text) or _MONTHS.search(text) or _NUMERIC_DATE.search(text)
+    if dt is None and datelike:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                dt = dateutil_parser.parse(text, fuzzy=False, tzinfos=_TZINFOS)
+        except (ValueError, OverflowError, TypeError):
+            dt = None
+    if dt is None and re.search(r"[^\W\d_]", text):
+        dt = _dateparser(text, relative_to)
+    if dt is None:
+        return None
+    dt = _utc(dt)
+    if dt.year < MIN_YEAR:
+        return None
+    return dt
+
+
+def _dateparser(text: str, relative_to: datetime | None) -> datetime | None:
+    import dateparser
+
+    base = _utc(relative_to or utcnow()).replace(tzinfo=None)
+    try:
+        return dateparser.parse(
+            text,
+            settings={
+                "RELATIVE_BASE": base,
+                "TIMEZONE": "UTC",
+                "TO_TIMEZONE": "UTC",
+                "RETURN_AS_TIMEZONE_AWARE": True,
+                "PREFER_DATES_FROM": "past",
+            },
+        )
+    except (ValueError, OverflowError, TypeError, AttributeError):
+        return None
 
 
 def canonical_url(url: str | None) -> str | None:
@@ -100,37 +186,55 @@ def canonical_url(url: str | None) -> str | None:
 
 
 def extract_html(item: RawItem) -> RawItem:
-    """Main text and metadata of an HTML page (trafilatura)."""
-    import trafilatura
+    """Main text and metadata of an HTML page (trafilatura); the item's own fields win."""
+    from services.ingest.extract import extract_page
 
-    doc = trafilatura.bare_extraction(
-        item.html or "", url=item.url, with_metadata=True, include_comments=False
-    )
-    if doc is None:
+    data = extract_page(item.html or "", url=item.url)
+    if data is None or not data.get("body"):
         raise Rejected("no_content", "no main text found in the page")
-    data = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
-    authors = data.get("author")
     return item.model_copy(
         update={
             "kind": "record",
+            "html": None,
             "title": item.title or data.get("title"),
-            "body": data.get("text") or "",
-            "published": item.published or data.get("date"),
-            "url": item.url or data.get("url"),
-            "authors": item.authors or ([a.strip() for a in authors.split(";")] if authors else []),
+            "body": data["body"],
+            "published": item.published or data.get("published"),
+            "url": data.get("url") or item.url,
+            "authors": item.authors or data.get("authors") or [],
             "language": item.language or data.get("language"),
-            "source": item.source or data.get("sitename") or data.get("hostname"),
+            "source": item.source or data.get("source"),
         }
     )
 
 
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code of the body (py3langid), None for very short text."""
+    if len(text) < 40:
+        return None
+    import py3langid
+
+    lang, _ = py3langid.classify(text[:2000])
+    return str(lang) or None
+
+
 def prepare(item: RawItem) -> ArticlePayload:
     """Normalize one raw item into the ingest -> enrich payload."""
+    if item.kind == "url":
+        from services.ingest.sources import resolve_url
+
+        if not item.url:
+            raise Rejected("bad_url", "a URL item without a URL")
+        canonical_url(item.url)  # refuse a bad URL before any network access
+        resolved = resolve_url(item)
+        if resolved.page is None:
+            raise Rejected("not_a_page", f"{item.url} is a {resolved.kind}, not an article page")
+        item = resolved.page
     if item.kind == "html":
         item = extract_html(item)
-    elif item.kind == "url":
-        raise Rejected("unsupported", "fetching URLs is not available in this build")
-    body = clean_text(item.body or "")
+    from services.ingest.furniture import is_furniture
+
+    raw_body = "\n".join(ln for ln in (item.body or "").split("\n") if not is_furniture(ln))
+    body = clean_text(raw_body)
     if not body:
         raise Rejected("empty_body", "the article has no text")
     limit = get_settings().max_body_chars
@@ -141,6 +245,9 @@ def prepare(item: RawItem) -> ArticlePayload:
     published = parse_date(item.published)
     if item.published and published is None:
         raise Rejected("bad_date", f"cannot parse date {item.published[:80]!r}")
+    if published is not None and published > utcnow() + FUTURE_SLACK:
+        raise Rejected("bad_date", f"date in the future: {published.isoformat()}")
+    language = (item.language or "").strip().lower()[:16] or detect_language(body)
     return ArticlePayload(
         id=article_id(url, title, body),
         url=url,
@@ -148,7 +255,7 @@ def prepare(item: RawItem) -> ArticlePayload:
         title=title,
         published_at=published,
         ingested_at=utcnow(),
-        language=(item.language or None),
+        language=language,
         authors=[a for a in (clean_line(x) for x in item.authors) if a],
         body=body,
         content_hash=content_hash(title, body),

@@ -1,42 +1,94 @@
-"""Plain-text article files: optional date line, title line, then paragraphs."""
+"""Plain-text article files: optional date line, title line, then paragraphs.
+
+Real exports look like::
+
+    Wednesday, December 6, 2023
+
+    Headline of the story
+
+    First paragraph ...
+    - Advertisement -
+    Second paragraph ...
+    Related news
+
+Furniture lines (see :mod:`services.ingest.furniture`) are dropped wherever they
+appear; paragraphs are separated by blank lines, or one per line when the file
+has no blank lines in its body.
+"""
 
 from __future__ import annotations
 
 import re
 
+from services.ingest.furniture import is_furniture
 from shared.schemas import RawItem
 
-_PARA_SPLIT = re.compile(r"\n\s*\n")
+_DATE_PREFIX = re.compile(
+    r"^(published|updated|posted|date|last updated)( on)?\s*[:\-–]?\s*", re.IGNORECASE
+)
+MAX_DATE_LINE = 80
+
+
+def date_of_line(line: str) -> str | None:
+    """The date text of a date line (``Published: 6 Dec 2023``), or None."""
+    from services.ingest.prepare import parse_date
+
+    line = _DATE_PREFIX.sub("", line.strip())
+    if not line or len(line) > MAX_DATE_LINE or line.endswith((".", "?", "!")):
+        return None
+    if not re.search(r"\d", line):
+        return None
+    return line if parse_date(line) is not None else None
 
 
 def looks_like_date(line: str) -> bool:
-    from services.ingest.prepare import parse_date
+    return date_of_line(line) is not None
 
-    line = line.strip()
-    if not line or len(line) > 60 or line.endswith((".", "?", "!")):
-        return False
-    if not re.search(r"\d", line):
-        return False
-    return parse_date(line) is not None
+
+def _paragraphs(lines: list[str]) -> list[str]:
+    has_blank = any(not ln.strip() for ln in lines)
+    if not has_blank:
+        return [" ".join(ln.split()) for ln in lines if ln.strip()]
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for ln in lines:
+        if ln.strip():
+            current.append(" ".join(ln.split()))
+        elif current:
+            paragraphs.append(" ".join(current))
+            current = []
+    if current:
+        paragraphs.append(" ".join(current))
+    return paragraphs
 
 
 def parse_text_article(text: str, origin: str) -> RawItem:
-    lines = [ln.rstrip() for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    # Drop leading blank lines.
+    raw_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    # Furniture lines go first, wherever they are; their place becomes nothing.
+    lines = [ln.rstrip() for ln in raw_lines if not (ln.strip() and is_furniture(ln))]
     while lines and not lines[0].strip():
         lines.pop(0)
     if not lines:
         raise ValueError("empty text file")
-    published = None
-    if looks_like_date(lines[0]):
-        published = lines.pop(0).strip()
+    published = date_of_line(lines[0])
+    if published is not None:
+        lines.pop(0)
         while lines and not lines[0].strip():
             lines.pop(0)
     if not lines:
         raise ValueError("no title line after the date")
-    title = lines.pop(0).strip()
-    body = "\n".join(lines).strip()
-    paragraphs = [" ".join(p.split()) for p in _PARA_SPLIT.split(body) if p.strip()]
+    title = " ".join(lines.pop(0).split())
+    # A date line right under the headline is common too.
+    rest = [ln for ln in lines]
+    while rest and not rest[0].strip():
+        rest.pop(0)
+    if published is None and rest:
+        published = date_of_line(rest[0])
+        if published is not None:
+            rest.pop(0)
+    while rest and not rest[-1].strip():
+        rest.pop()
+    paragraphs = _paragraphs(rest)
     if not paragraphs:
         raise ValueError("no body after the title line")
     return RawItem(

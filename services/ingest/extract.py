@@ -1,0 +1,197 @@
+"""Web pages and HTML fragments -> text and metadata.
+
+Main text comes from trafilatura (navigation, ads, "related" lists and footers left
+out); the publication time is read from the page's own metadata first (OpenGraph
+``article:published_time``, ``itemprop=datePublished``, JSON-LD), since trafilatura
+keeps only the day.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import types
+from typing import Any
+
+from services.ingest.furniture import is_furniture
+
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.IGNORECASE
+)
+_XML_ENCODING = re.compile(rb"""^<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_\-.]+)["']""")
+# WHATWG: pages labelled Latin-1 or ASCII are decoded as windows-1252.
+_CHARSET_ALIASES = {
+    "iso-8859-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "windows-1252": "cp1252",
+    "x-sjis": "shift_jis",
+}
+DATE_META = (
+    "article:published_time",
+    "og:published_time",
+    "datepublished",
+    "publishdate",
+    "publish-date",
+    "pubdate",
+    "dc.date.issued",
+    "dc.date",
+    "dcterms.created",
+    "sailthru.date",
+    "parsely-pub-date",
+    "date",
+)
+
+
+def _import_trafilatura() -> Any:
+    """trafilatura, even where ``lxml_html_clean`` is missing.
+
+    justext (a trafilatura dependency) imports ``lxml.html.clean.Cleaner`` at module
+    level but trafilatura never calls the code using it; lxml >= 5.2 moved it to the
+    ``lxml_html_clean`` distribution. Register a stand-in that fails loudly if used.
+    """
+    try:
+        import lxml.html.clean  # noqa: F401
+    except ImportError:
+        stub = types.ModuleType("lxml.html.clean")
+
+        class Cleaner:  # pragma: no cover - never called by trafilatura
+            def __init__(self, **_: Any) -> None:
+                raise RuntimeError("lxml_html_clean is not installed")
+
+        stub.Cleaner = Cleaner  # type: ignore[attr-defined]
+        sys.modules["lxml.html.clean"] = stub
+    import trafilatura
+
+    return trafilatura
+
+
+def decode_html(data: bytes, declared: str | None = None, origin: str = "page") -> str:
+    """Bytes of a page to text: HTTP charset, then ``<meta charset>``, then detection."""
+    from services.ingest.prepare import decode_bytes
+
+    candidates: list[str] = []
+    if declared:
+        candidates.append(declared)
+    head = data[:4096]
+    m = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
+    if m:
+        candidates.append(m.group(1).decode("ascii", "ignore"))
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace")
+    for name in candidates:
+        codec = _CHARSET_ALIASES.get(name.strip().lower(), name.strip().lower())
+        try:
+            return data.decode(codec)
+        except LookupError:
+            continue  # unknown label: try the next clue
+        except UnicodeDecodeError:
+            continue  # a label that lies: fall back to detection
+    return decode_bytes(data, origin)
+
+
+def fragment_to_text(html: str) -> str:
+    """An HTML fragment (feed ``content:encoded``) to paragraphs separated by blank lines."""
+    import lxml.html
+    from lxml import etree
+
+    if not html or not html.strip():
+        return ""
+    if "<" not in html:
+        return html
+    try:
+        root = lxml.html.fragment_fromstring(html, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return re.sub(r"<[^>]+>", " ", html)
+    for bad in root.xpath(".//script|.//style|.//noscript|.//iframe|.//form|.//nav|.//aside"):
+        bad.drop_tree()
+    blocks = {"p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "tr"}
+    for br in root.iter("br"):
+        br.tail = "\n" + (br.tail or "")
+    parts: list[str] = []
+    for el in root.iter():
+        if el.tag in blocks:
+            el.tail = "\n\n" + (el.tail or "")
+            if el.text:
+                el.text = "\n\n" + el.text
+    text = root.text_content()
+    parts = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text)]
+    return "\n\n".join(p for p in parts if p and not is_furniture(p))
+
+
+def _meta_dates(tree: Any) -> list[str]:
+    found: list[str] = []
+    for meta in tree.iter("meta"):
+        key = (
+            (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").strip().lower()
+        )
+        if key in DATE_META and meta.get("content"):
+            found.append(meta.get("content"))
+    for el in tree.xpath("//*[@itemprop='datePublished']"):
+        value = el.get("datetime") or el.get("content")
+        if value:
+            found.append(value)
+    for script in tree.xpath("//script[@type='application/ld+json']"):
+        try:
+            data = json.loads(script.text or "")
+        except ValueError:
+            continue
+        stack = [data]
+        while stack:
+            obj = stack.pop()
+            if isinstance(obj, list):
+                stack.extend(obj)
+            elif isinstance(obj, dict):
+                if isinstance(obj.get("datePublished"), str):
+                    found.append(obj["datePublished"])
+                stack.extend(v for v in obj.values() if isinstance(v, dict | list))
+    for el in tree.xpath("//time[@datetime]")[:1]:
+        found.append(el.get("datetime"))
+    return found
+
+
+def extract_page(html: str, url: str | None = None) -> dict[str, Any] | None:
+    """Main text and metadata of a page; None when there is no main text."""
+    import lxml.html
+    from lxml import etree
+
+    trafilatura = _import_trafilatura()
+    doc = trafilatura.bare_extraction(
+        html, url=url, with_metadata=True, include_comments=False, include_tables=False
+    )
+    if doc is None:
+        return None
+    data = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
+    text = data.get("text") or ""
+    title = (data.get("title") or "").strip() or None
+    lines = [" ".join(ln.split()) for ln in text.split("\n")]
+    lines = [ln for ln in lines if ln and not is_furniture(ln)]
+    if lines and title and lines[0].casefold() == title.casefold():
+        lines.pop(0)
+    published = None
+    try:
+        tree = lxml.html.document_fromstring(html.encode("utf-8", "replace"))
+        from services.ingest.prepare import parse_date
+
+        for candidate in _meta_dates(tree):
+            if parse_date(candidate) is not None:
+                published = candidate
+                break
+        lang = tree.get("lang") or tree.get("xml:lang")
+    except (etree.ParserError, ValueError):
+        lang = None
+    authors = data.get("author")
+    language = data.get("language") or (lang.split("-")[0].lower() if lang else None)
+    return {
+        "title": title,
+        "body": "\n\n".join(lines),
+        "published": published or data.get("date"),
+        "url": data.get("url"),
+        "authors": [a.strip() for a in authors.split(";") if a.strip()] if authors else [],
+        "language": language,
+        "source": data.get("sitename") or data.get("hostname"),
+    }

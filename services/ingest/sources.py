@@ -1,0 +1,92 @@
+"""URL items: fetch, then decide what came back (a page, a feed or a sitemap).
+
+A page becomes one HTML item for extraction; a feed or a sitemap expands into the
+items it lists, which are submitted again (in-process when embedded, as
+``ingest.ingest_items`` messages when a broker is configured).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from services.ingest.extract import decode_html
+from services.ingest.fetch import FetchError, fetch
+from services.ingest.prepare import Rejected
+from shared import dispatch, queues
+from shared.logging import get_logger
+from shared.schemas import IngestRequest, RawItem, dump
+from shared.settings import get_settings
+
+log = get_logger(__name__)
+
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+MAX_SITEMAP_DEPTH = 3
+
+
+@dataclass
+class Resolved:
+    kind: str  # page | feed | sitemap
+    page: RawItem | None = None
+    children: list[RawItem] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+
+
+def resolve_url(item: RawItem, depth: int = 0) -> Resolved:
+    """Fetch a URL item; raises :class:`Rejected` with the fetch's reason on failure."""
+    from services.ingest.feeds import parse_feed, sniff
+    from services.ingest.sitemaps import parse_sitemap
+
+    assert item.url
+    try:
+        resp = fetch(item.url, accept=PAGE_ACCEPT)
+    except FetchError as exc:
+        raise Rejected(exc.reason, exc.detail) from exc
+    kind = sniff(resp.content, resp.content_type)
+    if kind in {"feed", "jsonfeed"} and resp.content_type not in {"text/html"}:
+        parsed = parse_feed(resp.content, url=resp.url, content_type=resp.content_type)
+        children = parsed.items
+        for child in children:
+            child.source = child.source or item.source
+            child.source_country = child.source_country or item.source_country
+        return Resolved("feed", children=children, rejected=parsed.rejected)
+    if kind == "sitemap":
+        sm = parse_sitemap(resp.content, origin=resp.url, source=item.source)
+        out = Resolved("sitemap", children=sm.items)
+        for child_url in sm.sitemaps:
+            if depth >= MAX_SITEMAP_DEPTH:
+                out.rejected.append((child_url, "sitemap_too_deep"))
+                continue
+            try:
+                sub = resolve_url(RawItem(kind="url", url=child_url, source=item.source), depth + 1)
+            except Rejected as exc:
+                out.rejected.append((child_url, str(exc)))
+                continue
+            out.children.extend(sub.children)
+            out.rejected.extend(sub.rejected)
+        return out
+    try:
+        html = decode_html(resp.content, resp.charset, origin=resp.url)
+    except ValueError as exc:
+        raise Rejected("bad_encoding", str(exc)) from exc
+    page = item.model_copy(update={"kind": "html", "html": html, "url": resp.url})
+    return Resolved("page", page=page)
+
+
+def submit(items: list[RawItem]) -> dict[str, int]:
+    """Send items through ingest: in-process when embedded, queued otherwise."""
+    counts: dict[str, int] = {}
+    if not items:
+        return counts
+    settings = get_settings()
+    if settings.embedded:
+        from services.ingest.pipeline import accept
+
+        for o in accept(items):
+            counts[o.status] = counts.get(o.status, 0) + 1
+        return counts
+    size = settings.batch_size
+    for start in range(0, len(items), size):
+        chunk = items[start : start + size]
+        dispatch.send(queues.INGEST_ITEMS, dump(IngestRequest(items=chunk)))
+        counts["sent"] = counts.get("sent", 0) + len(chunk)
+    return counts
