@@ -142,19 +142,32 @@ def ingest(
 
 
 @cli.command()
-@click.option("--entity", default=None, help="Only articles mentioning this entity (name).")
-@click.option("--country", default=None, help="Only articles about this ISO 3166-1 code.")
+@click.option("--q", "-q", "q", default=None, help="Full text over title and body.")
+@click.option("--entity", multiple=True, help="Entity canonical name (repeat: all of them).")
+@click.option("--label", default=None, help="Entity label, e.g. PERSON, ORG.")
+@click.option("--country", multiple=True, help="ISO alpha-2 country (repeat or IQ,TR: all).")
+@click.option("--region", multiple=True, help="Region code (145, middle-east) or name.")
+@click.option("--focus-country", multiple=True, help="ISO alpha-2 country in focus.")
+@click.option("--source", default=None, help="Source name.")
+@click.option("--language", default=None, help="Language code, e.g. en.")
+@click.option("--since", default=None, help="From: ISO date/datetime, today, 24h, 7d.")
+@click.option("--until", default=None, help="Until (exclusive), same formats.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def articles(entity: str | None, country: str | None, limit: int, as_json: bool) -> None:
-    """List stored articles, newest first."""
-    from services.store.queries import list_articles
+def articles(limit: int, as_json: bool, **filters: Any) -> None:
+    """List stored articles, newest first (the filters of GET /articles)."""
+    from services.store.queries import QueryError, list_articles
     from shared.db import session_scope
 
     if get_settings().database_url.startswith("sqlite"):
         ensure_embedded_schema()
-    with session_scope() as session:
-        rows = list_articles(session, entity=entity, country=country, limit=limit)
+    try:
+        with session_scope() as session:
+            rows = list_articles(session, limit=limit, **filters)
+    except QueryError as exc:
+        raise click.BadParameter(
+            exc.message, param_hint=f"--{exc.field.replace('_', '-')}"
+        ) from None
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))

@@ -1,0 +1,204 @@
+"""Store commands for ``newswire``: ``export``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CSV_COLUMNS = (
+    "id",
+    "dated_at",
+    "published_at",
+    "source",
+    "url",
+    "title",
+    "language",
+    "countries",
+    "focus_countries",
+    "regions",
+    "people",
+    "organizations",
+    "places",
+    "entities",
+    "tagger_version",
+    "body",
+)
+
+
+def filter_options(func: F) -> F:
+    """The filters of ``GET /articles`` as options (same names, same meaning)."""
+    options = [
+        click.option("--q", "-q", "q", default=None, help="Full text over title and body."),
+        click.option(
+            "--entity", multiple=True, help="Canonical entity name (repeat: all of them)."
+        ),
+        click.option("--label", default=None, help="Entity label, e.g. PERSON, ORG."),
+        click.option(
+            "--country", multiple=True, help="ISO alpha-2 country (repeat or IQ,TR: all)."
+        ),
+        click.option(
+            "--region", multiple=True, help="Region code (145, middle-east) or name; repeatable."
+        ),
+        click.option(
+            "--focus-country", multiple=True, help="ISO alpha-2 country the article focuses on."
+        ),
+        click.option("--source", default=None, help="Source name."),
+        click.option("--language", default=None, help="Language code, e.g. en."),
+        click.option("--since", default=None, help="From: ISO date/datetime, today, 24h, 7d."),
+        click.option("--until", default=None, help="Until (exclusive), same formats."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def build_filters(**options: Any) -> Any:
+    """ArticleFilters from the options; a bad value exits with a readable message."""
+    from services.store.queries import ArticleFilters, QueryError
+
+    keys = (
+        "q",
+        "entity",
+        "label",
+        "country",
+        "region",
+        "focus_country",
+        "source",
+        "language",
+        "since",
+        "until",
+    )
+    try:
+        return ArticleFilters.build(**{k: options.get(k) for k in keys})
+    except QueryError as exc:
+        raise click.BadParameter(
+            exc.message, param_hint=f"--{exc.field.replace('_', '-')}"
+        ) from None
+
+
+def _prepare_database() -> None:
+    from shared.settings import get_settings
+
+    if get_settings().database_url.startswith("sqlite"):
+        from services.store import migrate
+
+        migrate.upgrade()
+
+
+def csv_row(article: dict[str, Any], with_body: bool) -> dict[str, Any]:
+    def names(label: str) -> str:
+        return "; ".join(e["canonical"] for e in article["entities"] if e["label"] == label)
+
+    return {
+        "id": article["id"],
+        "dated_at": article.get("dated_at"),
+        "published_at": article["published_at"],
+        "source": article["source"],
+        "url": article["url"],
+        "title": article["title"],
+        "language": article["language"],
+        "countries": " ".join(c["code"] for c in article["countries"]),
+        "focus_countries": " ".join(c["code"] for c in article["countries"] if c["focus"]),
+        "regions": "; ".join(r["name"] for r in article["regions"]),
+        "people": names("PERSON"),
+        "organizations": names("ORG"),
+        "places": "; ".join(
+            e["canonical"] for e in article["entities"] if e["label"] in ("GPE", "LOC")
+        ),
+        "entities": "; ".join(f"{e['canonical']} ({e['label']})" for e in article["entities"]),
+        "tagger_version": (article.get("enrichment") or {}).get("tagger_version"),
+        "body": article.get("body", "") if with_body else "",
+    }
+
+
+@click.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+    help="JSON Lines (every tag) or CSV (one row per article, tags joined).",
+)
+@filter_options
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write here instead of stdout.",
+)
+@click.option("--order", type=click.Choice(["desc", "asc"]), default="desc", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N articles.")
+@click.option("--no-body", is_flag=True, help="Leave article bodies out.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def export(
+    fmt: str,
+    output: Path | None,
+    order: str,
+    limit: int | None,
+    no_body: bool,
+    quiet: bool,
+    **options: Any,
+) -> None:
+    """Stream stored articles matching the filters as JSON Lines or CSV."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from services.store.queries import count_articles, iter_articles
+    from shared.db import get_sessionmaker
+
+    filters = build_filters(**options)
+    _prepare_database()
+    stream: IO[str] = (
+        output.open("w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
+    )
+    written = 0
+    try:
+        with get_sessionmaker()() as session:
+            total = count_articles(session, filters)
+            if limit is not None:
+                total = min(total, limit)
+            writer = None
+            if fmt == "csv":
+                writer = csv.DictWriter(stream, fieldnames=list(CSV_COLUMNS))
+                writer.writeheader()
+            console = Console(stderr=True)
+            with Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                disable=quiet or not console.is_terminal,
+                transient=True,
+            ) as progress:
+                bar = progress.add_task("exporting", total=total)
+                for article in iter_articles(session, filters, order=order):  # type: ignore[arg-type]
+                    if limit is not None and written >= limit:
+                        break
+                    if no_body:
+                        article.pop("body", None)
+                    if writer is not None:
+                        writer.writerow(csv_row(article, not no_body))
+                    else:
+                        stream.write(json.dumps(article, ensure_ascii=False) + "\n")
+                    written += 1
+                    progress.advance(bar)
+    finally:
+        if output:
+            stream.close()
+        else:
+            stream.flush()
+    click.echo(f"exported {written} articles", err=True)
+
+
+commands = [export]
