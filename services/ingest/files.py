@@ -1,4 +1,7 @@
-"""Files and directories -> raw items (JSON Lines, JSON, plain-text articles, HTML)."""
+"""Files and directories -> raw items (JSON Lines, JSON, plain-text articles, HTML, sitemaps).
+
+Sitemaps (``.xml``, ``.xml.gz``) become URL items: the pages are fetched at ingest.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,8 @@ JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 JSON_SUFFIXES = {".json"}
 TEXT_SUFFIXES = {".txt", ".text", ".md"}
 HTML_SUFFIXES = {".html", ".htm"}
-SUPPORTED = JSONL_SUFFIXES | JSON_SUFFIXES | TEXT_SUFFIXES | HTML_SUFFIXES
+SITEMAP_SUFFIXES = {".xml", ".gz"}
+SUPPORTED = JSONL_SUFFIXES | JSON_SUFFIXES | TEXT_SUFFIXES | HTML_SUFFIXES | SITEMAP_SUFFIXES
 
 
 @dataclass
@@ -44,7 +48,7 @@ def decode(data: bytes, origin: str) -> str:
     return decode_bytes(data, origin)
 
 
-def _record(obj: object, origin: str) -> RawItem:
+def record_item(obj: object, origin: str) -> RawItem:
     if not isinstance(obj, dict):
         raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
     data = dict(obj)
@@ -57,8 +61,13 @@ def _record(obj: object, origin: str) -> RawItem:
     if isinstance(data.get("authors"), str):
         data["authors"] = [data["authors"]]
     data["origin"] = origin
-    kind = "html" if data.get("html") and not data.get("body") else "record"
-    data["kind"] = kind
+    if data.get("kind") not in {"record", "html", "url"}:
+        if data.get("html") and not data.get("body"):
+            data["kind"] = "html"
+        elif not data.get("body") and data.get("url"):
+            data["kind"] = "url"  # only a link: fetched and extracted at ingest
+        else:
+            data["kind"] = "record"
     for key in ("published", "title", "url", "source", "language"):
         if data.get(key) is not None and not isinstance(data[key], str):
             data[key] = str(data[key])
@@ -77,7 +86,11 @@ def read_file(path: Path) -> Iterator[RawItem | FileRejection]:
         if size > get_settings().max_file_bytes:
             yield FileRejection(origin, f"file too large ({size} bytes)")
             return
-        text = decode(path.read_bytes(), origin)
+        data = path.read_bytes()
+        if suffix in SITEMAP_SUFFIXES:
+            yield from _sitemap_items(path, data)
+            return
+        text = decode(data, origin)
     except (OSError, ValueError) as exc:
         yield FileRejection(origin, str(exc))
         return
@@ -87,7 +100,7 @@ def read_file(path: Path) -> Iterator[RawItem | FileRejection]:
                 continue
             where = f"{origin}:{n}"
             try:
-                yield _record(json.loads(line), where)
+                yield record_item(json.loads(line), where)
             except (ValueError, TypeError) as exc:
                 yield FileRejection(where, f"invalid JSON Lines record: {exc}")
     elif suffix in JSON_SUFFIXES:
@@ -99,7 +112,7 @@ def read_file(path: Path) -> Iterator[RawItem | FileRejection]:
         records = data if isinstance(data, list) else [data]
         for n, obj in enumerate(records):
             try:
-                yield _record(obj, f"{origin}[{n}]")
+                yield record_item(obj, f"{origin}[{n}]")
             except (ValueError, TypeError) as exc:
                 yield FileRejection(f"{origin}[{n}]", f"invalid record: {exc}")
     elif suffix in HTML_SUFFIXES:
@@ -111,6 +124,25 @@ def read_file(path: Path) -> Iterator[RawItem | FileRejection]:
             yield parse_text_article(text, origin)
         except ValueError as exc:
             yield FileRejection(origin, str(exc))
+
+
+def _sitemap_items(path: Path, data: bytes) -> Iterator[RawItem | FileRejection]:
+    from services.ingest.prepare import Rejected
+    from services.ingest.sitemaps import parse_sitemap
+
+    origin = str(path)
+    if path.suffix.lower() == ".gz" and not path.name.lower().endswith(".xml.gz"):
+        yield FileRejection(origin, "unsupported file type .gz (only .xml.gz sitemaps)")
+        return
+    try:
+        sitemap = parse_sitemap(data, origin=origin)
+    except Rejected as exc:
+        yield FileRejection(origin, str(exc))
+        return
+    yield from sitemap.items
+    for child in sitemap.sitemaps:
+        # A sitemap index: each child sitemap is fetched and expanded at ingest.
+        yield RawItem(kind="url", url=child, origin=f"{origin}:{child}")
 
 
 def iter_items(paths: Iterable[str | Path]) -> Iterator[RawItem | FileRejection]:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.ingest import pipeline
-from shared import queues
+from services.ingest import feeds, pipeline
+from shared import dispatch, queues
 from shared.celery_app import app
-from shared.schemas import IngestRequest, parse
+from shared.logging import get_logger
+from shared.schemas import IngestRequest, SchemaError, parse
 from shared.tasks import PipelineTask
+
+log = get_logger(__name__)
+
+POLL_FEED = "ingest.poll_feed"
 
 
 @app.task(name=queues.INGEST_ITEMS, base=PipelineTask, bind=True)
@@ -19,3 +24,22 @@ def ingest_items(self: PipelineTask, message: dict[str, Any]) -> dict[str, int]:
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
     return counts
+
+
+@app.task(name=queues.POLL_FEEDS, base=PipelineTask, bind=True)
+def poll_feeds(self: PipelineTask, message: dict[str, Any] | None = None) -> int:
+    """Beat, every 30 s: claim the feeds that are due and poll each (one task per feed)."""
+    due = feeds.claim_due()
+    for feed_id in due:
+        dispatch.send(POLL_FEED, {"feed_id": feed_id})
+    if due:
+        log.info("feeds_due", feeds=len(due))
+    return len(due)
+
+
+@app.task(name=POLL_FEED, base=PipelineTask, bind=True)
+def poll_feed(self: PipelineTask, message: dict[str, Any]) -> dict[str, Any]:
+    feed_id = message.get("feed_id") if isinstance(message, dict) else None
+    if not isinstance(feed_id, int):
+        raise SchemaError(f"poll_feed needs an integer feed_id, got {message!r}")
+    return feeds.poll_feed(feed_id).as_dict()

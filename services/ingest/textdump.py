@@ -64,8 +64,8 @@ def _paragraphs(lines: list[str]) -> list[str]:
 
 def parse_text_article(text: str, origin: str) -> RawItem:
     raw_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    # Furniture lines go first, wherever they are; their place becomes nothing.
-    lines = [ln.rstrip() for ln in raw_lines if not (ln.strip() and is_furniture(ln))]
+    # Furniture lines go first, wherever they are; each leaves a paragraph break.
+    lines = ["" if (ln.strip() and is_furniture(ln)) else ln.rstrip() for ln in raw_lines]
     while lines and not lines[0].strip():
         lines.pop(0)
     if not lines:
@@ -79,7 +79,7 @@ def parse_text_article(text: str, origin: str) -> RawItem:
         raise ValueError("no title line after the date")
     title = " ".join(lines.pop(0).split())
     # A date line right under the headline is common too.
-    rest = [ln for ln in lines]
+    rest = list(lines)
     while rest and not rest[0].strip():
         rest.pop(0)
     if published is None and rest:
