@@ -135,7 +135,7 @@ def queues_command(
     if not watch:
         from rich.console import Console
 
-        Console().print(_queues_table(take()))
+        Console(width=None if sys.stdout.isatty() else 140).print(_queues_table(take()))
         return
     from rich.live import Live
 

@@ -1,0 +1,146 @@
+"""Helpers for the operator tests: records, messages and worker subprocesses."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from shared.ids import content_hash
+from shared.schemas import (
+    ArticleBatch,
+    ArticlePayload,
+    EnrichedArticle,
+    EnrichedBatch,
+    Enrichment,
+    dump,
+    utcnow,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+NEWSWIRE = str(Path(sys.executable).parent / "newswire")
+
+
+def article(n: int, body: str | None = None) -> ArticlePayload:
+    body = body or f"Article number {n} about the harbour of Rotterdam and its cranes."
+    return ArticlePayload(
+        id=f"ops{n:029d}",
+        title=f"Title {n}",
+        body=body,
+        content_hash=content_hash(f"Title {n}", body),
+        source="ops-test",
+    )
+
+
+def enriched(a: ArticlePayload) -> EnrichedArticle:
+    return EnrichedArticle(
+        **a.model_dump(),
+        enrichment=Enrichment(tagger="test", tagger_version="0"),
+    )
+
+
+def article_batch(articles: list[ArticlePayload]) -> dict[str, Any]:
+    return dump(ArticleBatch(articles=articles))
+
+
+def enriched_batch(articles: list[ArticlePayload]) -> dict[str, Any]:
+    return dump(EnrichedBatch(articles=[enriched(a) for a in articles]))
+
+
+def record(articles: list[ArticlePayload]) -> None:
+    """Write 'received' ingest records, as the ingest stage does before queueing."""
+    from shared.db import session_scope
+    from shared.models import RECEIVED, IngestRecord
+
+    with session_scope() as session:
+        for a in articles:
+            session.add(
+                IngestRecord(
+                    article_id=a.id,
+                    trace_id=a.trace_id,
+                    status=RECEIVED,
+                    content_hash=a.content_hash,
+                    source=a.source,
+                    payload=dump(a),
+                    received_at=a.ingested_at,
+                    last_sent_at=utcnow(),
+                    sends=1,
+                    attempts=0,
+                )
+            )
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.3) -> Any:
+    """Poll until ``predicate()`` is truthy; a deadline, not a performance assertion."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(every)
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
+    env.update({"NEWSWIRE_LOG_LEVEL": "WARNING", "NEWSWIRE_LOG_FORMAT": "json"})
+    env.update(extra)
+    return env
+
+
+class Worker:
+    """``newswire worker SERVICE`` as a subprocess, stopped on exit."""
+
+    def __init__(self, service: str, env: dict[str, str], log: Path, pool: str = "solo") -> None:
+        self.service = service
+        self.name = f"{service}@{socket.gethostname()}"
+        args = [NEWSWIRE, "worker", service, "--pool", pool, "--loglevel", "WARNING"]
+        if pool == "prefork":
+            args += ["--concurrency", "1"]
+        self.log = log
+        self._out = open(log, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.broker = env["NEWSWIRE_BROKER_URL"]
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        from services.ops.queues import control_app
+
+        app = control_app(self.broker)
+
+        def pong() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"worker died: {self.log.read_text()[-3000:]}")
+            replies = app.control.ping(destination=[self.name], timeout=0.5) or []
+            return any(self.name in r for r in replies)
+
+        wait_for(pong, timeout, f"{self.name} to answer ping")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self._out.close()
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.stop()
