@@ -1,0 +1,310 @@
+"""Detail, aggregates, errors, tokens, health and optional routers of the HTTP API."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+
+from shared import db
+from shared.models import DUPLICATE, RECEIVED, IngestRecord
+from shared.schemas import utcnow
+from tests.store.conftest import make_client, write
+from tests.store.corpus import NOW, Spec, build_corpus, matches
+
+
+@pytest.fixture(scope="module")
+def client(corpus_url: str) -> TestClient:
+    return make_client(corpus_url)
+
+
+def _iso(dt: Any) -> str:
+    return dt.isoformat().replace("+00:00", "Z")
+
+
+# ---------------------------------------------------------------- detail
+
+
+def test_article_detail_has_tags_provenance_and_duplicates(sqlite_file: str):
+    spec = build_corpus(n=0)[0]
+    with db.session_scope(sqlite_file) as s:
+        s.add(
+            IngestRecord(
+                article_id=spec.id,
+                trace_id="trace-" + spec.id,
+                status=RECEIVED,
+                content_hash="x",
+                origin="feeds/wire.xml",
+                received_at=utcnow(),
+            )
+        )
+        for n, sim in (("dup-1", 1.0), ("dup-2", 0.93)):
+            s.add(
+                IngestRecord(
+                    article_id=n,
+                    trace_id=n,
+                    status=DUPLICATE,
+                    content_hash="y",
+                    canonical_url=f"https://mirror.test/{n}",
+                    duplicate_of=spec.id,
+                    similarity=sim,
+                    received_at=utcnow(),
+                )
+            )
+    write(sqlite_file, [spec.article()])
+    client = make_client(sqlite_file)
+    body = client.get(f"/articles/{spec.id}").json()
+    assert body["body"] == spec.body
+    assert {(e["canonical"], e["label"], e["count"]) for e in body["entities"]} == set(
+        spec.entities
+    )
+    assert [c["code"] for c in body["countries"]] == ["LB"]
+    assert body["provenance"]["tagger_version"] == "1.0"
+    assert body["provenance"]["enrichment"]["tagger"] == "test"
+    assert body["provenance"]["ingest"]["status"] == "stored"  # marked by the store
+    assert body["provenance"]["ingest"]["origin"] == "feeds/wire.xml"
+    assert [(d["id"], d["similarity"]) for d in body["duplicates"]] == [
+        ("dup-1", 1.0),
+        ("dup-2", 0.93),
+    ]
+    assert body["duplicates"][0]["url"] == "https://mirror.test/dup-1"
+
+
+def test_unknown_article_is_404_with_reason(client: TestClient):
+    r = client.get("/articles/nope")
+    assert r.status_code == 404
+    assert r.json()["message"] == "no article with id 'nope'"
+
+
+# ---------------------------------------------------------------- aggregates
+
+
+def test_top_entities(client: TestClient, corpus: list[Spec]):
+    f = {"country": ["IQ"], "since": NOW - timedelta(days=10)}
+    mentions: Counter[tuple[str, str]] = Counter()
+    articles: Counter[tuple[str, str]] = Counter()
+    for s in corpus:
+        if matches(s, f):
+            for n, lab, c in s.entities:
+                if lab == "PERSON":
+                    mentions[(n, lab)] += c
+                    articles[(n, lab)] += 1
+    want = sorted(mentions, key=lambda k: (-mentions[k], -articles[k], k[0]))
+    r = client.get(
+        "/entities", params={"country": "IQ", "since": _iso(f["since"]), "label": "PERSON"}
+    )
+    assert r.status_code == 200, r.text
+    got = r.json()["entities"]
+    assert [(e["name"], e["label"]) for e in got] == want
+    assert [e["mentions"] for e in got] == [mentions[k] for k in want]
+    assert [e["articles"] for e in got] == [articles[k] for k in want]
+    assert len(want) >= 2
+
+
+def test_top_entities_in_a_region_with_limit(client: TestClient, corpus: list[Spec]):
+    mentions: Counter[str] = Counter()
+    for s in corpus:
+        if matches(s, {"region": ["middle-east"]}):
+            for n, _, c in s.entities:
+                mentions[n] += c
+    r = client.get("/entities", params={"region": "middle-east", "limit": 3})
+    got = r.json()["entities"]
+    assert len(got) == 3
+    assert [e["mentions"] for e in got] == sorted(mentions.values(), reverse=True)[:3]
+
+
+def _bucket_counts(corpus: list[Spec], since: Any, key: Any) -> dict[tuple[str, str], int]:
+    out: Counter[tuple[str, str]] = Counter()
+    for s in corpus:
+        if s.dated_at >= since:
+            day = s.dated_at.replace(hour=0, minute=0, second=0, microsecond=0)
+            for k in key(s):
+                out[(k, _iso(day))] += 1
+    return dict(out)
+
+
+def test_country_counts_per_day(client: TestClient, corpus: list[Spec]):
+    since = NOW - timedelta(days=5)
+    r = client.get("/countries", params={"since": _iso(since), "bucket": "day"})
+    assert r.status_code == 200, r.text
+    got = {
+        (s["code"], b["start"].replace("+00:00", "Z")): b["articles"]
+        for s in r.json()["series"]
+        for b in s["buckets"]
+    }
+    assert got == _bucket_counts(corpus, since, lambda s: [c for c, _ in s.countries])
+    totals = [s["total"] for s in r.json()["series"]]
+    assert totals == sorted(totals, reverse=True)
+
+
+def test_region_counts_per_week(client: TestClient, corpus: list[Spec]):
+    since = NOW - timedelta(days=20)
+    r = client.get("/regions", params={"since": _iso(since), "bucket": "week"})
+    series = {s["code"]: s for s in r.json()["series"]}
+    want: Counter[str] = Counter()
+    for s in corpus:
+        if s.dated_at >= since:
+            for _, code, _ in s.regions:
+                want[code] += 1
+    assert {code: s["total"] for code, s in series.items()} == dict(want)
+    for s in series.values():
+        for b in s["buckets"]:  # weeks start on Monday, 00:00 UTC
+            assert b["start"].endswith("T00:00:00+00:00")
+            from datetime import datetime
+
+            assert datetime.fromisoformat(b["start"]).weekday() == 0
+    assert series["middle-east"]["name"] == "Middle East"
+    assert series["middle-east"]["scheme"] == "group"
+
+
+# ---------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "words"),
+    [
+        ({"limit": "0"}, "limit", "greater than or equal to 1"),
+        ({"limit": "201"}, "limit", "less than or equal to 200"),
+        ({"limit": "ten"}, "limit", "valid integer"),
+        ({"country": "Iraq"}, "country", "ISO 3166-1 alpha-2"),
+        ({"focus_country": "1Q"}, "focus_country", "ISO 3166-1 alpha-2"),
+        ({"since": "last tuesday"}, "since", "not a date"),
+        ({"until": "2026-13-45"}, "until", "not a date"),
+        ({"since": "2026-11-20", "until": "2026-11-10"}, "until", "later than since"),
+        ({"cursor": "garbage!"}, "cursor", "not a cursor"),
+        ({"order": "sideways"}, "order", "'desc' or 'asc'"),
+        ({"q": "x" * 600}, "q", "at most 500 characters"),
+    ],
+)
+def test_bad_parameters_get_422_with_a_reason(
+    client: TestClient, params: dict[str, str], field: str, words: str
+):
+    r = client.get("/articles", params=params)
+    assert r.status_code == 422
+    body = r.json()
+    assert body["error"] == "invalid_request"
+    assert body["message"].startswith(f"{field}: ")
+    assert words in body["message"]
+    assert body["detail"][0]["loc"][-1] == field
+
+
+def test_cursor_of_the_other_order_is_refused(client: TestClient):
+    cursor = client.get("/articles", params={"limit": 2}).json()["next_cursor"]
+    r = client.get("/articles", params={"limit": 2, "cursor": cursor, "order": "asc"})
+    assert r.status_code == 422
+    assert "order=desc" in r.json()["message"]
+
+
+def test_bad_bucket_on_aggregates(client: TestClient):
+    r = client.get("/countries", params={"bucket": "decade"})
+    assert r.status_code == 422
+    assert r.json()["message"].startswith("bucket: ")
+
+
+def test_openapi_lists_the_endpoints(client: TestClient):
+    paths = client.get("/openapi.json").json()["paths"]
+    for p in ("/articles", "/articles/{article_id}", "/entities", "/countries", "/regions"):
+        assert "get" in paths[p]
+    assert client.get("/docs").status_code == 200
+
+
+# ---------------------------------------------------------------- tokens
+
+
+def test_read_token(env: pytest.MonkeyPatch, sqlite_file: str):
+    env.setenv("NEWSWIRE_API_READ_TOKEN", "reader-secret")
+    env.setenv("NEWSWIRE_API_TOKEN", "writer-secret")
+    client = make_client(sqlite_file)
+    r = client.get("/articles")
+    assert r.status_code == 401
+    assert "Bearer" in r.json()["message"]
+    assert r.headers["www-authenticate"] == "Bearer"
+    bad = client.get("/articles", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401
+    assert bad.json()["message"] == "the bearer token is not valid for reading"
+    for token in ("reader-secret", "writer-secret"):
+        ok = client.get("/articles", headers={"Authorization": f"Bearer {token}"})
+        assert ok.status_code == 200
+    assert client.get("/entities").status_code == 401
+    assert client.get("/articles/x").status_code == 401
+
+
+def test_reads_are_open_without_a_read_token(env: pytest.MonkeyPatch, sqlite_file: str):
+    env.setenv("NEWSWIRE_API_TOKEN", "writer-secret")
+    assert make_client(sqlite_file).get("/articles").status_code == 200
+
+
+def test_write_token(env: pytest.MonkeyPatch):
+    from services.store.api.auth import require_write
+
+    env.setenv("NEWSWIRE_API_TOKEN", "writer-secret")
+    env.setenv("NEWSWIRE_API_READ_TOKEN", "reader-secret")
+    app = FastAPI()
+
+    @app.post("/w", dependencies=[Depends(require_write)])
+    def w() -> dict[str, bool]:
+        return {"ok": True}
+
+    c = TestClient(app)
+    assert c.post("/w").status_code == 401
+    assert c.post("/w", headers={"Authorization": "Bearer reader-secret"}).status_code == 401
+    assert c.post("/w", headers={"Authorization": "Bearer writer-secret"}).status_code == 200
+
+
+def test_optional_routers_are_included_when_present(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from services.store.api import app as app_module
+
+    pkg = tmp_path / "nwfakeapi"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "ops.py").write_text(
+        "from fastapi import APIRouter\nrouter = APIRouter()\n"
+        "@router.get('/metrics')\ndef metrics():\n    return {'ok': 1}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(app_module, "OPS_ROUTER", "nwfakeapi.ops")
+    monkeypatch.setattr(app_module, "INGEST_ROUTER", "nwfakeapi.missing")
+    c = TestClient(app_module.create_app())
+    assert c.get("/metrics").json() == {"ok": 1}
+    sys.modules.pop("nwfakeapi.ops", None)
+    sys.modules.pop("nwfakeapi", None)
+
+
+# ---------------------------------------------------------------- health
+
+
+def test_health_ok_with_database_and_broker(env: pytest.MonkeyPatch, pg_url: str, redis_url: str):
+    from services.store.api.app import create_app
+
+    env.setenv("NEWSWIRE_DATABASE_URL", pg_url)
+    env.setenv("NEWSWIRE_BROKER_URL", redis_url)
+    r = TestClient(create_app()).get("/health")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+def test_health_reports_what_is_down(env: pytest.MonkeyPatch, pg_url: str):
+    from services.store.api.app import create_app
+
+    env.setenv("NEWSWIRE_DATABASE_URL", pg_url)
+    env.setenv("NEWSWIRE_BROKER_URL", "redis://127.0.0.1:1/0")
+    r = TestClient(create_app()).get("/health")
+    assert r.status_code == 503
+    assert r.json()["database"] == "ok"
+    assert r.json()["broker"].startswith("unreachable")
+    env.setenv("NEWSWIRE_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/none")
+    env.delenv("NEWSWIRE_BROKER_URL")
+    from shared.settings import reset_settings
+
+    reset_settings()
+    r = TestClient(create_app()).get("/health")
+    assert r.status_code == 503
+    assert r.json()["database"].startswith("unreachable")
