@@ -160,7 +160,9 @@ def parse_feed(
         raise Rejected("bad_feed", f"not a readable feed: {exc}")
     feed = parsed.feed
     title = feed.get("title")
-    feed_date = parse_date(feed.get("updated") or feed.get("published"), relative_to=base)
+    feed_date = parse_date(
+        dict.get(feed, "updated") or dict.get(feed, "published"), relative_to=base
+    )
     ref = feed_date or base
     language = (feed.get("language") or "").split("-")[0].lower() or None
     out = ParsedFeed(title=title, items=[], kind=parsed.get("version") or "feed")
@@ -174,9 +176,12 @@ def parse_feed(
         authors = [a.get("name") for a in e.get("authors", []) or [] if a.get("name")]
         if not authors and e.get("author"):
             authors = [e.get("author")]
-        raw_date = e.get("published") or e.get("updated") or e.get("created")
+        # Plain dict lookups: FeedParserDict's key aliases warn and swap dates.
+        raw_date = dict.get(e, "published") or dict.get(e, "updated") or dict.get(e, "created")
         parsed_date = (
-            e.get("published_parsed") or e.get("updated_parsed") or e.get("created_parsed")
+            dict.get(e, "published_parsed")
+            or dict.get(e, "updated_parsed")
+            or dict.get(e, "created_parsed")
         )
         item = _make_item(
             link=link,
@@ -427,7 +432,10 @@ def _record_poll(
         feed.last_status = result.status[:100]
         feed.last_error = result.error
         wait = max(interval, int(result.retry_after or 0))
-        feed.next_poll_at = fetched_at + timedelta(seconds=wait)
+        # Never earlier than the claim made by the scheduler (claim_due).
+        claimed = _aware(feed.next_poll_at)
+        next_at = fetched_at + timedelta(seconds=wait)
+        feed.next_poll_at = max(next_at, claimed) if claimed else next_at
         if result.status == "ok":
             feed.etag = headers.get("etag") or None
             feed.last_modified = headers.get("last-modified") or None

@@ -35,7 +35,7 @@ class Site:
             def do_GET(self) -> None:  # noqa: N802
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 site.requests.append((self.path, headers))
-                route = site.routes.get(self.path)
+                route = site.routes.get(self.path.split("?", 1)[0])
                 if route is None:
                     resp = Response(b"not found", 404)
                 elif callable(route):
@@ -78,7 +78,7 @@ class Site:
         self.routes[path] = Response(data, status, hdrs)
 
     def hits(self, path: str) -> int:
-        return sum(1 for p, _ in self.requests if p == path)
+        return sum(1 for p, _ in self.requests if p.split("?", 1)[0] == path)
 
     def close(self) -> None:
         self.server.shutdown()
