@@ -59,6 +59,11 @@ def configure_logging(log_format: str | None = None, level: str | None = None) -
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # Servers that bring their own handlers (uvicorn) go through ours instead.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "celery", "flower", "tornado"):
+        foreign = logging.getLogger(name)
+        foreign.handlers.clear()
+        foreign.propagate = True
     # Quiet chatty libraries unless asked for debug.
     if level != "DEBUG":
         for name in ("httpx", "httpcore", "urllib3", "trafilatura", "htmldate", "asyncio"):

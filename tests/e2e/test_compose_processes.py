@@ -191,8 +191,12 @@ def test_compose_services_as_processes(fresh_pg_url: str, redis_url: str, tmp_pa
         codes = {}
         for name, proc in procs.items():
             codes[name] = proc.stop(timeout=60)
-    # Workers and the API shut down cleanly on SIGTERM (warm shutdown).
-    for name in ("ingest-worker", "enrich-worker", "store-worker", "api"):
+    # Workers and the API shut down cleanly on SIGTERM (warm shutdown); uvicorn
+    # re-raises the signal after its graceful shutdown, so -SIGTERM is clean there.
+    api_log = procs["api"].log.read_text()
+    assert codes["api"] in (0, -15), api_log[-2000:]
+    assert "Application shutdown complete" in api_log, api_log[-2000:]
+    for name in ("ingest-worker", "enrich-worker", "store-worker"):
         assert codes[name] == 0, (
             f"{name} exited {codes[name]}:\n{procs[name].log.read_text()[-2000:]}"
         )
