@@ -98,6 +98,7 @@ _HAS_YEAR = re.compile(r"\b(19|20)\d\d\b")
 _NUMERIC_DATE = re.compile(r"\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b")
 MIN_YEAR = 1990
 FUTURE_SLACK = timedelta(days=2)
+MIN_PAGE_WORDS = 15
 
 
 def _utc(dt: datetime) -> datetime:
@@ -192,6 +193,9 @@ def extract_html(item: RawItem) -> RawItem:
     data = extract_page(item.html or "", url=item.url)
     if data is None or not data.get("body"):
         raise Rejected("no_content", "no main text found in the page")
+    words = len(data["body"].split())
+    if words < MIN_PAGE_WORDS:
+        raise Rejected("no_content", f"only {words} words of main text in the page")
     return item.model_copy(
         update={
             "kind": "record",
