@@ -41,10 +41,36 @@ def decode_bytes(data: bytes, origin: str = "input") -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    western = _plausible_cp1252(data)
+    if western is not None:
+        return western
     best = from_bytes(data).best()
     if best is None:
         raise ValueError(f"{origin}: cannot determine the text encoding")
     return str(best)
+
+
+# Non-ASCII characters of Western European text in windows-1252 (letters with
+# diacritics, typographic quotes and dashes, currency): the most common legacy encoding.
+_WESTERN = frozenset(
+    [chr(c) for c in range(0xC0, 0x100) if c not in (0xD7, 0xF7)]
+    + list("€‘’‚“”„–—…«»°")
+    + list("£©®™•·½¼¾§¿¡º")
+    + list("ª ŒœŠšŽžŸ")
+)
+
+
+def _plausible_cp1252(data: bytes) -> str | None:
+    """The windows-1252 reading when every non-ASCII character is a Western one."""
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+    non_ascii = [c for c in text if ord(c) > 127]
+    if not non_ascii:
+        return text
+    good = sum(1 for c in non_ascii if c in _WESTERN)
+    return text if good >= 0.98 * len(non_ascii) else None
 
 
 def clean_text(text: str) -> str:
@@ -121,6 +147,8 @@ def parse_date(value: str | None, relative_to: datetime | None = None) -> dateti
     dt: datetime | None = None
     try:
         dt = email.utils.parsedate_to_datetime(text)
+        if dt.tzinfo is None and not text.endswith("-0000"):
+            dt = None  # a zone RFC 822 does not know (CET, ...): let dateutil read it
     except (TypeError, ValueError, IndexError):
         dt = None
     if dt is None:
@@ -183,6 +211,8 @@ def canonical_url(url: str | None) -> str | None:
         if not k.lower().startswith(TRACKING_PREFIXES) and k.lower() not in TRACKING_PARAMS
     ]
     path = parts.path or "/"
+    if len(path) > 1 and path.endswith("/"):
+        path = path.rstrip("/") or "/"  # /story/ and /story are one page on news sites
     return urlunsplit(("https", netloc, path, urlencode(sorted(query)), ""))
 
 

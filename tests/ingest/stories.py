@@ -39,9 +39,10 @@ def body(paragraphs: list[str]) -> str:
 def wire_copy(paragraphs: list[str]) -> list[str]:
     """A lightly edited syndicated copy: a changed word or two, a trimmed last sentence."""
     out = list(paragraphs)
-    out[0] = out[0].replace("on Tuesday", "on Tuesday evening")
-    out[1] = out[1].replace("about eleven million euros", "around 11 million euros")
-    out[-1] = out[-1].split(",")[0] + "."
+    out[0] = out[0].replace(" the ", " this ", 1)
+    out[1] = out[1].replace(" and ", " and, officials said, ", 1)
+    out[-1] = " ".join(out[-1].split()[:-4]) + "."
+    assert out != paragraphs
     return out
 
 
