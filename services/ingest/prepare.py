@@ -178,19 +178,22 @@ def _dateparser(text: str, relative_to: datetime | None) -> datetime | None:
     import dateparser
 
     base = _utc(relative_to or utcnow()).replace(tzinfo=None)
-    try:
-        return dateparser.parse(
-            text,
-            settings={
-                "RELATIVE_BASE": base,
-                "TIMEZONE": "UTC",
-                "TO_TIMEZONE": "UTC",
-                "RETURN_AS_TIMEZONE_AWARE": True,
-                "PREFER_DATES_FROM": "past",
-            },
-        )
-    except (ValueError, OverflowError, TypeError, AttributeError):
-        return None
+    settings = {
+        "RELATIVE_BASE": base,
+        "TIMEZONE": "UTC",
+        "TO_TIMEZONE": "UTC",
+        "RETURN_AS_TIMEZONE_AWARE": True,
+        "PREFER_DATES_FROM": "past",
+    }
+    # English first (cheap), then every language dateparser knows ("hace 3 horas").
+    for languages in (["en"], None):
+        try:
+            dt = dateparser.parse(text, languages=languages, settings=settings)
+        except (ValueError, OverflowError, TypeError, AttributeError):
+            dt = None
+        if dt is not None:
+            return dt
+    return None
 
 
 def canonical_url(url: str | None) -> str | None:
