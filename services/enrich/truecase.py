@@ -16,6 +16,7 @@ from services.enrich.gazetteer import FUNCTION_WORDS
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _LINE = re.compile(r"[^\n]+")
+_ANY_CAPS = re.compile(r"[A-Z]{3}")
 
 
 def _is_caps_line(line: str) -> bool:
@@ -59,9 +60,28 @@ def _doc_casing(text: str, caps_spans: list[tuple[int, int]]) -> dict[str, str]:
     return {k: c.most_common(1)[0][0] for k, c in counts.items()}
 
 
-def truecase(text: str, acronyms: frozenset[str], case_map: dict[str, str]) -> str:
-    """Return ``text`` with ALL-CAPS lines recased; same length, same offsets."""
-    spans = [(m.start(), m.end()) for m in _LINE.finditer(text) if _is_caps_line(m.group())]
+# "BAGHDAD -", "ROSWELL, Ga. --", "WASHINGTON (Reuters) -": a dateline opening a paragraph
+_DATELINE = re.compile(r"(?m)^[ \t]*([A-Z][A-Z.'’ -]*[A-Z.])(?=\s*(?:,|—|–|-|\())")
+
+
+def _spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for m in _LINE.finditer(text):
+        if _is_caps_line(m.group()):
+            spans.append((m.start(), m.end()))
+        else:
+            d = _DATELINE.match(text, m.start())
+            if d and len(d.group(1)) >= 3 and d.group(1).replace(".", "").strip().isupper():
+                spans.append((d.start(1), d.end(1)))
+    return spans
+
+
+def truecase(text: str, acronyms: frozenset[str], case_map: dict[str, str],
+             places: dict | None = None) -> str:
+    """Return ``text`` with ALL-CAPS lines and datelines recased; same length, same offsets."""
+    if not _ANY_CAPS.search(text):
+        return text
+    spans = _spans(text)
     if not spans:
         return text
     local = _doc_casing(text, spans)
@@ -77,6 +97,8 @@ def truecase(text: str, acronyms: frozenset[str], case_map: dict[str, str]) -> s
             out = local[low]
         elif low in case_map:
             out = case_map[low]
+        elif places is not None and low in places:
+            out = w[0] + w[1:].lower()
         elif low in FUNCTION_WORDS:
             out = low
         else:
