@@ -333,7 +333,7 @@ class PipelineTask(Task):
             parts = halves(message, key)
             for part in parts:
                 self._send(part)
-            log.warning("batch_split", task=self.name, reason="redelivered", size=len(ids))
+            log.warning("batch_split", task=self.name, reason="redelivered", size=len(message[key]))
             return None
 
         if attempts and key == "articles":
