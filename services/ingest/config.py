@@ -2,10 +2,14 @@
 
 They live here rather than in :mod:`shared.settings` because only the ingest service
 reads them; values are re-read from the environment each call (cheap), so tests and
-operators can change them without a restart of the settings cache.
+operators can change them without a restart of the settings cache (parsed once per
+distinct set of values).
 """
 
 from __future__ import annotations
+
+import os
+from functools import lru_cache
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,9 +59,24 @@ class DedupSettings(BaseSettings):
     min_words: int = Field(25, ge=1, description="shorter bodies are not near-dup checked")
 
 
-def fetch_settings() -> FetchSettings:
+def _env(prefix: str) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(prefix)))
+
+
+@lru_cache(maxsize=8)
+def _fetch_settings(_: tuple[tuple[str, str], ...]) -> FetchSettings:
     return FetchSettings()
 
 
-def dedup_settings() -> DedupSettings:
+@lru_cache(maxsize=8)
+def _dedup_settings(_: tuple[tuple[str, str], ...]) -> DedupSettings:
     return DedupSettings()
+
+
+def fetch_settings() -> FetchSettings:
+    """Current fetch settings (re-read whenever a ``NEWSWIRE_FETCH_*`` variable changes)."""
+    return _fetch_settings(_env("NEWSWIRE_FETCH_"))
+
+
+def dedup_settings() -> DedupSettings:
+    return _dedup_settings(_env("NEWSWIRE_NEAR_DUP_"))

@@ -67,8 +67,10 @@ def shingles(tokens: list[str], k: int = SHINGLE) -> set[int]:
 def signature(text: str) -> np.ndarray | None:
     """128 MinHash values (uint32) of the body's shingles; None for empty text."""
     hashes = shingles(words(text))
-    if not hashes:
-        return None
+    return _minhash(hashes) if hashes else None
+
+
+def _minhash(hashes: set[int]) -> np.ndarray:
     hv = np.fromiter(hashes, dtype=np.uint64, count=len(hashes))
     with np.errstate(over="ignore"):
         permuted = (np.outer(hv, _A) + _B) % _MERSENNE
@@ -96,68 +98,151 @@ def from_bytes(raw: bytes) -> np.ndarray:
     return np.frombuffer(raw, dtype="<u4").astype(np.uint32)
 
 
-def _eligible(article: ArticlePayload) -> bool:
-    return len(words(article.body)) >= dedup_settings().min_words
+_sig_cache: dict[tuple[str, str], np.ndarray | None] = {}
+SIG_CACHE_SIZE = 2048
+
+
+def _signature_of(article: ArticlePayload) -> np.ndarray | None:
+    """The article's signature, or None when too short (cached: a batch asks twice)."""
+    key = (article.id, article.content_hash)
+    if key in _sig_cache:
+        return _sig_cache[key]
+    tokens = words(article.body)
+    sig = None
+    if len(tokens) >= dedup_settings().min_words:
+        hashes = shingles(tokens)
+        sig = _minhash(hashes) if hashes else None
+    if len(_sig_cache) >= SIG_CACHE_SIZE:
+        _sig_cache.clear()
+    _sig_cache[key] = sig
+    return sig
+
+
+class BatchIndex:
+    """The dedup cascade for a batch in a few queries (not a few per article).
+
+    Everything the batch could collide with is loaded up front; articles accepted
+    earlier in the same batch are added with :meth:`add`, so copies inside one
+    batch are caught too.
+    """
+
+    def __init__(self, session: Session, articles: list[ArticlePayload]) -> None:
+        self.threshold = dedup_settings().threshold
+        ids = sorted({a.id for a in articles})
+        urls = sorted({a.url for a in articles if a.url})
+        hashes = sorted({a.content_hash for a in articles})
+        self.records: dict[str, tuple[str, str | None, float | None]] = {}
+        self.by_url: dict[str, str] = {}
+        self.by_hash: dict[str, str] = {}
+        self.bands: dict[str, set[str]] = {}
+        self.signatures: dict[str, np.ndarray] = {}
+        if ids:
+            for rid, status, dup_of, sim in session.execute(
+                select(
+                    IngestRecord.article_id,
+                    IngestRecord.status,
+                    IngestRecord.duplicate_of,
+                    IngestRecord.similarity,
+                ).where(IngestRecord.article_id.in_(ids))
+            ):
+                self.records[rid] = (status, dup_of, sim)
+        if urls:
+            for url, rid, dup_of in session.execute(
+                select(
+                    IngestRecord.canonical_url, IngestRecord.article_id, IngestRecord.duplicate_of
+                )
+                .where(IngestRecord.canonical_url.in_(urls))
+                .order_by(IngestRecord.received_at.desc())
+            ):
+                self.by_url[url] = dup_of or rid  # ascending order wins: the first one
+        if hashes:
+            for h, rid in session.execute(
+                select(IngestRecord.content_hash, IngestRecord.article_id)
+                .where(IngestRecord.content_hash.in_(hashes))
+                .where(IngestRecord.status != DUPLICATE)
+                .order_by(IngestRecord.received_at.desc())
+            ):
+                self.by_hash[h] = rid
+        keys = sorted({k for a in articles for k in self._keys(a)})
+        candidates: set[str] = set()
+        for start in range(0, len(keys), 1000):
+            for band, rid in session.execute(
+                select(NearDupBand.band, NearDupBand.article_id).where(
+                    NearDupBand.band.in_(keys[start : start + 1000])
+                )
+            ):
+                self.bands.setdefault(band, set()).add(rid)
+                candidates.add(rid)
+        cand = sorted(candidates)
+        for start in range(0, len(cand), 1000):
+            for rid, raw in session.execute(
+                select(NearDupBand.article_id, NearDupBand.signature)
+                .where(NearDupBand.article_id.in_(cand[start : start + 1000]))
+                .where(NearDupBand.signature.is_not(None))
+            ):
+                self.signatures[rid] = from_bytes(raw)
+
+    @staticmethod
+    def _keys(article: ArticlePayload) -> list[str]:
+        sig = _signature_of(article)
+        return band_keys(sig) if sig is not None else []
+
+    def match(self, article: ArticlePayload) -> Match | None:
+        record = self.records.get(article.id)
+        if record is not None:
+            status, dup_of, sim = record
+            if status == DUPLICATE and dup_of:
+                return Match(dup_of, sim or 1.0, "url")
+            return Match(article.id, 1.0, "url" if article.url else "content_hash")
+        if article.url and article.url in self.by_url:
+            return Match(self.by_url[article.url], 1.0, "url")
+        if article.content_hash in self.by_hash:
+            return Match(self.by_hash[article.content_hash], 1.0, "content_hash")
+        return self._near(article)
+
+    def _near(self, article: ArticlePayload) -> Match | None:
+        sig = _signature_of(article)
+        if sig is None:
+            return None
+        candidates: set[str] = set()
+        for key in band_keys(sig):
+            candidates |= self.bands.get(key, set())
+        candidates.discard(article.id)
+        best: tuple[float, str] | None = None
+        for cid in sorted(candidates)[:MAX_CANDIDATES]:
+            other = self.signatures.get(cid)
+            if other is None:
+                continue
+            sim = similarity(sig, other)
+            if best is None or sim > best[0]:
+                best = (sim, cid)
+        if best is None or best[0] < self.threshold:
+            return None
+        return Match(best[1], best[0], "near_duplicate")
+
+    def add(self, article: ArticlePayload, duplicate_of: str | None = None) -> None:
+        """Make an article visible to the rest of the batch (accepted or duplicate)."""
+        status = DUPLICATE if duplicate_of else "received"
+        self.records[article.id] = (status, duplicate_of, None)
+        if article.url:
+            self.by_url.setdefault(article.url, duplicate_of or article.id)
+        if duplicate_of:
+            return
+        self.by_hash.setdefault(article.content_hash, article.id)
+        sig = _signature_of(article)
+        if sig is not None:
+            self.signatures[article.id] = sig
+            for key in band_keys(sig):
+                self.bands.setdefault(key, set()).add(article.id)
 
 
 def find_near_duplicate(session: Session, article: ArticlePayload) -> Match | None:
-    if not _eligible(article):
-        return None
-    sig = signature(article.body)
-    if sig is None:
-        return None
-    keys = band_keys(sig)
-    candidates = list(
-        session.scalars(
-            select(NearDupBand.article_id)
-            .where(NearDupBand.band.in_(keys))
-            .where(NearDupBand.article_id != article.id)
-            .distinct()
-            .limit(MAX_CANDIDATES)
-        )
-    )
-    if not candidates:
-        return None
-    best: tuple[float, str] | None = None
-    rows = session.execute(
-        select(NearDupBand.article_id, NearDupBand.signature)
-        .where(NearDupBand.article_id.in_(candidates))
-        .where(NearDupBand.signature.is_not(None))
-    )
-    for cand_id, raw in rows:
-        sim = similarity(sig, from_bytes(raw))
-        if best is None or sim > best[0] or (sim == best[0] and cand_id < best[1]):
-            best = (sim, cand_id)
-    if best is None or best[0] < dedup_settings().threshold:
-        return None
-    return Match(best[1], best[0], "near_duplicate")
+    return BatchIndex(session, [article])._near(article)
 
 
 def find_duplicate(session: Session, article: ArticlePayload) -> Match | None:
-    record = session.get(IngestRecord, article.id)
-    if record is not None:
-        if record.status == DUPLICATE and record.duplicate_of:
-            return Match(record.duplicate_of, record.similarity or 1.0, "url")
-        return Match(article.id, 1.0, "url" if article.url else "content_hash")
-    if article.url:
-        same_url = session.scalar(
-            select(IngestRecord)
-            .where(IngestRecord.canonical_url == article.url)
-            .order_by(IngestRecord.received_at)
-            .limit(1)
-        )
-        if same_url is not None:
-            return Match(same_url.duplicate_of or same_url.article_id, 1.0, "url")
-    first = session.scalar(
-        select(IngestRecord.article_id)
-        .where(IngestRecord.content_hash == article.content_hash)
-        .where(IngestRecord.status != DUPLICATE)
-        .order_by(IngestRecord.received_at)
-        .limit(1)
-    )
-    if first is not None:
-        return Match(first, 1.0, "content_hash")
-    return find_near_duplicate(session, article)
+    """The cascade for one article (see :class:`BatchIndex` for batches)."""
+    return BatchIndex(session, [article]).match(article)
 
 
 def seen_url(session: Session, canonical: str) -> Match | None:
@@ -174,19 +259,23 @@ def seen_url(session: Session, canonical: str) -> Match | None:
     return Match(record.duplicate_of or record.article_id, 1.0, "url")
 
 
-def remember(session: Session, article: ArticlePayload) -> None:
-    """Index an accepted article's LSH bands for later near-duplicate checks."""
-    if not _eligible(article):
+def remember(session: Session, articles: ArticlePayload | list[ArticlePayload]) -> None:
+    """Index accepted articles' LSH bands for later near-duplicate checks."""
+    batch = articles if isinstance(articles, list) else [articles]
+    rows = []
+    for article in batch:
+        sig = _signature_of(article)
+        if sig is None:
+            continue
+        rows.extend(
+            {"band": key, "article_id": article.id, "signature": to_bytes(sig) if i == 0 else None}
+            for i, key in enumerate(band_keys(sig))
+        )
+    if not rows:
         return
-    sig = signature(article.body)
-    if sig is None:
-        return
-    rows = [
-        {"band": key, "article_id": article.id, "signature": to_bytes(sig) if i == 0 else None}
-        for i, key in enumerate(band_keys(sig))
-    ]
     dialect = session.get_bind().dialect.name
     table = NearDupBand.__table__
     insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    stmt = insert.values(rows).on_conflict_do_nothing(index_elements=["band", "article_id"])
-    session.execute(stmt)
+    # executemany with one cached statement (a multi-VALUES insert recompiles each time).
+    stmt = insert.on_conflict_do_nothing(index_elements=["band", "article_id"])
+    session.execute(stmt, rows)

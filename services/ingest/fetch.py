@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
+import os
 import socket
 import threading
 import time
@@ -314,7 +315,22 @@ def gunzip_capped(data: bytes, cap: int) -> bytes:
 # ---------------------------------------------------------------- fetch
 
 
+_clients: dict[tuple[int, float, str], httpx.Client] = {}
+_clients_lock = threading.Lock()
+
+
 def _client(cfg: FetchSettings) -> httpx.Client:
+    """One pooled client per process (and settings): TLS context and connections reused."""
+    key = (os.getpid(), cfg.timeout, cfg.user_agent)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _new_client(cfg)
+            _clients[key] = client
+        return client
+
+
+def _new_client(cfg: FetchSettings) -> httpx.Client:
     return httpx.Client(
         timeout=httpx.Timeout(cfg.timeout),
         follow_redirects=False,
@@ -346,45 +362,45 @@ def fetch(
     redirects: list[str] = []
     current = url
     retried_429 = False
-    with client_factory(cfg) as client:
-        while True:
-            check_url(current, cfg)
-            _wait_turn(current, cfg)
-            try:
-                result = _get_once(client, current, headers, cfg, deadline)
-            except httpx.TimeoutException as exc:
-                raise FetchError("timeout", f"{current}: {type(exc).__name__}") from exc
-            except httpx.HTTPError as exc:
-                raise FetchError("network_error", f"{current}: {exc}") from exc
-            if result.status in REDIRECTS:
-                location = result.headers.get("location")
-                if not location:
-                    raise FetchError("bad_redirect", f"{result.status} without Location")
-                if len(redirects) >= cfg.max_redirects:
-                    raise FetchError("too_many_redirects", f"more than {cfg.max_redirects}")
-                current = urljoin(current, location)
-                redirects.append(current)
-                log.debug("fetch_redirected", url=url, location=current)
-                continue
-            if result.status == 429 or (result.status == 503 and "retry-after" in result.headers):
-                wait = parse_retry_after(result.headers.get("retry-after"))
-                limiter().block(_host_key(current), wait)
-                log.warning("fetch_rate_limited", url=current, retry_after=wait)
-                if not retried_429 and wait <= cfg.max_wait:
-                    retried_429 = True
-                    continue  # _wait_turn sleeps until the host's Retry-After is over
-                raise FetchError(
-                    "rate_limited",
-                    f"{result.status} from {_host_key(current)}, Retry-After {wait:.0f} s",
-                    retry_after=wait,
-                )
-            result.url = current
-            result.redirects = redirects
-            if result.status == 304:
-                return result
-            if result.status >= 400:
-                raise FetchError("http_error", f"HTTP {result.status} for {current}")
+    client = client_factory(cfg)
+    while True:
+        check_url(current, cfg)
+        _wait_turn(current, cfg)
+        try:
+            result = _get_once(client, current, headers, cfg, deadline)
+        except httpx.TimeoutException as exc:
+            raise FetchError("timeout", f"{current}: {type(exc).__name__}") from exc
+        except httpx.HTTPError as exc:
+            raise FetchError("network_error", f"{current}: {exc}") from exc
+        if result.status in REDIRECTS:
+            location = result.headers.get("location")
+            if not location:
+                raise FetchError("bad_redirect", f"{result.status} without Location")
+            if len(redirects) >= cfg.max_redirects:
+                raise FetchError("too_many_redirects", f"more than {cfg.max_redirects}")
+            current = urljoin(current, location)
+            redirects.append(current)
+            log.debug("fetch_redirected", url=url, location=current)
+            continue
+        if result.status == 429 or (result.status == 503 and "retry-after" in result.headers):
+            wait = parse_retry_after(result.headers.get("retry-after"))
+            limiter().block(_host_key(current), wait)
+            log.warning("fetch_rate_limited", url=current, retry_after=wait)
+            if not retried_429 and wait <= cfg.max_wait:
+                retried_429 = True
+                continue  # _wait_turn sleeps until the host's Retry-After is over
+            raise FetchError(
+                "rate_limited",
+                f"{result.status} from {_host_key(current)}, Retry-After {wait:.0f} s",
+                retry_after=wait,
+            )
+        result.url = current
+        result.redirects = redirects
+        if result.status == 304:
             return result
+        if result.status >= 400:
+            raise FetchError("http_error", f"HTTP {result.status} for {current}")
+        return result
 
 
 def _get_once(

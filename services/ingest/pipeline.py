@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import structlog
 from sqlalchemy.dialects import postgresql, sqlite
@@ -39,91 +40,127 @@ class Outcome:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
-def _insert_record(session: Session, values: dict[str, object]) -> bool:
-    """Insert an ingest record unless one with that id exists; True when inserted."""
+def _insert_records(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert ingest records, skipping ids that exist; returns the ids inserted."""
+    if not rows:
+        return set()
     dialect = session.get_bind().dialect.name
     table = IngestRecord.__table__
-    stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).values(
-        **values
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    stmt = insert.on_conflict_do_nothing(index_elements=["article_id"]).returning(
+        table.c.article_id
     )
-    result = session.execute(stmt.on_conflict_do_nothing(index_elements=["article_id"]))
-    return bool(result.rowcount)
+    return set(session.scalars(stmt, rows))
+
+
+def _duplicate_row(
+    article: ArticlePayload, origin: str | None, duplicate_of: str, similarity: float, **over: Any
+) -> dict[str, Any]:
+    row = {
+        "article_id": article.id,
+        "trace_id": article.trace_id,
+        "status": DUPLICATE,
+        "canonical_url": article.url,
+        "content_hash": article.content_hash,
+        "source": article.source,
+        "origin": origin,
+        "duplicate_of": duplicate_of,
+        "similarity": similarity,
+        "received_at": utcnow(),
+        "sends": 0,
+    }
+    row.update(over)
+    return row
+
+
+def record_batch(
+    session: Session, prepared: list[tuple[str | None, ArticlePayload, str | None]]
+) -> list[Outcome]:
+    """Dedup prepared articles and write their records ("received" or "duplicate").
+
+    Each entry is ``(origin, article, alias)``; ``alias`` is the canonical URL it was
+    requested under when the page declared another canonical URL: recorded as a
+    duplicate link so the next poll of the same feed item is known before any fetch.
+    A second copy is recorded with ``duplicate_of`` and ``similarity``, never stored
+    as an article.
+    """
+    index = dedup.BatchIndex(session, [a for _, a, _ in prepared])
+    outcomes: list[Outcome] = []
+    received_rows: list[dict[str, Any]] = []
+    duplicate_rows: list[dict[str, Any]] = []
+    received: list[tuple[int, ArticlePayload, str | None, str | None]] = []
+    for origin, article, alias in prepared:
+        base = {"origin": origin, "article_id": article.id, "title": article.title}
+        match = index.match(article)
+        if match is not None:
+            if match.duplicate_of != article.id:
+                duplicate_rows.append(
+                    _duplicate_row(article, origin, match.duplicate_of, match.similarity)
+                )
+                index.add(article, duplicate_of=match.duplicate_of)
+            outcomes.append(
+                Outcome(
+                    status="duplicate",
+                    reason=match.rule,
+                    duplicate_of=match.duplicate_of,
+                    similarity=round(match.similarity, 3),
+                    **base,
+                )
+            )
+            continue
+        received_rows.append(
+            {
+                "article_id": article.id,
+                "trace_id": article.trace_id,
+                "status": RECEIVED,
+                "canonical_url": article.url,
+                "content_hash": article.content_hash,
+                "source": article.source,
+                "origin": origin,
+                "payload": dump(article),
+                "received_at": article.ingested_at,
+                "last_sent_at": utcnow(),
+                "sends": 1,
+            }
+        )
+        index.add(article)
+        received.append((len(outcomes), article, origin, alias))
+        outcomes.append(Outcome(status="queued", **base))
+    inserted = _insert_records(session, received_rows)
+    remembered = []
+    for pos, article, origin, alias in received:
+        if article.id not in inserted:  # another worker took it between our check and insert
+            outcomes[pos] = Outcome(
+                status="duplicate",
+                reason="url",
+                duplicate_of=article.id,
+                origin=origin,
+                article_id=article.id,
+                title=article.title,
+            )
+            continue
+        remembered.append(article)
+        if alias and alias != article.url:
+            duplicate_rows.append(
+                _duplicate_row(
+                    article,
+                    origin,
+                    article.id,
+                    1.0,
+                    article_id=article_id(alias, None, ""),
+                    canonical_url=alias,
+                )
+            )
+    dedup.remember(session, remembered)
+    _insert_records(session, duplicate_rows)
+    return outcomes
 
 
 def record_and_dedup(
     session: Session, article: ArticlePayload, origin: str | None, alias: str | None = None
 ) -> Outcome:
-    """Dedup one prepared article and write its record ("received" or "duplicate").
-
-    ``alias`` is the canonical URL it was requested under when the page declared
-    another canonical URL: recorded as a duplicate link so the next poll of the same
-    feed item is recognised before any fetch.
-    """
-    match = dedup.find_duplicate(session, article)
-    base = {"origin": origin, "article_id": article.id, "title": article.title}
-    if match is not None:
-        if match.duplicate_of != article.id:
-            # Keep the link: a second copy is recorded, never stored as an article.
-            _insert_record(
-                session,
-                {
-                    "article_id": article.id,
-                    "trace_id": article.trace_id,
-                    "status": DUPLICATE,
-                    "canonical_url": article.url,
-                    "content_hash": article.content_hash,
-                    "source": article.source,
-                    "origin": origin,
-                    "duplicate_of": match.duplicate_of,
-                    "similarity": match.similarity,
-                    "received_at": utcnow(),
-                    "sends": 0,
-                },
-            )
-        return Outcome(
-            status="duplicate",
-            reason=match.rule,
-            duplicate_of=match.duplicate_of,
-            similarity=round(match.similarity, 3),
-            **base,
-        )
-    inserted = _insert_record(
-        session,
-        {
-            "article_id": article.id,
-            "trace_id": article.trace_id,
-            "status": RECEIVED,
-            "canonical_url": article.url,
-            "content_hash": article.content_hash,
-            "source": article.source,
-            "origin": origin,
-            "payload": dump(article),
-            "received_at": article.ingested_at,
-            "last_sent_at": utcnow(),
-            "sends": 1,
-        },
-    )
-    if not inserted:  # another worker took it between our check and our insert
-        return Outcome(status="duplicate", reason="url", duplicate_of=article.id, **base)
-    dedup.remember(session, article)
-    if alias and alias != article.url:
-        _insert_record(
-            session,
-            {
-                "article_id": article_id(alias, None, ""),
-                "trace_id": article.trace_id,
-                "status": DUPLICATE,
-                "canonical_url": alias,
-                "content_hash": article.content_hash,
-                "source": article.source,
-                "origin": origin,
-                "duplicate_of": article.id,
-                "similarity": 1.0,
-                "received_at": utcnow(),
-                "sends": 0,
-            },
-        )
-    return Outcome(status="queued", **base)
+    """One article through :func:`record_batch`."""
+    return record_batch(session, [(origin, article, alias)])[0]
 
 
 def _accept_url(
@@ -203,11 +240,11 @@ def accept(items: Iterable[RawItem], *, _depth: int = 0) -> list[Outcome]:
             log.warning("article_rejected", origin=item.origin, reason=str(exc))
     if prepared:
         with session_scope() as session:
-            for item, article, alias in prepared:
-                outcome = record_and_dedup(session, article, item.origin, alias)
-                outcomes.append(outcome)
-                if outcome.status == "queued":
-                    accepted.append(article)
+            recorded = record_batch(session, [(i.origin, a, alias) for i, a, alias in prepared])
+        for (_, article, _), outcome in zip(prepared, recorded, strict=True):
+            outcomes.append(outcome)
+            if outcome.status == "queued":
+                accepted.append(article)
     for article in accepted:
         with structlog.contextvars.bound_contextvars(
             article_id=article.id, trace_id=article.trace_id

@@ -244,16 +244,6 @@ def extract_html(item: RawItem) -> RawItem:
     )
 
 
-def detect_language(text: str) -> str | None:
-    """ISO 639-1 code of the body (py3langid), None for very short text."""
-    if len(text) < 40:
-        return None
-    import py3langid
-
-    lang, _ = py3langid.classify(text[:2000])
-    return str(lang) or None
-
-
 def prepare(item: RawItem) -> ArticlePayload:
     """Normalize one raw item into the ingest -> enrich payload."""
     if item.kind == "url":
@@ -284,7 +274,8 @@ def prepare(item: RawItem) -> ArticlePayload:
         raise Rejected("bad_date", f"cannot parse date {item.published[:80]!r}")
     if published is not None and published > utcnow() + FUTURE_SLACK:
         raise Rejected("bad_date", f"date in the future: {published.isoformat()}")
-    language = (item.language or "").strip().lower()[:16] or detect_language(body)
+    # No guessing here: the enrich stage identifies the language of unlabelled text.
+    language = (item.language or "").strip().lower()[:16] or None
     return ArticlePayload(
         id=article_id(url, title, body),
         url=url,
