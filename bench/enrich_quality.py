@@ -150,6 +150,20 @@ class NearestCity:
         return self.codes[int(np.argmax(self.xyz @ v))]
 
 
+def _is_region(name: str) -> bool:
+    from services.enrich.regions import region_aliases
+
+    global _REGION_NAMES
+    if _REGION_NAMES is None:
+        _REGION_NAMES = {k.lower() for k in region_aliases()}
+        _REGION_NAMES.update(("north america", "south america", "antarctica", "arctic"))
+    n = name.strip().lower().removeprefix("the ")
+    return n in _REGION_NAMES or n.endswith((" ocean", " sea")) or n in ("atlantic", "pacific")
+
+
+_REGION_NAMES: set[str] | None = None
+
+
 def read_geovirus(path: Path, limit: int | None):
     nearest = NearestCity()
     root = ET.parse(path).getroot()  # noqa: S314
@@ -158,6 +172,8 @@ def read_geovirus(path: Path, limit: int | None):
         text = a.findtext("text") or ""
         gold = set()
         for loc in a.iter("location"):
+            if _is_region(loc.findtext("name") or ""):
+                continue  # continents, seas, "Middle East": no country to map coordinates to
             try:
                 gold.add(nearest(float(loc.findtext("lat")), float(loc.findtext("lon"))))
             except (TypeError, ValueError):

@@ -40,13 +40,15 @@ CODE_FILES = ("gazetteer.py", "citycache.py")
 
 # Place-candidate kinds and their base scores (higher wins; see resolve in tagger.py).
 KIND_BASE = {
-    "country": 12.0,
-    "curated": 11.0,
-    "us_state": 9.0,
-    "admin1": 7.5,
-    "county": 5.5,
-    "admin2": 5.0,
+    "country": 14.0,
+    "curated": 13.0,
+    "us_state": 11.0,
+    "admin1": 9.0,
+    "county": 7.0,
+    "admin2": 6.5,
 }
+POP_WEIGHT = 1.25  # city score = POP_WEIGHT * log10(population)
+ALT_NAME_PENALTY = 1.0
 
 # Small closed-class words kept lower-case when truecasing ALL-CAPS lines.
 FUNCTION_WORDS = frozenset(
@@ -227,7 +229,7 @@ def build(tokenize) -> Gazetteer:
     from services.enrich.citycache import load_rows
 
     for name, code, pop, admin1, is_alt in load_rows():
-        base = math.log10(max(pop, 1000)) - (1.5 if is_alt else 0.0)
+        base = POP_WEIGHT * math.log10(max(pop, 1000)) - (ALT_NAME_PENALTY if is_alt else 0.0)
         place_rows.append((name, Candidate(code, "city", base, admin1)))
         if not is_alt and (pop >= 1_000_000 or (name, code) in capitals):
             if name.isascii() and name[:1].isupper():

@@ -40,19 +40,24 @@ KEEP_LABELS = frozenset(
 PLACE_LABELS = frozenset(("GPE", "LOC", "FAC"))
 VIA_WEIGHT = {"place": 1.0, "demonym": 0.7, "affiliation": 0.5}
 FOCUS_RATIO = 0.6
-ANCHOR_MIN_SCORE = 4.5
-MIN_PLACE_SCORE = 5.0  # a place from the model must reach this to count (100k people, or context)
+CONTEXT_BONUS = 2.5  # the candidate's country is named unambiguously elsewhere in the story
+ADMIN_BONUS = 2.0  # ... and so is its state / first-level region
+SIBLING_BONUS = 1.5  # other states / provinces of the same country are named
+SOURCE_BONUS = 2.0  # the story's source (outlet) is in that country
+ANCHOR_MIN_SCORE = 5.6
+MIN_PLACE_SCORE = 6.0  # a place from the model must reach this to count (100k people, or context)
 INSTITUTION_WORDS = frozenset(
     """police sheriff sheriff's county parish city town village council commission board
     school schools high elementary middle university college hospital medical clinic court
-    courthouse jail department fire library airport station district chamber museum zoo park
+    courthouse jail department fire library airport station district chamber museum zoo
     cathedral church mosque synagogue prison port harbor authority municipality assembly
     township borough state""".split()
 )
 GENERIC_PLACE_WORDS = frozenset(
     """north south east west northeast northwest southeast southwest midwest central downtown
     metro city county state region province district valley river lake mountain island coast
-    gulf bay sea ocean border capital earth world heaven""".split()
+    gulf bay sea ocean border capital earth world heaven western eastern northern southern
+    centre center""".split()
 )
 HONORIFICS = frozenset("Mr Mrs Ms Miss Dr Sen Rep Gov Gen Col Capt Sgt Lt Prof Judge".split())
 TITLE_SEP = "\n\n"
@@ -344,6 +349,7 @@ class Tagger:
         src = self.source_country(art)
         anchors: Counter = Counter()
         anchor_admin: Counter = Counter()
+        anchor_kind: Counter = Counter()
         for g, cands in places:
             best = cands[0]
             other = next((c for c in cands if c.country != best.country), None)
@@ -351,6 +357,7 @@ class Tagger:
                 other is None or best.score - other.score >= 2.0
             ):
                 anchors[best.country] += len(g.mentions)
+                anchor_kind[(best.country, best.kind)] += len(g.mentions)
                 if best.admin1:
                     anchor_admin[(best.country, best.admin1)] += len(g.mentions)
         # "City, State" / "City, Country" pairs
@@ -370,14 +377,15 @@ class Tagger:
             containers = pair_ctx.get(id(g), ())
             for c in cands:
                 s = c.score
+                mine = len(g.mentions) if c is cands[0] else 0
                 if anchors[c.country] - own[c.country] > 0:
-                    s += 3.0
-                if c.admin1 and anchor_admin[(c.country, c.admin1)] - (
-                    len(g.mentions) if c is cands[0] else 0
-                ) > 0:
-                    s += 2.0
+                    s += CONTEXT_BONUS
+                if c.admin1 and anchor_admin[(c.country, c.admin1)] - mine > 0:
+                    s += ADMIN_BONUS
+                if c.kind in ("us_state", "admin1") and anchor_kind[(c.country, c.kind)] - mine > 0:
+                    s += SIBLING_BONUS  # "Alabama, Iowa, Georgia and Texas"
                 if src and c.country == src:
-                    s += 2.5
+                    s += SOURCE_BONUS
                 for ct in containers:
                     if ct.country == c.country:
                         s += 4.0 if ct.kind == "country" else 2.0
@@ -442,7 +450,7 @@ class Tagger:
             entities.append(ent)
             if entry is not None and entry.region is not None:
                 mentioned_regions.append(entry.region)
-            if country:
+            if country and not (entry is not None and entry.kind == "news"):
                 rec = countries.get(country)
                 if rec is None:
                     rec = countries[country] = {
@@ -519,7 +527,7 @@ class Tagger:
 
             kind = "country" if entry.kind == "country" else (
                 "us_state" if entry.after_comma else "curated")
-            cands.append(Candidate(entry.country, kind, KIND_BASE[kind], entry.admin1))
+            cands.append(Candidate(entry.country, kind, KIND_BASE[kind] + 0.5, entry.admin1))
             seen.add((entry.country, entry.admin1))
         if entry is None:
             canon = g.canonical
