@@ -1,0 +1,121 @@
+"""Poison articles with real store workers: crash and failure isolated, replay stores once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from sqlalchemy import func, select
+
+from services.store.models import Article
+from shared import dispatch, queues
+from shared.db import session_scope
+from shared.models import DeadLetter, IngestRecord
+from tests.ops.conftest import Broker
+from tests.ops.helpers import NEWSWIRE, ROOT, Worker, article, enriched_batch, record, wait_for
+
+MARK = "KILLS-THE-WORKER"
+
+
+def _stored_ids() -> set[str]:
+    with session_scope() as session:
+        return set(session.scalars(select(Article.id)))
+
+
+def _letters() -> list[DeadLetter]:
+    with session_scope() as session:
+        return list(session.scalars(select(DeadLetter).order_by(DeadLetter.id)))
+
+
+def _cli(b: Broker, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [NEWSWIRE, *args],
+        cwd=ROOT,
+        env=b.child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=check,
+    )
+
+
+def test_poison_that_kills_its_worker_and_one_that_fails(broker: Broker) -> None:
+    b = broker
+    arts = [article(i) for i in range(6)]
+    arts[1] = article(1, body=f"This one {MARK} every time it is stored.")
+    record(arts)
+    # One batch of four with the killer, then a batch of two innocents behind it.
+    dispatch.send(queues.STORE_ARTICLES, enriched_batch(arts[:4]))
+    dispatch.send(queues.STORE_ARTICLES, enriched_batch(arts[4:]))
+    assert b.client.llen("store") == 2
+
+    log = b.tmp / "store.log"
+    poison = {
+        "NEWSWIRE_TEST_POISON_MARKER": MARK,
+        "NEWSWIRE_TEST_POISON_TASK": queues.STORE_ARTICLES,
+        "NEWSWIRE_TEST_POISON_MODE": "exit",
+        "NEWSWIRE_MAX_ATTEMPTS": "2",
+    }
+    with Worker("store", b.child_env(**poison), log, pool="prefork") as w:
+        w.wait_ready()
+        innocents = {a.id for i, a in enumerate(arts) if i != 1}
+        wait_for(
+            lambda: _stored_ids() == innocents and _letters(),
+            120,
+            "innocents stored and the killer dead-lettered",
+        )
+        (letter,) = _letters()
+        assert (letter.article_id, letter.reason) == (arts[1].id, "max_attempts")
+        assert letter.attempts == 3  # started 3 times alone (> NEWSWIRE_MAX_ATTEMPTS=2)
+        assert [a["id"] for a in letter.payload["articles"]] == [arts[1].id]
+        with session_scope() as session:
+            rec = session.get(IngestRecord, arts[1].id)
+            assert rec.status == "dead"
+        # Health checks answer with exit codes.
+        assert _cli(b, "health", "worker", "store").returncode == 0
+        assert _cli(b, "health", "worker", "enrich", "--timeout", "1", check=False).returncode == 1
+        status = json.loads(_cli(b, "status", "--json").stdout)
+        assert status["ok"] and w.name in status["workers"]
+        assert status["queues_without_consumers"] == ["ingest", "enrich"]
+        assert status["database"]["dead_letters_open"] == 1
+    assert "test_poison_exit" in log.read_text()
+
+    # An article that fails (raises) in a batch: its batch-mates are stored, it is not.
+    more = [article(i) for i in range(10, 13)]
+    more[2] = article(12, body=f"Another {MARK} story.")
+    record(more)
+    dispatch.send(queues.STORE_ARTICLES, enriched_batch(more))
+    raising = {**poison, "NEWSWIRE_TEST_POISON_MODE": "raise"}
+    with Worker("store", b.child_env(**raising), log) as w:
+        w.wait_ready()
+        wait_for(
+            lambda: len(_letters()) == 2 and more[1].id in _stored_ids(),
+            60,
+            "the failing article dead-lettered",
+        )
+    second = _letters()[1]
+    assert (second.article_id, second.reason) == (more[2].id, "error")
+    assert "PoisonTestError" in second.error and second.traceback
+    assert more[0].id in _stored_ids() and more[2].id not in _stored_ids()
+
+    listed = [json.loads(x) for x in _cli(b, "dead", "list", "--json").stdout.splitlines()]
+    assert {x["article_id"] for x in listed} == {arts[1].id, more[2].id}
+    shown = json.loads(_cli(b, "dead", "show", str(second.id), "--json").stdout)
+    assert shown["payload"]["articles"][0]["id"] == more[2].id
+
+    # The cause is fixed (no marker): replay every letter, each article stored exactly once.
+    with Worker("store", b.child_env(), log) as w:
+        w.wait_ready()
+        out = _cli(b, "dead", "replay", "--all").stdout
+        assert "replayed 2 letter(s)" in out
+        wait_for(lambda: {arts[1].id, more[2].id} <= _stored_ids(), 60, "replayed stored")
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(Article)) == 9
+        statuses = set(session.scalars(select(IngestRecord.status)))
+        assert statuses == {"stored"}
+    assert {d.status for d in _letters()} == {"replayed"}
+    trace = json.loads(_cli(b, "trace", arts[1].id, "--json").stdout)
+    events = [e["event"] for e in trace["events"]]
+    assert events[0] == "received" and "dead_lettered" in events and "replayed" in events
+    assert events[-1] == "stored" or "stored" in events
+    assert trace["status"] == "stored"
