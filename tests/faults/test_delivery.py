@@ -73,6 +73,10 @@ def received_by(proc: Proc, task: str) -> int:
     return proc.log_text().count(f"Task {task}[")
 
 
+def succeeded(proc: Proc) -> int:
+    return proc.log_text().count("] succeeded in ")
+
+
 def wait_received(proc: Proc, task: str, after: int, timeout: float = 120) -> None:
     wait_for(lambda: received_by(proc, task) > after, timeout, 0.2, f"{proc.name} receiving {task}")
 
@@ -135,6 +139,10 @@ def test_enrich_pool_child_sigkill(cluster_factory: Any, fresh_pg_url: str, redi
         if victim is not None:
             signal_pid(victim, signal.SIGKILL)
             killed += 1
+        # One kill at a time: the next only after the pool has done work again (see
+        # the report: kills in a quick burst can leave the pool consuming nothing).
+        done = succeeded(enrich)
+        wait_for(lambda d=done: succeeded(enrich) > d, 180, 0.3, "the pool working again")
     assert enrich.alive(), "the worker itself must survive the loss of a pool child"
     drain(cluster, tag, n)
     settle(cluster, tag)
