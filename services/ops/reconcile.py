@@ -10,7 +10,8 @@ NEWSWIRE_RECONCILE_AFTER seconds since their last send are sent to enrich again
 To avoid re-sending what is merely queued behind a backlog, a row is skipped while
 an older or equally old message still waits (or is reserved) in the queue it would
 be in: enrich for rows not enriched since their last send, store for the others.
-Message ages come from the ``nw_published_at`` header (services.ops.signals).
+Message ages come from the ``nw_published_at`` header (services.ops.signals); a
+margin covers the gap between writing a record and publishing its message.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
+from services.ops import signals  # noqa: F401 - our re-sends carry their publish time
 from shared import dispatch, queues
 from shared.db import is_postgres, session_scope
 from shared.logging import get_logger
@@ -28,6 +30,8 @@ from shared.schemas import SCHEMA_VERSION
 from shared.settings import get_settings
 
 log = get_logger(__name__)
+
+GUARD_MARGIN = timedelta(seconds=60)
 
 
 def _queue_horizons() -> dict[str, datetime | None]:
@@ -70,13 +74,13 @@ def reconcile(
         last_sent < now - timedelta(seconds=after),
     ]
     if horizons.get(queues.ENRICH) is not None:
-        conditions.append(last_sent < horizons[queues.ENRICH])
+        conditions.append(last_sent < horizons[queues.ENRICH] - GUARD_MARGIN)
     if horizons.get(queues.STORE) is not None:
         conditions.append(
             or_(
                 IngestRecord.enriched_at.is_(None),
                 IngestRecord.enriched_at < last_sent,
-                IngestRecord.enriched_at < horizons[queues.STORE],
+                IngestRecord.enriched_at < horizons[queues.STORE] - GUARD_MARGIN,
             )
         )
     payloads: list[dict[str, Any]] = []
