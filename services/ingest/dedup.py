@@ -20,9 +20,10 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -154,7 +155,8 @@ class BatchIndex:
                 .where(IngestRecord.canonical_url.in_(urls))
                 .order_by(IngestRecord.received_at.desc())
             ):
-                self.by_url[url] = dup_of or rid  # ascending order wins: the first one
+                if url:
+                    self.by_url[url] = dup_of or rid  # ascending order wins: the first one
         if hashes:
             for h, rid in session.execute(
                 select(IngestRecord.content_hash, IngestRecord.article_id)
@@ -180,7 +182,8 @@ class BatchIndex:
                 .where(NearDupBand.article_id.in_(cand[start : start + 1000]))
                 .where(NearDupBand.signature.is_not(None))
             ):
-                self.signatures[rid] = from_bytes(raw)
+                if raw is not None:
+                    self.signatures[rid] = from_bytes(raw)
 
     @staticmethod
     def _keys(article: ArticlePayload) -> list[str]:
@@ -262,7 +265,7 @@ def seen_url(session: Session, canonical: str) -> Match | None:
 def remember(session: Session, articles: ArticlePayload | list[ArticlePayload]) -> None:
     """Index accepted articles' LSH bands for later near-duplicate checks."""
     batch = articles if isinstance(articles, list) else [articles]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for article in batch:
         sig = _signature_of(article)
         if sig is None:
@@ -274,7 +277,7 @@ def remember(session: Session, articles: ArticlePayload | list[ArticlePayload]) 
     if not rows:
         return
     dialect = session.get_bind().dialect.name
-    table = NearDupBand.__table__
+    table = cast(Table, NearDupBand.__table__)
     insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     # executemany with one cached statement (a multi-VALUES insert recompiles each time).
     stmt = insert.on_conflict_do_nothing(index_elements=["band", "article_id"])

@@ -7,6 +7,7 @@ declarations (billion laughs, external entities) with defusedxml.
 
 from __future__ import annotations
 
+import calendar
 import io
 import json
 import time
@@ -97,8 +98,8 @@ def _entry_date(value: str | None, parsed: Any, base: datetime) -> str | None:
     dt = parse_date(value, relative_to=base) if value else None
     if dt is None and parsed:
         try:
-            dt = datetime(*parsed[:6], tzinfo=UTC)
-        except (TypeError, ValueError):
+            dt = datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+        except (TypeError, ValueError, OverflowError):
             dt = None
     return _iso(dt) if dt else value
 
@@ -119,7 +120,7 @@ def _make_item(
 ) -> RawItem | None:
     full = content_text or (fragment_to_text(content_html) if content_html else "")
     short = fragment_to_text(summary) if summary else ""
-    common = {
+    common: dict[str, Any] = {
         "title": title,
         "published": published,
         "authors": authors,

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -122,7 +122,7 @@ def check_url(url: str, cfg: FetchSettings | None = None) -> None:
             infos = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
         except (socket.gaierror, UnicodeError) as exc:
             raise FetchError("dns_error", f"cannot resolve {host}: {exc}") from exc
-        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     for ip in addresses:
         if _blocked_ip(ip):
             raise FetchError("blocked_address", f"{host} resolves to non-public address {ip}")
@@ -198,10 +198,10 @@ class _RedisLimiter:
         self._block(keys=[self.PREFIX + host], args=[int(seconds * 1000)])
 
     def blocked_for(self, host: str) -> float:
-        raw = self.client.get(self.PREFIX + host)
+        raw = cast(bytes | None, self.client.get(self.PREFIX + host))
         if raw is None:
             return 0.0
-        now_s, now_us = self.client.time()
+        now_s, now_us = cast(tuple[int, int], self.client.time())
         return max(0.0, (int(raw) - (now_s * 1000 + now_us // 1000)) / 1000)
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 import structlog
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -45,7 +46,7 @@ def _insert_records(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     if not rows:
         return set()
     dialect = session.get_bind().dialect.name
-    table = IngestRecord.__table__
+    table = cast(Table, IngestRecord.__table__)
     insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     stmt = insert.on_conflict_do_nothing(index_elements=["article_id"]).returning(
         table.c.article_id
@@ -90,7 +91,7 @@ def record_batch(
     duplicate_rows: list[dict[str, Any]] = []
     received: list[tuple[int, ArticlePayload, str | None, str | None]] = []
     for origin, article, alias in prepared:
-        base = {"origin": origin, "article_id": article.id, "title": article.title}
+        base: dict[str, Any] = {"origin": origin, "article_id": article.id, "title": article.title}
         match = index.match(article)
         if match is not None:
             if match.duplicate_of != article.id:

@@ -32,6 +32,8 @@ class Site:
         site = self
 
         class _H(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True
+
             def do_GET(self) -> None:  # noqa: N802
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 site.requests.append((self.path, headers))
