@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, or_, select, tuple_, update
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.store.models import Article, ArticleCountry, ArticleEntity, ArticleRegion, Entity
@@ -180,15 +180,24 @@ def _prepare(articles: Sequence[EnrichedArticle]) -> list[EnrichedArticle]:
     return [by_id[i] for i in sorted(by_id)]
 
 
-def upsert_batch(session: Session, articles: Sequence[EnrichedArticle]) -> UpsertResult:
-    """Write a batch in the caller's transaction; see the module docstring."""
+def upsert_batch(
+    session: Session, articles: Sequence[EnrichedArticle], *, method: str | None = None
+) -> UpsertResult:
+    """Write a batch in the caller's transaction; see the module docstring.
+
+    ``method``: "copy" (PostgreSQL only, the default there) or "values" (multi-row
+    ``INSERT ... VALUES ... ON CONFLICT``, the default elsewhere; the bench compares both).
+    """
     if not articles:
         return UpsertResult()
     batch = _prepare(articles)
-    if session.get_bind().dialect.name == "postgresql":
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if (method or ("copy" if postgres else "values")) == "copy":
+        if not postgres:
+            raise ValueError("the COPY path needs PostgreSQL")
         result = _upsert_postgres(session, batch)
     else:
-        result = _upsert_sqlite(session, batch)
+        result = _upsert_values(session, batch)
     session.execute(
         update(IngestRecord)
         .where(IngestRecord.article_id.in_([a.id for a in batch]))
@@ -299,7 +308,7 @@ def _upsert_postgres(session: Session, batch: list[EnrichedArticle]) -> UpsertRe
     return result
 
 
-# ---------------------------------------------------------------- SQLite (and any other)
+# ---------------------------------------------------------------- multi-row VALUES (SQLite)
 
 
 def _chunks(rows: list[dict[str, Any]], size: int = SQLITE_CHUNK_ROWS) -> Iterable[list[Any]]:
@@ -307,7 +316,13 @@ def _chunks(rows: list[dict[str, Any]], size: int = SQLITE_CHUNK_ROWS) -> Iterab
         yield rows[start : start + size]
 
 
-def _upsert_sqlite(session: Session, batch: list[EnrichedArticle]) -> UpsertResult:
+def _insert(session: Session, table: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _upsert_values(session: Session, batch: list[EnrichedArticle]) -> UpsertResult:
     now = utcnow()
     ids = [a.id for a in batch]
     existing = set(session.scalars(select(Article.id).where(Article.id.in_(ids))))
@@ -315,7 +330,7 @@ def _upsert_sqlite(session: Session, batch: list[EnrichedArticle]) -> UpsertResu
     table = Article.__table__
     written: set[str] = set()
     for chunk in _chunks([_article_row(a, now) for a in batch], 50):
-        stmt = sqlite.insert(table).values(chunk)
+        stmt = _insert(session, table).values(chunk)
         stmt = stmt.on_conflict_do_update(
             index_elements=["id"],
             set_={c: stmt.excluded[c] for c in ARTICLE_COLUMNS if c not in KEEP_ON_UPDATE},
@@ -344,7 +359,7 @@ def _upsert_sqlite(session: Session, batch: list[EnrichedArticle]) -> UpsertResu
         keys = sorted({(m["name"], m["label"]): m["country"] for m in mentions}.items())
         entity_rows = [{"name": n, "label": lab, "country": c} for (n, lab), c in keys]
         for chunk in _chunks(entity_rows):
-            ins = sqlite.insert(Entity.__table__).values(chunk)
+            ins = _insert(session, Entity.__table__).values(chunk)
             session.execute(ins.on_conflict_do_nothing(index_elements=["name", "label"]))
         entity_ids: dict[tuple[str, str], int] = {}
         wanted = [k for k, _ in keys]
@@ -369,8 +384,8 @@ def _upsert_sqlite(session: Session, batch: list[EnrichedArticle]) -> UpsertResu
             for m in mentions
         ]
         for chunk in _chunks(rows):
-            session.execute(sqlite.insert(ArticleEntity.__table__).values(chunk))
+            session.execute(_insert(session, ArticleEntity.__table__).values(chunk))
     for model, tag_rows in ((ArticleCountry, countries), (ArticleRegion, regions)):
         for chunk in _chunks(tag_rows):
-            session.execute(sqlite.insert(model.__table__).values(chunk))
+            session.execute(_insert(session, model.__table__).values(chunk))
     return result
