@@ -213,3 +213,34 @@ def test_store_task_contract(embedded_pg: str):
     assert scalar(embedded_pg, "SELECT count(*) FROM dead_letters WHERE reason = 'invalid_payload'")
     assert scalar(embedded_pg, "SELECT count(*) FROM articles") == 1
     assert isinstance(EnrichedArticle.model_validate(message["articles"][0]), EnrichedArticle)
+
+
+def test_copy_and_values_paths_store_the_same(fresh_pg_url: str):
+    """PostgreSQL's COPY path and the multi-row VALUES path (SQLite's) agree exactly."""
+    from services.store import migrate
+    from services.store.queries import ArticleFilters, articles_as_dicts, search_articles
+    from tests.conftest import create_pg_database, drop_pg_database
+
+    other = create_pg_database("nw_values")
+    try:
+        migrate.upgrade(other)
+        specs = build_corpus(n=40)
+        first = [s.article() for s in specs]
+        later = [s.article(enriched_at=NOW + timedelta(hours=1)) for s in specs[::3]]
+        dumps = []
+        for url, method in ((fresh_pg_url, "copy"), (other, "values")):
+            for batch in (first, later, first):  # insert, re-enrich, stale replay
+                with db.session_scope(url) as session:
+                    upsert_batch(session, batch, method=method)
+            with db.session_scope(url) as session:
+                page = search_articles(session, ArticleFilters(), limit=1000)
+                rows = articles_as_dicts(session, page.articles)
+            for r in rows:
+                r.pop("stored_at")
+                for e in r["entities"]:
+                    e.pop("entity_id")
+            dumps.append(rows)
+        assert len(dumps[0]) == len(specs)
+        assert dumps[0] == dumps[1]
+    finally:
+        drop_pg_database(other)
