@@ -306,6 +306,8 @@ def collect_status(timeout: float = 1.0) -> dict[str, Any]:
             out["broker"] = {"ok": False, "url": redact(settings.broker_url), "error": str(exc)}
         workers: dict[str, Any] = {}
         try:
+            if not out["broker"]["ok"]:
+                raise RuntimeError("broker unreachable")
             inspect = control_app(settings.broker_url).control.inspect(timeout=timeout)
             for name, qs in (inspect.active_queues() or {}).items():
                 workers[name] = {"queues": sorted(q["name"] for q in qs or [])}

@@ -104,6 +104,7 @@ class NewswireCollector:
         except Exception as exc:  # noqa: BLE001 - a scrape must still answer
             log.warning("metrics_broker_failed", error=str(exc))
             up.add_metric(["broker"], 0)
+            return  # asking workers through a dead broker would only stall the scrape
         found = q.consumers(
             settings.broker_url, timeout=self.consumer_timeout, max_age=self.consumer_cache_s
         )

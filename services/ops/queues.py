@@ -316,7 +316,7 @@ def snapshot(
                 stats[q].oldest_age_s = c["oldest_age_s"]
         except Exception as exc:  # noqa: BLE001 - show what we can, say what failed
             snap.errors.append(f"broker: {type(exc).__name__}: {exc}")
-        if with_consumers:
+        if with_consumers and not snap.errors:
             found = consumers(settings.broker_url, timeout=consumer_timeout)
             if found is not None:
                 for q in queues.QUEUES:

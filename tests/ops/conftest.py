@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import services.ops.signals  # noqa: F401 - producers stamp publish times, as the CLI/API do
 import shared.celery_app as celery_app_module
 from shared.celery_app import create_app
 from shared.settings import get_settings
