@@ -80,6 +80,7 @@ def test_unknown_article_is_404_with_reason(client: TestClient):
     r = client.get("/articles/nope")
     assert r.status_code == 404
     assert r.json()["message"] == "no article with id 'nope'"
+    assert r.json()["detail"] == r.json()["message"]
 
 
 # ---------------------------------------------------------------- aggregates

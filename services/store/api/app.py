@@ -298,8 +298,9 @@ def create_app() -> FastAPI:
     @api.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         names = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "not_allowed"}
+        # "detail" keeps FastAPI's usual value, so clients written for it still work.
         response = _error(
-            exc.status_code, names.get(exc.status_code, "error"), str(exc.detail), None
+            exc.status_code, names.get(exc.status_code, "error"), str(exc.detail), exc.detail
         )
         for k, v in (exc.headers or {}).items():
             response.headers[k] = v
