@@ -31,12 +31,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 
 from services.store import migrate  # noqa: E402
+from services.store.models import FTS_INDEX_SQL  # noqa: E402
 from services.store.repository import upsert_batch  # noqa: E402
 from shared import db  # noqa: E402
 from shared.schemas import EnrichedArticle  # noqa: E402
 
 PG_ADMIN = os.environ.get("NEWSWIRE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 NOW = datetime.now(UTC).replace(microsecond=0)
+FTS_INDEX_DDL = f"CREATE INDEX ix_articles_fts ON articles USING gin ({FTS_INDEX_SQL})"
 
 COUNTRIES = [
     ("US", "United States", "021", "Northern America", None),
@@ -198,9 +200,11 @@ def throughput(url: str, gen: Generator, size: int, total: int) -> tuple[float, 
     return n / timed_upserts(url, batches), n
 
 
-def side_by_side(url: str, gen: Generator, rounds: int = 4) -> dict[str, float]:
+def side_by_side(
+    url: str, gen: Generator, rounds: int = 4, methods: tuple[str, ...] = ("copy", "values")
+) -> dict[str, float]:
     """COPY path vs multi-row VALUES path, batches of 1000, interleaved (same noise)."""
-    spent = {"copy": 0.0, "values": 0.0}
+    spent = dict.fromkeys(methods, 0.0)
     for _ in range(rounds):
         for method in spent:
             spent[method] += timed_upserts(url, [gen.batch(1000)], method)
@@ -280,6 +284,14 @@ def main() -> None:
             f"INSERT ... VALUES {rates['values']:,.0f} articles/s "
             f"(x{rates['copy'] / rates['values']:.2f})"
         )
+        if not args.without_fts_index:
+            # What the full-text index costs on writes, measured in the same run.
+            with db.session_scope(url) as s:
+                s.execute(sa.text("DROP INDEX ix_articles_fts"))
+            plain = side_by_side(url, gen, rounds=3, methods=("copy",))["copy"]
+            print(f"  batch  1000 without the full-text index: COPY {plain:,.0f} articles/s")
+            with db.session_scope(url) as s:
+                s.execute(sa.text(FTS_INDEX_DDL))
         again = [gen.batch(1000) for _ in range(3)]
         timed_upserts(url, again)
         later = datetime.now(UTC) + timedelta(minutes=1)
