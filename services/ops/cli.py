@@ -322,7 +322,8 @@ def collect_status(timeout: float = 1.0) -> dict[str, Any]:
             session.execute(text("SELECT 1"))
             try:
                 revisions = sorted(
-                    r for (r,) in session.execute(text("SELECT version_num FROM alembic_version"))
+                    str(r)
+                    for (r,) in session.execute(text("SELECT version_num FROM alembic_version"))
                 )
             except Exception:  # noqa: BLE001 - not migrated yet
                 revisions = []
@@ -424,12 +425,13 @@ def health_worker(service: str, hostname: str | None, timeout: float) -> None:
     """Ping the worker SERVICE@HOSTNAME; exit 0 when it answers (like `celery inspect ping -d`)."""
     from services.ops.queues import control_app
 
-    settings = get_settings()
-    if not settings.broker_url:
+    broker_url = get_settings().broker_url
+    if not broker_url:
         _fail("NEWSWIRE_BROKER_URL is not set")
+        return
     name = f"{service}@{hostname or os.environ.get('HOSTNAME') or socket.gethostname()}"
     try:
-        replies = control_app(settings.broker_url).control.ping(destination=[name], timeout=timeout)
+        replies = control_app(broker_url).control.ping(destination=[name], timeout=timeout)
     except Exception as exc:  # noqa: BLE001
         _fail(f"broker unreachable: {exc}")
         return

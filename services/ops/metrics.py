@@ -197,7 +197,7 @@ class NewswireCollector:
             "newswire_duplicates", "duplicate articles recorded, by kind", labels=["kind"]
         )
         for k, n in dups:
-            duplicates.add_metric([k], n)
+            duplicates.add_metric([str(k)], float(n))  # type: ignore[arg-type]
         yield duplicates
         letters = GaugeMetricFamily(
             "newswire_dead_letters",

@@ -279,7 +279,7 @@ def database_stats(window_s: int, now: datetime | None = None) -> dict[str, Any]
     for task, n in failed_by_task.items():
         stage = task.split(".", 1)[0]
         failed[stage] = failed.get(stage, 0) + n
-    dead_oldest = _aware(dead_oldest)
+    oldest_letter = _aware(dead_oldest)
     return {
         "processed_per_min": {
             queues.INGEST: round((received or 0) / minutes, 2),
@@ -290,7 +290,7 @@ def database_stats(window_s: int, now: datetime | None = None) -> dict[str, Any]
         "dead_letters_per_min": round(sum(failed.values()) / minutes, 2),
         "dead_waiting": int(dead_waiting or 0),
         "dead_oldest_age_s": (
-            round((now - dead_oldest).total_seconds(), 3) if dead_oldest is not None else None
+            round((now - oldest_letter).total_seconds(), 3) if oldest_letter is not None else None
         ),
         "lag_p50_s": percentile(lags, 0.50),
         "lag_p95_s": percentile(lags, 0.95),

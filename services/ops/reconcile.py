@@ -73,14 +73,15 @@ def reconcile(
         IngestRecord.status == RECEIVED,
         last_sent < now - timedelta(seconds=after),
     ]
-    if horizons.get(queues.ENRICH) is not None:
-        conditions.append(last_sent < horizons[queues.ENRICH] - GUARD_MARGIN)
-    if horizons.get(queues.STORE) is not None:
+    enrich_horizon, store_horizon = horizons.get(queues.ENRICH), horizons.get(queues.STORE)
+    if enrich_horizon is not None:
+        conditions.append(last_sent < enrich_horizon - GUARD_MARGIN)
+    if store_horizon is not None:
         conditions.append(
             or_(
                 IngestRecord.enriched_at.is_(None),
                 IngestRecord.enriched_at < last_sent,
-                IngestRecord.enriched_at < horizons[queues.STORE] - GUARD_MARGIN,
+                IngestRecord.enriched_at < store_horizon - GUARD_MARGIN,
             )
         )
     payloads: list[dict[str, Any]] = []
