@@ -248,18 +248,27 @@ def find_duplicate(session: Session, article: ArticlePayload) -> Match | None:
     return BatchIndex(session, [article]).match(article)
 
 
-def seen_url(session: Session, canonical: str) -> Match | None:
-    """Before fetching a URL: is that canonical URL already known?"""
+def seen_urls(session: Session, canonicals: list[str]) -> dict[str, str]:
+    """Before fetching: canonical URL -> first article id, for the URLs already known."""
     from shared.ids import article_id
 
-    record = session.get(IngestRecord, article_id(canonical, None, ""))
-    if record is None:
-        record = session.scalar(
-            select(IngestRecord).where(IngestRecord.canonical_url == canonical).limit(1)
+    if not canonicals:
+        return {}
+    by_id = {article_id(c, None, ""): c for c in canonicals}
+    found: dict[str, str] = {}
+    rows = session.execute(
+        select(IngestRecord.article_id, IngestRecord.canonical_url, IngestRecord.duplicate_of)
+        .where(
+            IngestRecord.article_id.in_(sorted(by_id))
+            | IngestRecord.canonical_url.in_(sorted(set(canonicals)))
         )
-    if record is None:
-        return None
-    return Match(record.duplicate_of or record.article_id, 1.0, "url")
+        .order_by(IngestRecord.received_at.desc())
+    )
+    for rid, url, dup_of in rows:
+        key = by_id.get(rid) or url
+        if key:
+            found[key] = dup_of or rid
+    return found
 
 
 def remember(session: Session, articles: ArticlePayload | list[ArticlePayload]) -> None:

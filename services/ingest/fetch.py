@@ -138,11 +138,14 @@ class _LocalLimiter:
         self._lock = threading.Lock()
         self._next: dict[str, float] = {}
 
-    def reserve(self, host: str, interval: float) -> float:
-        """Claim the next slot; returns seconds to wait before using it."""
+    def reserve(self, host: str, interval: float, max_wait: float = float("inf")) -> float:
+        """Claim the next slot: seconds to wait before using it, or minus the wait
+        (nothing claimed) when that is longer than ``max_wait``."""
         with self._lock:
             now = time.monotonic()
             slot = max(now, self._next.get(host, 0.0))
+            if slot - now > max_wait:
+                return -(slot - now)
             self._next[host] = slot + interval
             return slot - now
 
@@ -155,12 +158,16 @@ class _LocalLimiter:
             return max(0.0, self._next.get(host, 0.0) - time.monotonic())
 
 
-# Atomically claim the next slot of a host: returns the milliseconds to wait.
+# Atomically claim the next slot of a host: the milliseconds to wait, or minus the
+# wait (nothing claimed) when it is longer than ARGV[2].
 _RESERVE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
 local slot = math.max(now, nxt)
+if slot - now > tonumber(ARGV[2]) then
+  return -(slot - now)
+end
 local interval = tonumber(ARGV[1])
 redis.call('SET', KEYS[1], slot + interval, 'PX', slot + interval - now + 1000)
 return slot - now
@@ -190,9 +197,11 @@ class _RedisLimiter:
         self._reserve = self.client.register_script(_RESERVE_LUA)
         self._block = self.client.register_script(_BLOCK_LUA)
 
-    def reserve(self, host: str, interval: float) -> float:
-        wait_ms = self._reserve(keys=[self.PREFIX + host], args=[int(interval * 1000)])
-        return max(0.0, int(wait_ms) / 1000)
+    def reserve(self, host: str, interval: float, max_wait: float = 1e9) -> float:
+        wait_ms = self._reserve(
+            keys=[self.PREFIX + host], args=[int(interval * 1000), int(max_wait * 1000)]
+        )
+        return int(wait_ms) / 1000
 
     def block(self, host: str, seconds: float) -> None:
         self._block(keys=[self.PREFIX + host], args=[int(seconds * 1000)])
@@ -227,18 +236,12 @@ def _host_key(url: str) -> str:
 
 
 def _wait_turn(url: str, cfg: FetchSettings) -> None:
-    lim = limiter()
     host = _host_key(url)
-    blocked = lim.blocked_for(host)
-    if blocked > cfg.max_wait + cfg.domain_interval:
+    wait = limiter().reserve(host, cfg.domain_interval, cfg.max_wait + cfg.domain_interval)
+    if wait < 0:  # blocked by a Retry-After, or too many fetches queued for this host
         raise FetchError(
-            "rate_limited",
-            f"{host} asked us to wait {blocked:.0f} s (Retry-After)",
-            retry_after=blocked,
+            "rate_limited", f"{host} is not to be fetched for {-wait:.0f} s", retry_after=-wait
         )
-    wait = lim.reserve(host, cfg.domain_interval)
-    if wait > cfg.max_wait + cfg.domain_interval:
-        raise FetchError("rate_limited", f"{host} is busy for {wait:.0f} s", retry_after=wait)
     if wait > 0:
         time.sleep(wait)
 

@@ -169,14 +169,14 @@ def _accept_url(
     outcomes: list[Outcome],
     prepared: list[tuple[RawItem, ArticlePayload, str | None]],
     depth: int,
+    known: dict[str, str],
 ) -> None:
     """A URL item: known URL -> duplicate without a fetch; else fetch, page or expand."""
     try:
         canonical = canonical_url(item.url)
         if canonical is None:
             raise Rejected("bad_url", "a URL item without a URL")
-        with session_scope() as session:
-            seen = dedup.seen_url(session, canonical)
+        seen = known.get(canonical)
         if seen is not None:
             outcomes.append(
                 Outcome(
@@ -184,7 +184,7 @@ def _accept_url(
                     status="duplicate",
                     reason="url",
                     article_id=article_id(canonical, None, ""),
-                    duplicate_of=seen.duplicate_of,
+                    duplicate_of=seen,
                     similarity=1.0,
                     title=item.title,
                 )
@@ -219,6 +219,22 @@ def _accept_url(
         )
 
 
+def _known_urls(items: list[RawItem]) -> dict[str, str]:
+    """One query for every URL item of a batch: which are known already (no fetch)."""
+    canonicals = []
+    for item in items:
+        try:
+            url = canonical_url(item.url)
+        except Rejected:
+            continue  # reported with its reason by _accept_url
+        if url:
+            canonicals.append(url)
+    if not canonicals:
+        return {}
+    with session_scope() as session:
+        return dedup.seen_urls(session, canonicals)
+
+
 def accept(items: Iterable[RawItem], *, _depth: int = 0) -> list[Outcome]:
     """Run the ingest stage on raw items; every item gets an outcome with a reason.
 
@@ -230,9 +246,11 @@ def accept(items: Iterable[RawItem], *, _depth: int = 0) -> list[Outcome]:
     outcomes: list[Outcome] = []
     accepted: list[ArticlePayload] = []
     prepared: list[tuple[RawItem, ArticlePayload, str | None]] = []
+    items = list(items)
+    known = _known_urls([i for i in items if i.kind == "url"])
     for item in items:
         if item.kind == "url":
-            _accept_url(item, outcomes, prepared, _depth)
+            _accept_url(item, outcomes, prepared, _depth, known)
             continue
         try:
             prepared.append((item, prepare(item), None))
