@@ -204,7 +204,7 @@ def make_article(
         "title": f"{tag} #{i}: {rng.choice(PEOPLE)} in {place} on {rng.choice(TOPICS)}",
         "body": "\n\n".join(paragraphs),
         "url": f"https://news.example.org/{tag}/{i:06d}",
-        "published": f"2026-{rng.randint(1, 11):02d}-{rng.randint(1, 28):02d}T10:00:00Z",
+        "published": f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T10:00:00Z",
         "source": "Example News",
         "origin": f"{tag}:{i}",
     }

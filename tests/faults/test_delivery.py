@@ -147,7 +147,11 @@ def test_enrich_pool_child_sigkill(cluster_factory: Any, fresh_pg_url: str, redi
     drain(cluster, tag, n)
     settle(cluster, tag)
     result = census(fresh_pg_url, tag, items, cluster.all_logs)
-    lost_workers = enrich.log_text().count("WorkerLostError")
+    lost_workers = sum(
+        1
+        for e in json_events([enrich.log])
+        if str(e.get("event", "")).startswith("Task handler raised error: WorkerLostError")
+    )
     report(
         result.line(
             "enrich-pool-child-sigkill",
