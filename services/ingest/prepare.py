@@ -219,6 +219,21 @@ def canonical_url(url: str | None) -> str | None:
     return urlunsplit(("https", netloc, path, urlencode(sorted(query)), ""))
 
 
+def _host(url: str | None) -> str:
+    host = (urlsplit(url).hostname or "").lower() if url else ""
+    return host[4:] if host.startswith("www.") else host
+
+
+def _trusted_canonical(declared: str | None, fetched: str | None) -> str | None:
+    """A page's ``rel=canonical`` only on its own host: another site's URL would let a
+    page claim (and shadow, through dedup) an article it is not."""
+    if not declared:
+        return fetched
+    if fetched and _host(declared) != _host(fetched):
+        return fetched
+    return declared
+
+
 def extract_html(item: RawItem) -> RawItem:
     """Main text and metadata of an HTML page (trafilatura); the item's own fields win."""
     from services.ingest.extract import extract_page
@@ -236,7 +251,7 @@ def extract_html(item: RawItem) -> RawItem:
             "title": item.title or data.get("title"),
             "body": data["body"],
             "published": item.published or data.get("published"),
-            "url": data.get("url") or item.url,
+            "url": _trusted_canonical(data.get("url"), item.url),
             "authors": item.authors or data.get("authors") or [],
             "language": item.language or data.get("language"),
             "source": item.source or data.get("source"),

@@ -31,7 +31,7 @@ def test_page_in_windows_1252_declared_only_in_meta(ingest_pg: str, site: Site, 
         "Caf\u00e9 reopens \u2013 \u201ca small miracle\u201d",
         CP1252_PARAGRAPHS,
         published="2023-12-06T08:30:00+01:00",
-        canonical="https://www.gazette.example/local/cafe-reopens?utm_source=twitter#top",
+        canonical=site.url("/local/cafe-reopens?utm_source=twitter#top"),
         charset="windows-1252",
         author="Jo Varga",
     )
@@ -41,7 +41,7 @@ def test_page_in_windows_1252_declared_only_in_meta(ingest_pg: str, site: Site, 
     [article] = sent.articles()
     assert article["title"] == "Caf\u00e9 reopens \u2013 \u201ca small miracle\u201d"
     assert article["body"].split("\n\n") == CP1252_PARAGRAPHS
-    assert article["url"] == "https://gazette.example/local/cafe-reopens"
+    assert article["url"] == f"https://127.0.0.1:{site.port}/local/cafe-reopens"
     assert article["published_at"] == "2023-12-06T07:30:00Z"
     assert article["authors"] == ["Jo Varga"]
     assert article["language"] == "en"
@@ -54,6 +54,14 @@ def test_page_in_windows_1252_declared_only_in_meta(ingest_pg: str, site: Site, 
         "Copyright",
     ):
         assert furniture not in article["body"]
+
+
+def test_canonical_url_of_another_site_is_ignored(ingest_pg: str, site: Site, sent: Sent) -> None:
+    html = stories.page("Harbour", stories.HARBOUR, canonical="https://victim.example/story")
+    site.add("/story", html)
+    [outcome] = accept([RawItem(kind="url", url=site.url("/story?utm_source=x"))])
+    assert outcome.status == "queued"
+    assert sent.articles()[0]["url"] == f"https://127.0.0.1:{site.port}/story"
 
 
 def test_page_charset_from_http_header(ingest_pg: str, site: Site, sent: Sent) -> None:
