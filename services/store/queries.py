@@ -383,46 +383,65 @@ def articles_as_dicts(
     ctry: dict[str, list[dict[str, Any]]] = defaultdict(list)
     regs: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if ids:
-        rows = session.execute(
-            select(ArticleEntity, Entity)
+        # Plain column rows (no ORM identity map): a page has hundreds of tags.
+        for m in session.execute(
+            select(
+                ArticleEntity.article_id,
+                ArticleEntity.text,
+                Entity.name,
+                Entity.label,
+                ArticleEntity.count,
+                ArticleEntity.spans,
+                Entity.country,
+                ArticleEntity.in_title,
+                ArticleEntity.source,
+                Entity.id,
+            )
             .join(Entity, Entity.id == ArticleEntity.entity_id)
             .where(ArticleEntity.article_id.in_(ids))
             .order_by(ArticleEntity.article_id, ArticleEntity.count.desc(), Entity.name)
-        )
-        for m, e in rows:
-            ents[m.article_id].append(
-                {
-                    "text": m.text,
-                    "canonical": e.name,
-                    "label": e.label,
-                    "count": m.count,
-                    "spans": m.spans,
-                    "country": e.country,
-                    "in_title": m.in_title,
-                    "source": m.source,
-                    "entity_id": e.id,
-                }
-            )
-        for c in session.scalars(
-            select(ArticleCountry)
-            .where(ArticleCountry.article_id.in_(ids))
-            .order_by(ArticleCountry.article_id, ArticleCountry.mentions.desc())
         ):
-            ctry[c.article_id].append(
+            ents[m[0]].append(
                 {
-                    "code": c.code,
-                    "name": c.name,
-                    "mentions": c.mentions,
-                    "via": c.via,
-                    "focus": c.focus,
+                    "text": m[1],
+                    "canonical": m[2],
+                    "label": m[3],
+                    "count": m[4],
+                    "spans": m[5],
+                    "country": m[6],
+                    "in_title": m[7],
+                    "source": m[8],
+                    "entity_id": m[9],
                 }
             )
-        for r in session.scalars(
-            select(ArticleRegion)
+        for c in session.execute(
+            select(
+                ArticleCountry.article_id,
+                ArticleCountry.code,
+                ArticleCountry.name,
+                ArticleCountry.mentions,
+                ArticleCountry.via,
+                ArticleCountry.focus,
+            )
+            .where(ArticleCountry.article_id.in_(ids))
+            .order_by(
+                ArticleCountry.article_id, ArticleCountry.mentions.desc(), ArticleCountry.code
+            )
+        ):
+            ctry[c[0]].append(
+                {"code": c[1], "name": c[2], "mentions": c[3], "via": c[4], "focus": c[5]}
+            )
+        for r in session.execute(
+            select(
+                ArticleRegion.article_id,
+                ArticleRegion.code,
+                ArticleRegion.name,
+                ArticleRegion.scheme,
+            )
             .where(ArticleRegion.article_id.in_(ids))
             .order_by(ArticleRegion.article_id, ArticleRegion.scheme, ArticleRegion.code)
         ):
-            regs[r.article_id].append({"code": r.code, "name": r.name, "scheme": r.scheme})
+            regs[r[0]].append({"code": r[1], "name": r[2], "scheme": r[3]})
     out = []
     for a in articles:
         row: dict[str, Any] = {
