@@ -206,6 +206,29 @@ def set_attempts(ids: Sequence[str], *, delta: int | None = None, **values: Any)
         log.warning("attempt_counter_update_failed", error=str(exc), articles=len(ids))
 
 
+REDELIVERY_KEY = "newswire:deliveries:"
+
+
+def count_redelivery(task_id: str | None) -> int:
+    """Deliveries of one message so far (first delivery = 1), counted in the broker's Redis."""
+    url = get_settings().broker_url
+    if not task_id or not url or not url.startswith(("redis://", "rediss://", "unix://")):
+        return 1
+    import redis as redis_lib
+
+    try:
+        client = redis_lib.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        with client.pipeline() as pipe:
+            pipe.incr(REDELIVERY_KEY + task_id)
+            pipe.expire(REDELIVERY_KEY + task_id, 7 * 24 * 3600)
+            count = int(pipe.execute()[0])
+        client.close()
+    except redis_lib.RedisError as exc:
+        log.warning("redelivery_count_failed", error=str(exc))
+        return 1
+    return 1 + count
+
+
 def _check_test_poison(task_name: str, message: Any) -> None:
     marker = os.environ.get(POISON_MARKER_ENV)
     if not marker or os.environ.get(POISON_TASK_ENV, queues.TAG_ARTICLES) != task_name:
@@ -289,8 +312,10 @@ class PipelineTask(Task):
         reason: str,
         attempts: dict[str, int] | None = None,
         traceback: str | None = None,
+        deliveries: int | None = None,
     ) -> None:
         """One dead letter per article (replayable alone), or one for the whole message."""
+        tries = deliveries or self.request.retries + 1
         refs = dict(article_refs(message))
         key = split_key(message)
         if key == "articles" and refs:
@@ -302,7 +327,7 @@ class PipelineTask(Task):
                     payload=single(message, key, item),
                     error=exc,
                     reason=reason,
-                    attempts=(attempts or {}).get(aid or "", self.request.retries + 1),
+                    attempts=(attempts or {}).get(aid or "", tries),
                     article_id=aid if isinstance(aid, str) else None,
                     trace_id=refs.get(aid) if isinstance(aid, str) else None,
                     traceback=traceback,
@@ -314,7 +339,7 @@ class PipelineTask(Task):
             payload=message if isinstance(message, dict) else {"raw": repr(message)[:10_000]},
             error=exc,
             reason=reason,
-            attempts=self.request.retries + 1,
+            attempts=tries,
             traceback=traceback,
         )
 
@@ -335,6 +360,21 @@ class PipelineTask(Task):
                 self._send(part)
             log.warning("batch_split", task=self.name, reason="redelivered", size=len(message[key]))
             return None
+
+        if not attempts and self._redelivered() and not self._embedded:
+            # Nothing in the database to count on (raw items, unknown articles): count
+            # the deliveries of this very message in Redis, so it cannot loop forever.
+            deliveries = count_redelivery(self.request.id)
+            if deliveries > settings.max_attempts:
+                self._dead_letter_items(
+                    message,
+                    f"message delivered {deliveries} times without finishing "
+                    f"(NEWSWIRE_MAX_ATTEMPTS={settings.max_attempts}); "
+                    "its worker probably died on it",
+                    "max_attempts",
+                    deliveries=deliveries,
+                )
+                return None
 
         if attempts and key == "articles":
             over = {aid for aid, n in attempts.items() if n > settings.max_attempts}

@@ -119,3 +119,33 @@ def test_poison_that_kills_its_worker_and_one_that_fails(broker: Broker) -> None
     assert events[0] == "received" and "dead_lettered" in events and "replayed" in events
     assert events[-1] == "stored" or "stored" in events
     assert trace["status"] == "stored"
+
+
+def test_raw_item_that_kills_the_ingest_worker_is_dead_lettered(broker: Broker) -> None:
+    from shared.schemas import IngestRequest, RawItem, dump
+
+    b = broker
+    items = [
+        RawItem(title="Fine", body="A perfectly ordinary story about a harbour. " * 5),
+        RawItem(title="Killer", body=f"The parser dies on {MARK} every time. " * 5),
+    ]
+    dispatch.send(queues.INGEST_ITEMS, dump(IngestRequest(items=items)))
+    poison = {
+        "NEWSWIRE_TEST_POISON_MARKER": MARK,
+        "NEWSWIRE_TEST_POISON_TASK": queues.INGEST_ITEMS,
+        "NEWSWIRE_TEST_POISON_MODE": "exit",
+        "NEWSWIRE_MAX_ATTEMPTS": "2",
+    }
+    with Worker("ingest", b.child_env(**poison), b.tmp / "ingest.log", pool="prefork") as w:
+        w.wait_ready()
+        # No ingest record exists yet for a raw item: deliveries are counted in Redis.
+        wait_for(lambda: _letters(), 120, "the killer item dead-lettered")
+        wait_for(lambda: b.client.llen("enrich") == 1, 30, "the fine item forwarded")
+    (letter,) = _letters()
+    assert (letter.task, letter.reason, letter.attempts) == (
+        queues.INGEST_ITEMS,
+        "max_attempts",
+        3,
+    )
+    assert [i["title"] for i in letter.payload["items"]] == ["Killer"]
+    assert b.client.llen("ingest") == 0
