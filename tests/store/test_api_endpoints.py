@@ -309,3 +309,13 @@ def test_health_reports_what_is_down(env: pytest.MonkeyPatch, pg_url: str):
     r = TestClient(create_app()).get("/health")
     assert r.status_code == 503
     assert r.json()["database"].startswith("unreachable")
+
+
+def test_embedded_api_creates_its_sqlite_schema_at_startup(env: pytest.MonkeyPatch, tmp_path):
+    from services.store.api.app import create_app
+
+    env.setenv("NEWSWIRE_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    with TestClient(create_app()) as c:
+        r = c.get("/articles")
+    assert r.status_code == 200
+    assert r.json()["articles"] == []

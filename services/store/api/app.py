@@ -11,7 +11,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -269,8 +270,24 @@ def _loc(loc: Any) -> str:
     return ".".join(parts) or "request"
 
 
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    """Process start: logging once; the embedded SQLite default gets its schema."""
+    from shared.logging import configure_logging
+
+    configure_logging()
+    settings = get_settings()
+    if settings.database_url.startswith("sqlite"):
+        from services.store import migrate
+
+        migrate.upgrade()
+    log.info("api_started", embedded=settings.embedded)
+    yield
+
+
 def create_app() -> FastAPI:
     api = FastAPI(
+        lifespan=lifespan,
         title="Newswire",
         version="1",
         description="Who, where, when: stored news articles with their entities, countries "
