@@ -3,7 +3,8 @@
 ``articles.dated_at`` is the sort key of every listing: the published date, or the
 ingest time when a source gives none, so keyset pagination never meets a NULL.
 Full-text search on PostgreSQL runs on an expression GIN index over title and body
-(:func:`fts_document`); SQLite falls back to ``LIKE`` (see ``queries.py``).
+(:data:`FTS_INDEX_SQL`; ``queries.fts_match`` builds the same expression);
+SQLite falls back to ``LIKE`` (see ``queries.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.sql.elements import ColumnElement
 
 from shared.db import Base
 from shared.models import JSONType
@@ -42,13 +42,6 @@ FTS_INDEX_SQL = (
     f"to_tsvector('{FTS_CONFIG}'::regconfig, "
     f"(coalesce(title, '') || ' ') || left(coalesce(body, ''), {FTS_BODY_CHARS}))"
 )
-
-
-def fts_document(title: Any, body: Any) -> ColumnElement[Any]:
-    """The tsvector expression of the GIN index; queries must use exactly this expression."""
-    config = literal_column(f"'{FTS_CONFIG}'::regconfig")
-    text = func.coalesce(title, "") + " " + func.left(func.coalesce(body, ""), FTS_BODY_CHARS)
-    return func.to_tsvector(config, text)
 
 
 class Article(Base):

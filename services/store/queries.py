@@ -333,7 +333,7 @@ def search_articles(
     where = filter_clauses(session, filters)
     if where is None:
         return Page()
-    stmt: Select[tuple[Article]] = select(Article).where(*where)
+    stmt: Select[Any] = select(Article).where(*where)
     key = tuple_(Article.dated_at, Article.id)
     if cursor:
         dated, article_id = decode_cursor(cursor, order)
@@ -617,6 +617,7 @@ def tag_counts(
     series: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in session.execute(stmt):
         *ident, name, when, count = row
+        count = int(count)  # type: ignore[call-overload]
         key = tuple(ident)
         entry = series.get(key)
         if entry is None:
@@ -625,8 +626,8 @@ def tag_counts(
                 if kind == "countries"
                 else {"scheme": ident[0], "code": ident[1], "name": name, "total": 0, "buckets": []}
             )
-        entry["total"] += int(count)
-        entry["buckets"].append({"start": _bucket_iso(when), "articles": int(count)})
+        entry["total"] += count
+        entry["buckets"].append({"start": _bucket_iso(when), "articles": count})
     out = sorted(series.values(), key=lambda e: (-e["total"], e["code"]))[:limit]
     for entry in out:
         entry["buckets"].sort(key=lambda b: b["start"])
@@ -665,7 +666,7 @@ def iter_article_payloads(
             stmt = stmt.where(Article.dated_at >= _utc(since))
         if last_id is not None:
             stmt = stmt.where(Article.id > last_id)
-        rows = session.execute(stmt).all()
+        rows: list[Any] = list(session.execute(stmt).all())
         for a, country in rows:
             yield {
                 "id": a.id,
