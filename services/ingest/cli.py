@@ -65,17 +65,25 @@ def feeds_list(as_json: bool) -> None:
         click.echo("no feeds")
         return
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table("id", "url", "every", "status", "last poll", "next poll", "items")
+    table = Table(
+        "id",
+        Column("url", overflow="fold"),
+        "every",
+        "status",
+        "last poll",
+        "next poll",
+        "items",
+    )
     for r in rows:
         table.add_row(
             str(r["id"]),
             r["url"] + ("" if r["enabled"] else " (disabled)"),
             f"{r['interval']} s",
             r["last_status"] or "-",
-            (r["last_polled_at"] or "-")[:19],
-            (r["next_poll_at"] or "-")[:19],
+            (r["last_polled_at"] or "-")[:19].replace("T", " "),
+            (r["next_poll_at"] or "-")[:19].replace("T", " "),
             str(r["items_seen"]),
         )
     Console().print(table)
