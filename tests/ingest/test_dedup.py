@@ -176,3 +176,37 @@ def test_signature_similarity_tracks_jaccard() -> None:
     assert sig_a is not None and sig_b is not None
     assert abs(dedup.similarity(sig_a, sig_b) - jaccard) < 0.15
     assert dedup.similarity(sig_a, dedup.from_bytes(dedup.to_bytes(sig_a))) == 1.0
+
+
+def test_two_feeds_store_one_article_end_to_end(ingest_pg: str, site: Site) -> None:
+    """Embedded mode, every stage for real: ingest -> enrich -> store in PostgreSQL."""
+    html = "".join(f"<p>{p}</p>" for p in stories.HARBOUR)
+    wire = "".join(f"<p>{p}</p>" for p in stories.wire_copy(stories.HARBOUR))
+    site.add(
+        "/a.xml",
+        stories.rss2([{"title": "Harbour wall", "link": "https://g.example/h", "content": html}]),
+        content_type="application/rss+xml",
+    )
+    site.add(
+        "/b.xml",
+        stories.rss2(
+            [
+                {
+                    "title": "Harbour wall",
+                    "link": "https://g.example/h?utm_source=b",
+                    "content": html,
+                },
+                {"title": "Harbour (wire)", "link": "https://wire.example/h", "content": wire},
+            ]
+        ),
+        content_type="application/rss+xml",
+    )
+    feeds.poll_feed(feeds.add_feed(site.url("/a.xml")).id)
+    feeds.poll_feed(feeds.add_feed(site.url("/b.xml")).id)
+    with session_scope() as session:
+        stored = session.execute(sa.text("SELECT id, url FROM articles")).all()
+        assert [url for _, url in stored] == ["https://g.example/h"]
+        dup = session.scalar(
+            sa.select(IngestRecord).where(IngestRecord.canonical_url == "https://wire.example/h")
+        )
+        assert dup is not None and dup.status == DUPLICATE and dup.duplicate_of == stored[0][0]
