@@ -245,7 +245,7 @@ def database_stats(window_s: int, now: datetime | None = None) -> dict[str, Any]
     """Per-stage articles per minute, dead letters and end-to-end lag over the window."""
     from sqlalchemy import func, select
 
-    from shared.db import session_scope
+    from shared.db import is_postgres, session_scope
     from shared.models import STORED, DeadLetter, IngestRecord
 
     now = now or datetime.now(UTC)
@@ -254,12 +254,34 @@ def database_stats(window_s: int, now: datetime | None = None) -> dict[str, Any]
     with session_scope() as session:
         received = session.scalar(select(func.count()).where(IngestRecord.received_at >= since))
         enriched = session.scalar(select(func.count()).where(IngestRecord.enriched_at >= since))
-        stored_rows = session.execute(
-            select(IngestRecord.received_at, IngestRecord.stored_at)
-            .where(IngestRecord.status == STORED, IngestRecord.stored_at >= since)
-            .order_by(IngestRecord.stored_at.desc())
-            .limit(50_000)
-        ).all()
+        in_window = (IngestRecord.status == STORED, IngestRecord.stored_at >= since)
+        lag_p50: Any = None
+        lag_p95: Any = None
+        stored: Any
+        if is_postgres(session):
+            lag = func.extract("epoch", IngestRecord.stored_at - IngestRecord.received_at)
+            row: Any = session.execute(
+                select(
+                    func.count(),
+                    func.percentile_cont(0.5).within_group(lag),
+                    func.percentile_cont(0.95).within_group(lag),
+                ).where(*in_window)
+            ).one()
+            stored, lag_p50, lag_p95 = row
+        else:
+            rows = session.execute(
+                select(IngestRecord.received_at, IngestRecord.stored_at)
+                .where(*in_window)
+                .order_by(IngestRecord.stored_at.desc())
+                .limit(50_000)
+            ).all()
+            lags = [
+                (_aware(s) - _aware(r)).total_seconds()  # type: ignore[operator]
+                for r, s in rows
+                if r is not None and s is not None
+            ]
+            stored = len(rows)
+            lag_p50, lag_p95 = percentile(lags, 0.50), percentile(lags, 0.95)
         failed_by_task = dict(
             session.execute(
                 select(DeadLetter.task, func.count())
@@ -270,11 +292,6 @@ def database_stats(window_s: int, now: datetime | None = None) -> dict[str, Any]
         dead_waiting, dead_oldest = session.execute(
             select(func.count(), func.min(DeadLetter.created_at)).where(DeadLetter.status == "dead")
         ).one()
-    lags = [
-        max(0.0, (_aware(s) - _aware(r)).total_seconds())  # type: ignore[operator]
-        for r, s in stored_rows
-        if r is not None and s is not None
-    ]
     failed: dict[str, int] = {}
     for task, n in failed_by_task.items():
         stage = task.split(".", 1)[0]
@@ -284,7 +301,7 @@ def database_stats(window_s: int, now: datetime | None = None) -> dict[str, Any]
         "processed_per_min": {
             queues.INGEST: round((received or 0) / minutes, 2),
             queues.ENRICH: round((enriched or 0) / minutes, 2),
-            queues.STORE: round(len(stored_rows) / minutes, 2),
+            queues.STORE: round((stored or 0) / minutes, 2),
         },
         "failed_per_min": {q: round(failed.get(q, 0) / minutes, 2) for q in queues.QUEUES},
         "dead_letters_per_min": round(sum(failed.values()) / minutes, 2),
@@ -292,9 +309,9 @@ def database_stats(window_s: int, now: datetime | None = None) -> dict[str, Any]
         "dead_oldest_age_s": (
             round((now - oldest_letter).total_seconds(), 3) if oldest_letter is not None else None
         ),
-        "lag_p50_s": percentile(lags, 0.50),
-        "lag_p95_s": percentile(lags, 0.95),
-        "stored": len(stored_rows),
+        "lag_p50_s": None if lag_p50 is None else round(max(0.0, float(lag_p50)), 3),
+        "lag_p95_s": None if lag_p95 is None else round(max(0.0, float(lag_p95)), 3),
+        "stored": int(stored or 0),
     }
 
 
