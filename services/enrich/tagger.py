@@ -38,12 +38,14 @@ KEEP_LABELS = frozenset(
     "PERSON NORP FAC ORG GPE LOC PRODUCT EVENT WORK_OF_ART LAW LANGUAGE".split()
 )
 PLACE_LABELS = frozenset(("GPE", "LOC", "FAC"))
+WEAK_KINDS = frozenset(("demonym", "company"))  # one such mention alone does not tag a country
 VIA_WEIGHT = {"place": 1.0, "demonym": 0.7, "affiliation": 0.5}
 FOCUS_RATIO = 0.6
 CONTEXT_BONUS = 2.5  # the candidate's country is named unambiguously elsewhere in the story
 ADMIN_BONUS = 2.0  # ... and so is its state / first-level region
 SIBLING_BONUS = 1.5  # other states / provinces of the same country are named
 SOURCE_BONUS = 2.0  # the story's source (outlet) is in that country
+LOCAL_BONUS = 3.0  # ... and every other place in the story is in it too, same state
 ANCHOR_MIN_SCORE = 5.6
 MIN_PLACE_SCORE = 6.0  # a place from the model must reach this to count (100k people, or context)
 INSTITUTION_WORDS = frozenset(
@@ -57,7 +59,7 @@ GENERIC_PLACE_WORDS = frozenset(
     """north south east west northeast northwest southeast southwest midwest central downtown
     metro city county state region province district valley river lake mountain island coast
     gulf bay sea ocean border capital earth world heaven western eastern northern southern
-    centre center""".split()
+    centre center metro""".split()
 )
 HONORIFICS = frozenset("Mr Mrs Ms Miss Dr Sen Rep Gov Gen Col Capt Sgt Lt Prof Judge".split())
 TITLE_SEP = "\n\n"
@@ -333,6 +335,7 @@ class Tagger:
         first_pos: dict[str, int] = {}
         mentioned_regions: list[dict] = []
         places: list[tuple[_Group, list]] = []
+        strong: set[str] = set()
 
         # 1) resolve places (two passes: unambiguous anchors, then context)
         for g in groups:
@@ -368,6 +371,7 @@ class Tagger:
                 nxt = by_start.get(m.end + 1)
                 if nxt is not None and m.end < len(words) and words[m.end] == ",":
                     pair_ctx.setdefault(id(g), []).extend(nxt[1][:4])
+        local = bool(src) and bool(anchors) and all(c == src for c in anchors)
         resolved: dict[int, str] = {}
         for g, cands in places:
             own = Counter()
@@ -386,6 +390,8 @@ class Tagger:
                     s += SIBLING_BONUS  # "Alabama, Iowa, Georgia and Texas"
                 if src and c.country == src:
                     s += SOURCE_BONUS
+                    if local and c.admin1 and anchor_admin[(c.country, c.admin1)] - mine > 0:
+                        s += LOCAL_BONUS  # local story: "Lebanon" next to Myerstown, Pa.
                 for ct in containers:
                     if ct.country == c.country:
                         s += 4.0 if ct.kind == "country" else 2.0
@@ -463,6 +469,8 @@ class Tagger:
                 rec["mentions"] += cnt
                 if via not in rec["via"]:
                     rec["via"].append(via)
+                if via == "place" or in_title or entry is None or entry.kind not in WEAK_KINDS:
+                    strong.add(country)
                 w = VIA_WEIGHT[via] * cnt + (1.5 if in_title else 0.0)
                 first = min(m.cstart for m in g.mentions) - offset
                 if first < 0 or (body_len and first < 0.2 * body_len):
@@ -470,6 +478,11 @@ class Tagger:
                 score[country] += w
                 first_pos[country] = min(first_pos.get(country, 1 << 30), first)
 
+        # one passing demonym or brand ("a Toyota pickup", "French fries") is not enough
+        for code in list(countries):
+            if code not in strong and countries[code]["mentions"] < 2:
+                del countries[code]
+                del score[code]
         if score:
             top = max(score.values())
             for code, rec in countries.items():
@@ -498,6 +511,8 @@ class Tagger:
         """Place named at the start of an institution's name: "Joliet Police Department"."""
         toks = g.canonical.split()
         if len(toks) < 2 or not any(t.lower() in INSTITUTION_WORDS for t in toks[1:]):
+            return []
+        if toks[0].lower() in GENERIC_PLACE_WORDS:
             return []
         for k in range(min(3, len(toks) - 1), 0, -1):
             name = " ".join(toks[:k])
