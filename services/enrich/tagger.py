@@ -192,14 +192,10 @@ class Tagger:
         for ent in doc.ents:
             if ent.label_ not in KEEP_LABELS:
                 continue
-            s, e = ent.start, ent.end
-            while s < e and words[s].lower() in ("the", "a", "an"):  # "the Taliban"
-                s += 1
-            if s >= e:
-                continue
-            mentions.append(_Mention(s, e, ent.label_, "model", None))
-            for k in range(s, e):
-                owner[k] = len(mentions) - 1
+            for s, e in _clean_span(doc, ent.start, ent.end, ent.label_, words):
+                mentions.append(_Mention(s, e, ent.label_, "model", None))
+                for k in range(s, e):
+                    owner[k] = len(mentions) - 1
 
         # --- gazetteer pass
         removed: set[int] = set()
@@ -560,6 +556,54 @@ class Tagger:
                         cands.append(c)
         cands.sort(key=lambda c: -c.score)
         return cands
+
+
+_SPLIT_AT = frozenset(("(", ")", "[", "]", ",", ";", ":", "at", "vs", "vs.", "v", "|", "/"))
+_DASHES = frozenset(("-", "--", "—", "–"))
+_TRIM_NUMBERS = frozenset(("PERSON", "GPE", "LOC", "NORP", "ORG"))
+_ARTICLES = frozenset(("the", "a", "an", "The"))
+
+
+def _clean_span(doc, start: int, end: int, label: str, words: list[str]):
+    """Split a model entity at line breaks, brackets, commas, " - " and "at", and trim
+    determiners, possessives and trailing numbers ("S. Watkin 4-28", "Puerto Rico 's")."""
+    pieces = []
+    s = start
+    for k in range(start, end + 1):
+        cut = k == end
+        if not cut:
+            tok = doc[k]
+            w = words[k]
+            cut = (
+                tok.is_space
+                or "\n" in tok.whitespace_
+                or w in _SPLIT_AT
+                or (w in _DASHES and k > start and doc[k - 1].whitespace_ and tok.whitespace_)
+            )
+            if cut and "\n" in tok.whitespace_ and not tok.is_space:
+                # the line ends after this token: keep it, cut after it
+                if k > s:
+                    pieces.append((s, k + 1))
+                s = k + 1
+                continue
+        if cut:
+            if k > s:
+                pieces.append((s, k))
+            s = k + 1
+    out = []
+    for s, e in pieces:
+        while s < e and words[s] in _ARTICLES:
+            s += 1
+        while e > s and words[e - 1] in ("'s", "’s", "'", "-", "."):
+            e -= 1
+        if label in _TRIM_NUMBERS:
+            while e > s and not any(ch.isalpha() for ch in words[e - 1]):
+                e -= 1
+            while s < e and not any(ch.isalpha() for ch in words[s]):
+                s += 1
+        if s < e and any(words[k][:1].isupper() or words[k][:1].isdigit() for k in range(s, e)):
+            out.append((s, e))
+    return out
 
 
 def _compatible(model_label: str, gaz_label: str) -> bool:
