@@ -155,8 +155,9 @@ def parse_feed(
     check_xml(data)
     import feedparser
 
-    parsed = feedparser.parse(io.BytesIO(data), response_headers={"content-location": url or ""})
-    if parsed.bozo and not parsed.entries:
+    headers = {"content-location": url or "", "content-type": content_type or "application/xml"}
+    parsed = feedparser.parse(io.BytesIO(data), response_headers=headers)
+    if parsed.bozo and not parsed.entries and not parsed.get("version"):
         exc = parsed.get("bozo_exception")
         raise Rejected("bad_feed", f"not a readable feed: {exc}")
     feed = parsed.feed
@@ -379,10 +380,12 @@ def poll_feed(feed_id: int) -> PollResult:
     result: PollResult
     parsed: ParsedFeed | None = None
     headers: dict[str, str] = {}
+    moved_to: str | None = None
     with structlog.contextvars.bound_contextvars(feed_id=feed_id):
         try:
             resp = fetch(url, etag=etag, last_modified=last_modified, accept=FEED_ACCEPT)
             headers = resp.headers
+            moved_to = resp.url if resp.permanent else None
             if resp.not_modified:
                 result = PollResult(feed_id, "not_modified")
             else:
@@ -405,7 +408,7 @@ def poll_feed(feed_id: int) -> PollResult:
             result = PollResult(feed_id, exc.reason, error=str(exc), retry_after=exc.retry_after)
         except Rejected as exc:
             result = PollResult(feed_id, exc.reason, error=str(exc))
-        _record_poll(feed_id, result, headers, parsed, fetched_at, interval)
+        _record_poll(feed_id, result, headers, parsed, fetched_at, interval, moved_to)
         log.info(
             "feed_polled",
             status=result.status,
@@ -424,11 +427,17 @@ def _record_poll(
     parsed: ParsedFeed | None,
     fetched_at: datetime,
     interval: int,
+    moved_to: str | None = None,
 ) -> None:
     with session_scope() as session:
         feed = session.get(Feed, feed_id)
         if feed is None:
             return
+        if moved_to and moved_to != feed.url:
+            taken = session.scalar(select(Feed.id).where(Feed.url == moved_to))
+            if taken is None:  # a 301/308: poll the new address from now on
+                log.info("feed_moved", old_url=feed.url, new_url=moved_to)
+                feed.url = moved_to
         feed.last_polled_at = fetched_at
         feed.last_status = result.status[:100]
         feed.last_error = result.error

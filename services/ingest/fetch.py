@@ -56,6 +56,7 @@ class FetchResult:
     content: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     redirects: list[str] = field(default_factory=list)
+    permanent: bool = False  # every redirect was 301/308: the old URL is gone for good
 
     @property
     def not_modified(self) -> bool:
@@ -363,6 +364,7 @@ def fetch(
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     redirects: list[str] = []
+    permanent = True
     current = url
     retried_429 = False
     client = client_factory(cfg)
@@ -383,6 +385,7 @@ def fetch(
                 raise FetchError("too_many_redirects", f"more than {cfg.max_redirects}")
             current = urljoin(current, location)
             redirects.append(current)
+            permanent = permanent and result.status in {301, 308}
             log.debug("fetch_redirected", url=url, location=current)
             continue
         if result.status == 429 or (result.status == 503 and "retry-after" in result.headers):
@@ -399,6 +402,7 @@ def fetch(
             )
         result.url = current
         result.redirects = redirects
+        result.permanent = bool(redirects) and permanent
         if result.status == 304:
             return result
         if result.status >= 400:

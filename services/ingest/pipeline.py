@@ -21,6 +21,7 @@ from shared.logging import get_logger
 from shared.models import DUPLICATE, RECEIVED, IngestRecord
 from shared.schemas import ArticleBatch, ArticlePayload, RawItem, dump, utcnow
 from shared.settings import get_settings
+from shared.tasks import TRANSIENT_ERRORS
 
 log = get_logger(__name__)
 
@@ -164,6 +165,22 @@ def record_and_dedup(
     return record_batch(session, [(origin, article, alias)])[0]
 
 
+def _safe_prepare(item: RawItem) -> ArticlePayload:
+    """:func:`prepare`, with a parser crash on one hostile item rejecting only that item.
+
+    Infrastructure errors (database, broker) still propagate: the task retries them.
+    """
+    try:
+        return prepare(item)
+    except Rejected:
+        raise
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one bad page must not sink the batch
+        log.exception("prepare_failed", origin=item.origin, url=item.url)
+        raise Rejected("internal_error", f"{type(exc).__name__}: {exc}"[:500]) from exc
+
+
 def _accept_url(
     item: RawItem,
     outcomes: list[Outcome],
@@ -192,7 +209,7 @@ def _accept_url(
             return
         resolved = resolve_url(item)
         if resolved.page is not None:
-            prepared.append((item, prepare(resolved.page), canonical))
+            prepared.append((item, _safe_prepare(resolved.page), canonical))
             return
     except Rejected as exc:
         outcomes.append(Outcome(origin=item.origin, status="rejected", reason=str(exc)))
@@ -253,7 +270,7 @@ def accept(items: Iterable[RawItem], *, _depth: int = 0) -> list[Outcome]:
             _accept_url(item, outcomes, prepared, _depth, known)
             continue
         try:
-            prepared.append((item, prepare(item), None))
+            prepared.append((item, _safe_prepare(item), None))
         except Rejected as exc:
             outcomes.append(Outcome(origin=item.origin, status="rejected", reason=str(exc)))
             log.warning("article_rejected", origin=item.origin, reason=str(exc))

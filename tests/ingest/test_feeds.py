@@ -231,3 +231,21 @@ def test_poll_feeds_task_claims_and_polls(ingest_pg: str, site: Site, sent: Sent
     with session_scope() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(IngestRecord)) == 1
     assert [a["title"] for a in sent.articles()] == ["Harbour"]
+
+
+@pytest.mark.parametrize(("status", "moves"), [(301, True), (308, True), (302, False)])
+def test_feed_that_moved_for_good_is_polled_at_its_new_url(
+    ingest_pg: str, site: Site, sent: Sent, status: int, moves: bool
+) -> None:
+    site.add("/old.xml", status=status, headers={"Location": "/new.xml"})
+    site.add("/new.xml", stories.rss2([]), content_type="application/rss+xml")
+    fid = feeds.add_feed(site.url("/old.xml")).id
+    assert feeds.poll_feed(fid).status == "ok"
+    [row] = feeds.list_feeds()
+    assert row.url == (site.url("/new.xml") if moves else site.url("/old.xml"))
+
+
+def test_feed_url_serving_html_is_reported(ingest_pg: str, site: Site, sent: Sent) -> None:
+    site.add("/feed", "<html><body><p>We moved!</p></body></html>", content_type="text/xml")
+    result = feeds.poll_feed(feeds.add_feed(site.url("/feed")).id)
+    assert result.status == "bad_feed" and "not a readable feed" in (result.error or "")

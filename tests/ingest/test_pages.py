@@ -157,3 +157,30 @@ def test_gzip_bomb_sitemap_file_is_refused(fetch_env: pytest.MonkeyPatch, tmp_pa
     path.write_bytes(gzip.compress(b"<urlset>" + b" " * 10_000_000 + b"</urlset>"))
     [rejection] = list(iter_items([path]))
     assert "too_large" in getattr(rejection, "reason", "")
+
+
+def test_a_crashing_page_rejects_only_itself(
+    ingest_pg: str, site: Site, sent: Sent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.ingest import extract
+
+    real = extract.extract_page
+
+    def fragile(html: str, url: str | None = None) -> dict[str, object] | None:
+        if "POISON" in html:
+            raise RecursionError("maximum recursion depth exceeded in lxml")
+        return real(html, url)
+
+    monkeypatch.setattr(extract, "extract_page", fragile)
+    site.add("/bad", stories.page("POISON", stories.ORCHARD))
+    site.add("/good", stories.page("Harbour", stories.HARBOUR))
+    outcomes = accept(
+        [
+            RawItem(kind="url", url=site.url("/bad"), origin="bad"),
+            RawItem(kind="url", url=site.url("/good"), origin="good"),
+        ]
+    )
+    by = {o.origin: o for o in outcomes}
+    assert by["good"].status == "queued"
+    assert by["bad"].status == "rejected"
+    assert (by["bad"].reason or "").startswith("internal_error: RecursionError")
