@@ -18,12 +18,13 @@ The model is loaded lazily on the first ``get_tagger()`` call in a process (afte
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from services.enrich.gazetteer import Entry, Gazetteer
+from services.enrich.gazetteer import FUNCTION_WORDS, Entry, Gazetteer
 from services.enrich.regions import regions_for_country
 from services.enrich.truecase import truecase
 
@@ -242,6 +243,7 @@ class Tagger:
             mentions = [m for k, m in enumerate(mentions) if k not in removed]
         mentions.extend(added)
         mentions.sort(key=lambda m: m.start)
+        mentions = _consistency(mentions, words)
         for m in mentions:
             m.cstart = idx[m.start]
             m.cend = cend(m.end)
@@ -604,6 +606,76 @@ def _clean_span(doc, start: int, end: int, label: str, words: list[str]):
         if s < e and any(words[k][:1].isupper() or words[k][:1].isdigit() for k in range(s, e)):
             out.append((s, e))
     return out
+
+
+_INITIAL = re.compile(r"^[A-Z]\.$")
+
+
+def _is_name_word(w: str) -> bool:
+    return len(w) > 1 and w[:1].isupper() and w.isalpha() and w.lower() not in FUNCTION_WORDS
+
+
+def _consistency(mentions: list[_Mention], words: list[str]) -> list[_Mention]:
+    """One sense per story: tag the unlabelled repeats of names found elsewhere in it
+    (a person's surname, a multi-word name), and initials + surname ("P. Simmons")."""
+    n = len(words)
+    covered = bytearray(n)
+    for m in mentions:
+        for k in range(m.start, m.end):
+            covered[k] = 1
+    # "P. Simmons": extend a person mention left over initials, or add one
+    extra: list[_Mention] = []
+    for m in mentions:
+        if m.label == "PERSON":
+            while m.start > 0 and not covered[m.start - 1] and _INITIAL.match(words[m.start - 1]):
+                m.start -= 1
+                covered[m.start] = 1
+    k = 0
+    while k < n - 1:
+        if not covered[k] and _INITIAL.match(words[k]):
+            j = k
+            while j < n and not covered[j] and _INITIAL.match(words[j]):
+                j += 1
+            if j < n and not covered[j] and _is_name_word(words[j]):
+                extra.append(_Mention(k, j + 1, "PERSON", "model", None))
+                for t in range(k, j + 1):
+                    covered[t] = 1
+                k = j + 1
+                continue
+        k += 1
+    # repeats of names found elsewhere in the story
+    phrases: dict[tuple[str, ...], _Mention | None] = {}
+    for m in (*mentions, *extra):
+        toks = tuple(words[m.start : m.end])
+        if m.label == "PERSON" and len(toks) >= 2 and _is_name_word(toks[-1]):
+            key = (toks[-1],)
+            prev = phrases.get(key, m)
+            phrases[key] = m if prev is m or prev is None or prev.label == m.label else None
+        if len(toks) >= 2 and all(t[:1].isupper() or not t.isalpha() for t in toks):
+            phrases.setdefault(toks, m)
+    first: dict[str, int] = {}
+    for key, m in phrases.items():
+        if m is not None:
+            first[key[0]] = max(first.get(key[0], 0), len(key))
+    k = 0
+    while k < n:
+        maxlen = first.get(words[k])
+        if maxlen is None or covered[k]:
+            k += 1
+            continue
+        for length in range(min(maxlen, n - k), 0, -1):
+            m = phrases.get(tuple(words[k : k + length]))
+            if m is not None and not any(covered[k : k + length]):
+                extra.append(_Mention(k, k + length, m.label, m.source, m.entry))
+                for t in range(k, k + length):
+                    covered[t] = 1
+                k += length
+                break
+        else:
+            k += 1
+    if not extra:
+        return mentions
+    return sorted((*mentions, *extra), key=lambda m: m.start)
 
 
 def _compatible(model_label: str, gaz_label: str) -> bool:
