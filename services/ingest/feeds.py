@@ -157,8 +157,8 @@ def parse_feed(
 
     headers = {"content-location": url or "", "content-type": content_type or "application/xml"}
     parsed = feedparser.parse(io.BytesIO(data), response_headers=headers)
-    if parsed.bozo and not parsed.entries and not parsed.get("version"):
-        exc = parsed.get("bozo_exception")
+    if not parsed.entries and not parsed.get("version"):
+        exc = parsed.get("bozo_exception") or "no RSS, RDF or Atom root element"
         raise Rejected("bad_feed", f"not a readable feed: {exc}")
     feed = parsed.feed
     title = feed.get("title")
