@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.harness import Cluster
+from tests.faults.harness import Cluster, RedisServer
 
 SUMMARY: list[str] = []
 
@@ -51,3 +51,16 @@ def cluster_factory(tmp_path: Path) -> Iterator[object]:
     yield make
     for cluster in made:
         cluster.stop()
+
+
+@pytest.fixture
+def broker_url(tmp_path: Path) -> Iterator[str]:
+    """A redis-server of this test's own (port, data directory, append-only file).
+
+    A db number on the machine's Redis is not enough here: on a shared machine
+    another session's workers on the same number would take this test's messages.
+    """
+    server = RedisServer(tmp_path / "broker", appendfsync="everysec")
+    server.start()
+    yield server.url
+    server.stop()

@@ -434,8 +434,10 @@ def census(
 class RedisServer:
     """``redis-server`` with its own port and data directory, append-only file on."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, appendfsync: str = "always") -> None:
+        self.appendfsync = appendfsync
         self.dir = workdir / "redis-data"
+        workdir.mkdir(parents=True, exist_ok=True)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -458,7 +460,7 @@ class RedisServer:
             "--appendonly",
             "yes",
             "--appendfsync",
-            "always",
+            self.appendfsync,
             "--save",
             "",
             "--maxmemory-policy",

@@ -92,11 +92,11 @@ def assert_exactly_once(result: Any, n: int) -> None:
 
 
 def test_enrich_worker_sigkill(
-    cluster_factory: Any, fresh_pg_url: str, redis_url: str, tmp_path: Path
+    cluster_factory: Any, fresh_pg_url: str, broker_url: str, tmp_path: Path
 ) -> None:
     """The whole enrich worker (parent and pool) SIGKILLed mid-flow, three times."""
     n, kills, tag = 100, 3, f"kill-{uuid.uuid4().hex[:6]}"
-    cluster: Cluster = cluster_factory(redis_url, fresh_pg_url)
+    cluster: Cluster = cluster_factory(broker_url, fresh_pg_url)
     cluster.beat()  # the reconciler re-sends what a dead worker held
     procs = pipeline(cluster)
     items = make_corpus(n, tag, seed=1)
@@ -124,10 +124,12 @@ def busiest_child(proc: Proc, window: float = 0.4) -> int | None:
     return max(children, key=lambda c: cpu_seconds(c) - before[c])
 
 
-def test_enrich_pool_child_sigkill(cluster_factory: Any, fresh_pg_url: str, redis_url: str) -> None:
+def test_enrich_pool_child_sigkill(
+    cluster_factory: Any, fresh_pg_url: str, broker_url: str
+) -> None:
     """A pool child of the enrich worker SIGKILLed while it works, three times."""
     n, kills, tag = 100, 3, f"child-{uuid.uuid4().hex[:6]}"
-    cluster: Cluster = cluster_factory(redis_url, fresh_pg_url)
+    cluster: Cluster = cluster_factory(broker_url, fresh_pg_url)
     procs = pipeline(cluster, enrich=2)
     items = make_corpus(n, tag, seed=2)
     cluster.send_items(items)
@@ -209,14 +211,14 @@ def test_redis_killed_and_restarted(
 # ---------------------------------------------------------------- PostgreSQL
 
 
-def test_postgres_unreachable_30s(cluster_factory: Any, fresh_pg_url: str, redis_url: str) -> None:
+def test_postgres_unreachable_30s(cluster_factory: Any, fresh_pg_url: str, broker_url: str) -> None:
     """Every worker reaches PostgreSQL through a proxy that is cut for 30 s mid-flow."""
     n, tag = 100, f"pgcut-{uuid.uuid4().hex[:6]}"
     url = sa.engine.make_url(fresh_pg_url)
     proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
     try:
         via_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-        cluster: Cluster = cluster_factory(redis_url, via_proxy)
+        cluster: Cluster = cluster_factory(broker_url, via_proxy)
         pipeline(cluster)
         items = make_corpus(n, tag, seed=5)
         cluster.send_items(items[: n // 2])
@@ -252,13 +254,13 @@ def test_postgres_unreachable_30s(cluster_factory: Any, fresh_pg_url: str, redis
 
 @pytest.mark.parametrize("mode", ["raise", "exit"])
 def test_poison_message_dead_lettered(
-    mode: str, cluster_factory: Any, fresh_pg_url: str, redis_url: str
+    mode: str, cluster_factory: Any, fresh_pg_url: str, broker_url: str
 ) -> None:
     """One article that always fails (or always kills its process) goes to the dead
     letters after the set attempts; the other N-1 are stored once."""
     n, tag = 60, f"poison-{mode}-{uuid.uuid4().hex[:6]}"
     marker = f"POISON-{uuid.uuid4().hex}"
-    cluster: Cluster = cluster_factory(redis_url, fresh_pg_url, max_attempts=3)
+    cluster: Cluster = cluster_factory(broker_url, fresh_pg_url, max_attempts=3)
     poison_env = {"NEWSWIRE_TEST_POISON_MARKER": marker, "NEWSWIRE_TEST_POISON_MODE": mode}
     pipeline(cluster, extra_env=poison_env)
     rng = random.Random(6)
@@ -324,14 +326,14 @@ def unacked(client: redis.Redis, queue: str) -> int:
 
 
 def test_warm_shutdown_requeues_at_once(
-    cluster_factory: Any, fresh_pg_url: str, redis_url: str
+    cluster_factory: Any, fresh_pg_url: str, broker_url: str
 ) -> None:
     """SIGTERM to an enrich worker mid-task: the task finishes, the messages it held
     are back in the queue when it exits (visibility timeout 1 h: no waiting for it)."""
     n, tag = 60, f"term-{uuid.uuid4().hex[:6]}"
     slow = f"SLOW-{uuid.uuid4().hex}"
     cluster: Cluster = cluster_factory(
-        redis_url,
+        broker_url,
         fresh_pg_url,
         batch_size=5,
         visibility_timeout=3600,
@@ -353,7 +355,7 @@ def test_warm_shutdown_requeues_at_once(
     wait_for(
         lambda: json_events([enrich.log], "fault_slow_task"), 120, 0.2, "the slow task running"
     )
-    client = redis.Redis.from_url(redis_url)
+    client = redis.Redis.from_url(broker_url)
     held_before = unacked(client, "enrich")
     enrich.popen.send_signal(signal.SIGTERM)
     code = enrich.popen.wait(90)
@@ -437,7 +439,7 @@ def pickle_message(marker: Path, task: str, queue: str) -> tuple[str, str]:
 
 
 def test_pickle_message_refused(
-    cluster_factory: Any, fresh_pg_url: str, redis_url: str, tmp_path: Path
+    cluster_factory: Any, fresh_pg_url: str, broker_url: str, tmp_path: Path
 ) -> None:
     """A pickle message pushed straight into the ingest queue is refused and reported;
     its code never runs; the articles around it flow."""
@@ -448,10 +450,10 @@ def test_pickle_message_refused(
     pickle.loads(base64.b64decode(json.loads(pickle_message(probe, "x", "ingest")[1])["body"]))
     assert probe.exists()
 
-    cluster: Cluster = cluster_factory(redis_url, fresh_pg_url)
+    cluster: Cluster = cluster_factory(broker_url, fresh_pg_url)
     pipeline(cluster)
     items = make_corpus(n, tag, seed=9)
-    client = redis.Redis.from_url(redis_url)
+    client = redis.Redis.from_url(broker_url)
     task_id, raw = pickle_message(marker, "ingest.ingest_items", "ingest")
     cluster.send_items(items[: n // 2])
     client.lpush("ingest", raw)
