@@ -271,9 +271,8 @@ def filter_clauses(
             Article.id.in_(
                 select(ArticleRegion.article_id).where(
                     or_(
-                        ArticleRegion.code == region,
+                        ArticleRegion.code.in_(sorted({region, region.lower().replace(" ", "-")})),
                         func.lower(ArticleRegion.name) == region.lower(),
-                        ArticleRegion.code == region.lower().replace(" ", "-"),
                     )
                 )
             )
@@ -383,35 +382,41 @@ def articles_as_dicts(
     ctry: dict[str, list[dict[str, Any]]] = defaultdict(list)
     regs: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if ids:
-        # Plain column rows (no ORM identity map): a page has hundreds of tags.
-        for m in session.execute(
+        # Plain column rows (no ORM identity map): a page has hundreds of tags. Mentions
+        # first, then their entities by primary key (no join over the entities table).
+        mentions = session.execute(
             select(
                 ArticleEntity.article_id,
+                ArticleEntity.entity_id,
                 ArticleEntity.text,
-                Entity.name,
-                Entity.label,
                 ArticleEntity.count,
                 ArticleEntity.spans,
-                Entity.country,
                 ArticleEntity.in_title,
                 ArticleEntity.source,
-                Entity.id,
-            )
-            .join(Entity, Entity.id == ArticleEntity.entity_id)
-            .where(ArticleEntity.article_id.in_(ids))
-            .order_by(ArticleEntity.article_id, ArticleEntity.count.desc(), Entity.name)
-        ):
+            ).where(ArticleEntity.article_id.in_(ids))
+        ).all()
+        entity_ids = sorted({m[1] for m in mentions})
+        names: dict[int, tuple[str, str, str | None]] = {}
+        for start in range(0, len(entity_ids), 1000):
+            for eid, name, label, country in session.execute(
+                select(Entity.id, Entity.name, Entity.label, Entity.country).where(
+                    Entity.id.in_(entity_ids[start : start + 1000])
+                )
+            ):
+                names[eid] = (name, label, country)
+        for m in sorted(mentions, key=lambda m: (m[0], -m[3], names[m[1]][0])):
+            name, label, country = names[m[1]]
             ents[m[0]].append(
                 {
-                    "text": m[1],
-                    "canonical": m[2],
-                    "label": m[3],
-                    "count": m[4],
-                    "spans": m[5],
-                    "country": m[6],
-                    "in_title": m[7],
-                    "source": m[8],
-                    "entity_id": m[9],
+                    "text": m[2],
+                    "canonical": name,
+                    "label": label,
+                    "count": m[3],
+                    "spans": m[4],
+                    "country": country,
+                    "in_title": m[5],
+                    "source": m[6],
+                    "entity_id": m[1],
                 }
             )
         for c in session.execute(
