@@ -280,6 +280,7 @@ class _Decoder:
         if len(self.encodings) > 1:
             raise FetchError("bad_encoding", "stacked Content-Encodings are refused")
         self.obj: Any = None
+        self.raw_tried = False
         if self.encodings:
             # 47 = gzip or zlib header auto-detected; raw deflate handled on error.
             self.obj = zlib.decompressobj(47)
@@ -297,6 +298,11 @@ class _Decoder:
                 try:
                     chunk = self.obj.decompress(pending, room)
                 except zlib.error as exc:
+                    if self.size == 0 and not out and not self.raw_tried:
+                        # "deflate" sent as raw DEFLATE without the zlib header (common).
+                        self.raw_tried = True
+                        self.obj = zlib.decompressobj(-15)
+                        continue
                     raise FetchError("bad_encoding", f"corrupt compressed body: {exc}") from exc
                 out += chunk
                 pending = self.obj.unconsumed_tail

@@ -182,3 +182,22 @@ def test_http_errors_have_reasons(fetch_env: pytest.MonkeyPatch, site: Site) -> 
     with pytest.raises(FetchError) as err:
         fetch(site.url("/missing"))
     assert err.value.reason == "http_error" and "404" in str(err.value)
+
+
+@pytest.mark.parametrize("wbits", [15, -15])
+def test_deflate_with_and_without_zlib_header(
+    fetch_env: pytest.MonkeyPatch, site: Site, wbits: int
+) -> None:
+    import zlib
+
+    comp = zlib.compressobj(wbits=wbits)
+    body = comp.compress(b"deflated " * 500) + comp.flush()
+    site.add("/d", body, headers={"Content-Encoding": "deflate"})
+    assert fetch(site.url("/d")).content == b"deflated " * 500
+
+
+def test_unknown_content_encoding_is_refused(fetch_env: pytest.MonkeyPatch, site: Site) -> None:
+    site.add("/br", b"\x00\x01", headers={"Content-Encoding": "br"})
+    with pytest.raises(FetchError) as err:
+        fetch(site.url("/br"))
+    assert err.value.reason == "bad_encoding"
