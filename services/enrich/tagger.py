@@ -518,7 +518,7 @@ class Tagger:
                 toks[k - 1].lower() not in ("county", "parish", "city")
             ):
                 continue
-            cands = self.gz.places.get(name.lower().removesuffix("'s"))
+            cands = self.gz.lookup(name.lower().removesuffix("'s"))
             if cands:
                 return cands
         return []
@@ -551,7 +551,7 @@ class Tagger:
         surf = {g.canonical.lower(), *names}
         for name in surf:
             for variant in (name, name.removeprefix("the "), name.removesuffix(" 's")):
-                for c in gz.places.get(variant, ()):
+                for c in gz.lookup(variant):
                     key = (c.country, c.admin1)
                     if key not in seen:
                         seen.add(key)

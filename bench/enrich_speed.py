@@ -1,0 +1,100 @@
+"""Speed benchmark for services/enrich: whole enrich step vs. bare spaCy NER, same texts, one run.
+
+    python bench/enrich_speed.py [--data ../shared/eval] [--articles 600] [--repeat 2]
+
+Texts: the LGL and GeoVirus article bodies from ``--data`` when present (read only, never
+stored), else built-in synthetic news paragraphs. Prints words/second and articles/second for
+both, their ratio, and the peak RSS of the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import sys
+import time
+import xml.etree.ElementTree as ET  # noqa: S405 - trusted local evaluation files
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SYNTHETIC = [
+    "U.S. Secretary of State Antony Blinken met Iraqi Prime Minister Mohammed Shia al-Sudani "
+    "in Baghdad on Tuesday as an Iran-backed militia warned of escalation.",
+    "Shares of Toyota and Honda fell in Tokyo after the Bank of Japan signalled a rate rise, "
+    "while Samsung gained in Seoul.",
+    "Police in Alexandria, Va., said a 34-year-old man was arrested on Main Street after a "
+    "crash that closed Interstate 95 for three hours.",
+    "Georgia's president said in Tbilisi that the country would keep its course toward the "
+    "European Union despite pressure from Moscow.",
+    "Jordan's King Abdullah II received the Egyptian foreign minister in Amman to discuss "
+    "aid deliveries to Gaza.",
+]
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def load_texts(data: Path, n: int) -> list[str]:
+    texts: list[str] = []
+    for name, tag in (("lgl.xml", "text"), ("geovirus.xml", "text")):
+        path = data / name
+        if path.exists():
+            root = ET.parse(path).getroot()  # noqa: S314
+            texts.extend(a.findtext(tag) or "" for a in root.iter("article"))
+    if not texts:
+        rng = random.Random(7)
+        texts = ["\n\n".join(rng.sample(SYNTHETIC, 3)) for _ in range(n)]
+    return [t for t in texts if t.strip()][:n]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "eval"))
+    ap.add_argument("--articles", type=int, default=600)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--repeat", type=int, default=2, help="alternating timed rounds per system")
+    args = ap.parse_args(argv)
+
+    from services.enrich.tagger import get_tagger
+
+    t0 = time.perf_counter()
+    tagger = get_tagger()
+    load_s = time.perf_counter() - t0
+    nlp = tagger.nlp  # the same pipeline object: tok2vec + ner
+    texts = load_texts(Path(args.data), args.articles)
+    arts = [{"id": str(i), "body": t, "language": "en"} for i, t in enumerate(texts)]
+    words = sum(len(t.split()) for t in texts)
+
+    # warm-up (first batch allocations, lazy imports)
+    list(nlp.pipe(texts[:16]))
+    tagger.tag_many(arts[:16])
+
+    bare_s = enrich_s = 0.0
+    for _ in range(args.repeat):  # alternate to share machine noise fairly
+        t = time.perf_counter()
+        for _doc in nlp.pipe(texts, batch_size=args.batch_size):
+            pass
+        bare_s += time.perf_counter() - t
+        t = time.perf_counter()
+        tagger.tag_many(arts, batch_size=args.batch_size)
+        enrich_s += time.perf_counter() - t
+
+    n = len(texts) * args.repeat
+    w = words * args.repeat
+    print(f"model + gazetteer load: {load_s:.1f}s; {len(texts)} articles, {words} words, "
+          f"x{args.repeat} rounds, batch {args.batch_size}")
+    print(f"{'':18} {'words/s':>10} {'articles/s':>11}")
+    print(f"{'bare spaCy NER':18} {w / bare_s:10.0f} {n / bare_s:11.1f}")
+    print(f"{'enrich (ours)':18} {w / enrich_s:10.0f} {n / enrich_s:11.1f}")
+    print(f"enrich / bare NER words per second: {bare_s / enrich_s:.1%}")
+    print(f"peak RSS: {peak_rss_mb():.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
