@@ -1,6 +1,7 @@
 """Files and directories -> raw items (JSON Lines, JSON, plain-text articles, HTML, sitemaps).
 
 Sitemaps (``.xml``, ``.xml.gz``) become URL items: the pages are fetched at ingest.
+Saved RSS/Atom files (``.xml``) give their items, as a polled feed would.
 """
 
 from __future__ import annotations
@@ -134,7 +135,15 @@ def _sitemap_items(path: Path, data: bytes) -> Iterator[RawItem | FileRejection]
     if path.suffix.lower() == ".gz" and not path.name.lower().endswith(".xml.gz"):
         yield FileRejection(origin, "unsupported file type .gz (only .xml.gz sitemaps)")
         return
+    from services.ingest.feeds import parse_feed, sniff
+
     try:
+        if sniff(data) == "feed":  # a saved RSS/Atom file: its items, as when polled
+            parsed = parse_feed(data, url=origin)
+            yield from parsed.items
+            for where, reason in parsed.rejected:
+                yield FileRejection(where, reason)
+            return
         sitemap = parse_sitemap(data, origin=origin)
     except Rejected as exc:
         yield FileRejection(origin, str(exc))

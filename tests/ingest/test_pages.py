@@ -184,3 +184,18 @@ def test_a_crashing_page_rejects_only_itself(
     assert by["good"].status == "queued"
     assert by["bad"].status == "rejected"
     assert (by["bad"].reason or "").startswith("internal_error: RecursionError")
+
+
+def test_saved_feed_file(ingest_pg: str, sent: Sent, tmp_path: Path) -> None:
+    path = tmp_path / "export.xml"
+    body = "".join(f"<p>{p}</p>" for p in stories.HARBOUR)
+    path.write_text(
+        stories.rss2([{"title": "Harbour", "link": "https://g.example/h", "content": body}])
+    )
+    bad = tmp_path / "laughs.xml"
+    bad.write_text(stories.BILLION_LAUGHS)
+    entries = list(iter_items([tmp_path]))
+    [item] = [e for e in entries if isinstance(e, RawItem)]
+    [rejection] = [e for e in entries if not isinstance(e, RawItem)]
+    assert getattr(rejection, "reason", "").startswith("unsafe_xml")
+    assert [o.status for o in accept([item])] == ["queued"]
