@@ -1,0 +1,111 @@
+"""Contract of services.enrich: output shape, statuses, provenance, regions API."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from services.enrich import tagger as tagger_mod
+from services.enrich.regions import all_regions, countries_for_region, regions_for_country
+
+ROOT = Path(__file__).resolve().parents[2]
+
+FRENCH = """Le président de la République a réuni ses ministres à l'Élysée mardi pour discuter \
+de la réforme des retraites, alors que les syndicats appellent à une nouvelle grève nationale \
+jeudi dans toute la France."""
+
+GERMAN = """Die Bundesregierung hat am Mittwoch in Berlin einen neuen Haushaltsentwurf \
+vorgelegt. Der Finanzminister sagte, die Schuldenbremse werde eingehalten."""
+
+
+def test_output_shape_and_provenance(tagger):
+    r = tagger.tag({"id": "a1", "body": "Emmanuel Macron met Olaf Scholz in Paris.",
+                    "language": "en"})
+    assert set(r) >= {"id", "entities", "countries", "regions", "language", "enrichment"}
+    assert r["id"] == "a1" and r["language"] == "en"
+    enr = r["enrichment"]
+    assert enr["status"] == "ok"
+    assert enr["tagger"] == tagger_mod.TAGGER_NAME == "newswire-enrich"
+    assert enr["tagger_version"] == tagger_mod.TAGGER_VERSION
+    assert enr["model"] == "en_core_web_sm" and enr["model_version"] == "3.8.0"
+    assert enr["gazetteer_hash"].startswith("sha256:") and len(enr["gazetteer_hash"]) == 71
+    assert tagger.provenance == {k: v for k, v in enr.items() if k != "status"}
+    for e in r["entities"]:
+        assert set(e) >= {"text", "canonical", "label", "count", "spans", "country", "source"}
+        assert e["source"] in ("gazetteer", "model")
+    for c in r["countries"]:
+        assert set(c) >= {"code", "name", "mentions", "via", "focus"}
+        assert set(c["via"]) <= {"place", "demonym", "affiliation"}
+    for g in r["regions"]:
+        assert set(g) >= {"code", "name", "scheme"} and g["scheme"] in ("m49", "group")
+
+
+def test_non_english_is_language_unsupported(tagger):
+    out = tagger.tag_many([
+        {"id": "fr", "body": FRENCH},  # detected
+        {"id": "de", "body": GERMAN, "language": "de"},  # declared
+        {"id": "en", "body": "Joe Biden spoke in Ohio on Monday.", "language": None},
+    ])
+    assert [r["id"] for r in out] == ["fr", "de", "en"]
+    for r, lang in zip(out[:2], ("fr", "de"), strict=True):
+        assert r["enrichment"]["status"] == "language_unsupported"
+        assert r["language"] == lang
+        assert r["entities"] == [] and r["countries"] == [] and r["regions"] == []
+        assert r["enrichment"]["gazetteer_hash"].startswith("sha256:")
+    assert out[2]["enrichment"]["status"] == "ok" and out[2]["language"] == "en"
+    assert "US" in {c["code"] for c in out[2]["countries"]}
+
+
+def test_empty_article(tagger):
+    r = tagger.tag({"id": "e", "body": "  \n\n ", "title": None})
+    assert r["enrichment"]["status"] == "empty"
+    assert r["entities"] == []
+
+
+def test_tag_equals_tag_many(tagger):
+    arts = [{"id": str(i), "body": f"Officials in Nairobi and Kampala met on day {i}.",
+             "language": "en"} for i in range(5)]
+    many = tagger.tag_many(arts, batch_size=2)
+    assert [tagger.tag(a) for a in arts] == many
+
+
+def test_get_tagger_is_singleton(tagger):
+    assert tagger_mod.get_tagger() is tagger
+
+
+def test_model_not_loaded_at_import():
+    code = ("import sys; import services.enrich.tagger, services.enrich.regions; "
+            "print('spacy' in sys.modules, services.enrich.tagger._TAGGER is None)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["False", "True"]
+
+
+def test_regions_api():
+    me = countries_for_region("Middle East")
+    assert {"IQ", "LB", "IL", "PS"} <= me
+    assert countries_for_region("middle-east") == me == countries_for_region("MIDDLE EAST")
+    assert countries_for_region("145") == countries_for_region("Western Asia")
+    assert "IQ" in countries_for_region("145") and "EG" not in countries_for_region("145")
+    assert countries_for_region("Levant") == {"IL", "JO", "LB", "PS", "SY"}
+    assert {"ML", "NE", "TD"} <= countries_for_region("Sahel")
+    assert countries_for_region("Horn of Africa") >= {"SO", "ET", "ER", "DJ"}
+    assert "KE" in countries_for_region("202")  # Sub-Saharan Africa includes its intermediates
+    assert len(countries_for_region("European Union")) == 27
+    with pytest.raises(KeyError, match="unknown region"):
+        countries_for_region("Atlantis")
+    iq = regions_for_country("IQ")
+    assert {"code": "145", "name": "Western Asia", "scheme": "m49"}.items() <= iq[1].items()
+    assert {"middle-east", "gulf"} & {g["code"] for g in iq if g["scheme"] == "group"}
+    assert all_regions() and all("countries" in g for g in all_regions())
+
+
+def test_every_m49_country_is_a_real_code():
+    import pycountry
+
+    for g in all_regions():
+        for c in g["countries"]:
+            assert c == "XK" or pycountry.countries.get(alpha_2=c) is not None, (g["name"], c)
