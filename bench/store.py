@@ -252,6 +252,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=60, help="requests per query kind")
     parser.add_argument("--keep", action="store_true", help="do not drop the database")
     parser.add_argument(
+        "--database",
+        default=None,
+        help="reuse a database kept by --keep: skip the write figures, query it as it is",
+    )
+    parser.add_argument(
         "--without-fts-index",
         action="store_true",
         help="drop the full-text GIN index first (shows what it costs on writes)",
@@ -262,141 +267,157 @@ def main() -> None:
     from shared.logging import configure_logging
 
     configure_logging("console", "WARNING")
-    url = create_database()
+    url = args.database or create_database()
     print(f"database {url.rsplit('/', 1)[1]} (PostgreSQL)")
     try:
         migrate.upgrade(url)
-        if args.without_fts_index:
-            with db.session_scope(url) as s:
-                s.execute(sa.text("DROP INDEX ix_articles_fts"))
-            print("full-text index dropped (--without-fts-index)")
-        gen = Generator()
-        print(
-            "\nupsert throughput (new articles, ~10 mentions + 3 countries each, one "
-            "transaction per batch):"
-        )
-        for size, total in ((1, 300), (100, 3_000), (1000, 10_000)):
-            rate, n = throughput(url, gen, size, total)
-            print(f"  batch {size:>5}: {rate:>8,.0f} articles/s   ({n:,} articles)")
-        rates = side_by_side(url, gen)
-        print(
-            f"  batch  1000, side by side: COPY {rates['copy']:,.0f} articles/s, "
-            f"INSERT ... VALUES {rates['values']:,.0f} articles/s "
-            f"(x{rates['copy'] / rates['values']:.2f})"
-        )
-        if not args.without_fts_index:
-            # What the full-text index costs on writes, measured in the same run.
-            with db.session_scope(url) as s:
-                s.execute(sa.text("DROP INDEX ix_articles_fts"))
-            plain = side_by_side(url, gen, rounds=3, methods=("copy",))["copy"]
-            print(f"  batch  1000 without the full-text index: COPY {plain:,.0f} articles/s")
-            with db.session_scope(url) as s:
-                s.execute(sa.text(FTS_INDEX_DDL))
-        again = [gen.batch(1000) for _ in range(3)]
-        timed_upserts(url, again)
-        later = datetime.now(UTC) + timedelta(minutes=1)
-        for b in again:
-            for a in b:
-                a.enrichment.enriched_at = later
-        spent = timed_upserts(url, again)
-        print(f"  re-store batch 1000 (tags replaced): {3000 / spent:>8,.0f} articles/s")
-
-        rate, wall = load(url, gen, args.articles)
-        with db.session_scope(url) as s:
-            s.execute(sa.text("ANALYZE"))
-            stats = {
-                t: int(s.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar() or 0)
-                for t in ("articles", "entities", "article_entities", "article_countries")
-            }
-        print(
-            f"\ncorpus: {stats['articles']:,} articles, {stats['entities']:,} entities, "
-            f"{stats['article_entities']:,} mentions, {stats['article_countries']:,} "
-            f"article-countries (loaded at {rate:,.0f} articles/s in batches of 1000)"
-        )
-
-        from fastapi.testclient import TestClient
-        from sqlalchemy.orm import Session
-
-        from services.store.api.app import create_app, get_session
-
-        app = create_app()
-
-        def session_for_bench() -> Iterator[Session]:
-            with db.get_sessionmaker(url)() as session:
-                yield session
-
-        app.dependency_overrides[get_session] = session_for_bench
-        client = TestClient(app)
-        rng = random.Random(7)
-        # What users ask for: entities and countries drawn by popularity (Zipf), so
-        # some are in a third of the corpus and some in a handful of articles.
-        ents = [e[0] for e in rng.choices(gen.entities, cum_weights=gen.entity_weights, k=40)]
-        top_ents = [gen.entities[i][0] for i in range(3)]
-        rare_ents = [gen.entities[i][0] for i in range(5000, 5040)]
-        ctry = [c[0] for c in rng.choices(COUNTRIES, cum_weights=gen.country_weights, k=40)]
-        words = [gen.vocab[i] for i in range(50, 90)]
-        since = (NOW - timedelta(days=7)).isoformat()
-        month = (NOW - timedelta(days=30)).isoformat()
-
-        def q(path: str, values: list[Any], make: Callable[[Any], dict[str, Any]]) -> Callable:
-            it = cycle(values)
-
-            def call() -> None:
-                r = client.get(path, params=make(next(it)))
-                assert r.status_code == 200, r.text
-
-            return call
-
-        queries: list[tuple[str, Callable[[], None]]] = [
-            ("GET /articles (no filter)", q("/articles", [None], lambda _: {})),
-            (
-                "GET /articles?entity= (by popularity)",
-                q("/articles", ents, lambda e: {"entity": e}),
-            ),
-            ("GET /articles?entity= (top 3)", q("/articles", top_ents, lambda e: {"entity": e})),
-            ("GET /articles?entity= (rare)", q("/articles", rare_ents, lambda e: {"entity": e})),
-            ("GET /articles?country=", q("/articles", ctry, lambda c: {"country": c})),
-            (
-                "GET /articles?entity=&country=",
-                q(
-                    "/articles",
-                    list(zip(ents, ctry, strict=True)),
-                    lambda p: {"entity": p[0], "country": p[1]},
-                ),
-            ),
-            (
-                "GET /articles?region=middle-east&since=7d",
-                q("/articles", [None], lambda _: {"region": "middle-east", "since": since}),
-            ),
-            ("GET /articles?q= (full text)", q("/articles", words, lambda w: {"q": w})),
-            (
-                "GET /articles?country=&page 2",
-                q("/articles", ctry, lambda c: {"country": c, "limit": 50}),
-            ),
-            (
-                "GET /entities?region=&since=30d&label=PERSON",
-                q(
-                    "/entities",
-                    [None],
-                    lambda _: {"region": "middle-east", "since": month, "label": "PERSON"},
-                ),
-            ),
-            ("GET /countries?since=7d", q("/countries", [None], lambda _: {"since": since})),
-            ("GET /regions?since=7d", q("/regions", [None], lambda _: {"since": since})),
-        ]
-        print(
-            f"\nAPI latency over {stats['articles']:,} articles ({args.runs} requests each, "
-            "page of 20 unless noted, in-process):"
-        )
-        print(f"  {'query':<46} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
-        for name, call in queries:
-            p50, p95, worst = latency(call, args.runs)
-            print(f"  {name:<46} {p50:>8.1f} {p95:>8.1f} {worst:>8.1f}")
+    except BaseException:
+        if not args.database:
+            drop_database(url)
+        raise
+    try:
+        if not args.database:
+            write_figures(url, args)
+        query_figures(url, args)
     finally:
-        if args.keep:
+        if args.keep or args.database:
             print(f"kept {url}")
         else:
             drop_database(url)
+
+
+def write_figures(url: str, args: argparse.Namespace) -> None:
+    if args.without_fts_index:
+        with db.session_scope(url) as s:
+            s.execute(sa.text("DROP INDEX ix_articles_fts"))
+        print("full-text index dropped (--without-fts-index)")
+    gen = Generator()
+    print(
+        "\nupsert throughput (new articles, ~10 mentions + 3 countries each, one "
+        "transaction per batch):"
+    )
+    for size, total in ((1, 300), (100, 3_000), (1000, 10_000)):
+        rate, n = throughput(url, gen, size, total)
+        print(f"  batch {size:>5}: {rate:>8,.0f} articles/s   ({n:,} articles)")
+    rates = side_by_side(url, gen)
+    print(
+        f"  batch  1000, side by side: COPY {rates['copy']:,.0f} articles/s, "
+        f"INSERT ... VALUES {rates['values']:,.0f} articles/s "
+        f"(x{rates['copy'] / rates['values']:.2f})"
+    )
+    if not args.without_fts_index:
+        # What the full-text index costs on writes, measured in the same run.
+        with db.session_scope(url) as s:
+            s.execute(sa.text("DROP INDEX ix_articles_fts"))
+        plain = side_by_side(url, gen, rounds=3, methods=("copy",))["copy"]
+        print(f"  batch  1000 without the full-text index: COPY {plain:,.0f} articles/s")
+        with db.session_scope(url) as s:
+            s.execute(sa.text(FTS_INDEX_DDL))
+    again = [gen.batch(1000) for _ in range(3)]
+    timed_upserts(url, again)
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    for b in again:
+        for a in b:
+            a.enrichment.enriched_at = later
+    spent = timed_upserts(url, again)
+    print(f"  re-store batch 1000 (tags replaced): {3000 / spent:>8,.0f} articles/s")
+
+    rate, wall = load(url, gen, args.articles)
+    print(f"\nloaded up to {args.articles:,} articles at {rate:,.0f} articles/s (batches of 1000)")
+
+
+def query_figures(url: str, args: argparse.Namespace) -> None:
+    gen = Generator()  # same seed: the same entity and word lists as the load
+    with db.session_scope(url) as s:
+        s.execute(sa.text("ANALYZE"))
+        stats = {
+            t: int(s.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar() or 0)
+            for t in ("articles", "entities", "article_entities", "article_countries")
+        }
+    print(
+        f"\ncorpus: {stats['articles']:,} articles, {stats['entities']:,} entities, "
+        f"{stats['article_entities']:,} mentions, {stats['article_countries']:,} "
+        "article-countries"
+    )
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy.orm import Session
+
+    from services.store.api.app import create_app, get_session
+
+    app = create_app()
+
+    def session_for_bench() -> Iterator[Session]:
+        with db.get_sessionmaker(url)() as session:
+            yield session
+
+    app.dependency_overrides[get_session] = session_for_bench
+    client = TestClient(app)
+    rng = random.Random(7)
+    # What users ask for: entities and countries drawn by popularity (Zipf), so
+    # some are in a third of the corpus and some in a handful of articles.
+    ents = [e[0] for e in rng.choices(gen.entities, cum_weights=gen.entity_weights, k=40)]
+    top_ents = [gen.entities[i][0] for i in range(3)]
+    rare_ents = [gen.entities[i][0] for i in range(5000, 5040)]
+    ctry = [c[0] for c in rng.choices(COUNTRIES, cum_weights=gen.country_weights, k=40)]
+    words = [gen.vocab[i] for i in range(50, 90)]
+    since = (NOW - timedelta(days=7)).isoformat()
+    month = (NOW - timedelta(days=30)).isoformat()
+
+    def q(path: str, values: list[Any], make: Callable[[Any], dict[str, Any]]) -> Callable:
+        it = cycle(values)
+
+        def call() -> None:
+            r = client.get(path, params=make(next(it)))
+            assert r.status_code == 200, r.text
+
+        return call
+
+    queries: list[tuple[str, Callable[[], None]]] = [
+        ("GET /articles (no filter)", q("/articles", [None], lambda _: {})),
+        (
+            "GET /articles?entity= (by popularity)",
+            q("/articles", ents, lambda e: {"entity": e}),
+        ),
+        ("GET /articles?entity= (top 3)", q("/articles", top_ents, lambda e: {"entity": e})),
+        ("GET /articles?entity= (rare)", q("/articles", rare_ents, lambda e: {"entity": e})),
+        ("GET /articles?country=", q("/articles", ctry, lambda c: {"country": c})),
+        (
+            "GET /articles?entity=&country=",
+            q(
+                "/articles",
+                list(zip(ents, ctry, strict=True)),
+                lambda p: {"entity": p[0], "country": p[1]},
+            ),
+        ),
+        (
+            "GET /articles?region=middle-east&since=7d",
+            q("/articles", [None], lambda _: {"region": "middle-east", "since": since}),
+        ),
+        ("GET /articles?q= (full text)", q("/articles", words, lambda w: {"q": w})),
+        (
+            "GET /articles?country=&page 2",
+            q("/articles", ctry, lambda c: {"country": c, "limit": 50}),
+        ),
+        (
+            "GET /entities?region=&since=30d&label=PERSON",
+            q(
+                "/entities",
+                [None],
+                lambda _: {"region": "middle-east", "since": month, "label": "PERSON"},
+            ),
+        ),
+        ("GET /countries?since=7d", q("/countries", [None], lambda _: {"since": since})),
+        ("GET /regions?since=7d", q("/regions", [None], lambda _: {"since": since})),
+    ]
+    print(
+        f"\nAPI latency over {stats['articles']:,} articles ({args.runs} requests each, "
+        "page of 20 unless noted, in-process):"
+    )
+    print(f"  {'query':<46} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+    for name, call in queries:
+        p50, p95, worst = latency(call, args.runs)
+        print(f"  {name:<46} {p50:>8.1f} {p95:>8.1f} {worst:>8.1f}")
 
 
 if __name__ == "__main__":
