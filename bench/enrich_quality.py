@@ -309,7 +309,8 @@ def main(argv=None) -> int:
                     help="sentences per CoNLL pseudo-article (default 20)")
     ap.add_argument("--errors", type=int, default=0, help="print N country errors to stderr")
     ap.add_argument("--no-feed-country", action="store_true",
-                    help="LGL: do not pass the feeds' country (US local newspapers) as source_country")
+                    help="LGL: do not pass the feeds' country (US local newspapers) "
+                    "as source_country")
     args = ap.parse_args(argv)
     data = Path(args.data)
     if not data.is_absolute() and not data.exists():

@@ -290,7 +290,7 @@ def build(tokenize) -> Gazetteer:
 
     # --- tokenize all aliases once ---
     tokenized = tokenize([s for s, _ in surface])
-    for (text, eid), toks in zip(surface, tokenized, strict=True):
+    for (_text, eid), toks in zip(surface, tokenized, strict=True):
         key = tuple(toks)
         if not key:
             continue

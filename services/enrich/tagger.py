@@ -17,7 +17,6 @@ The model is loaded lazily on the first ``get_tagger()`` call in a process (afte
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 from collections import Counter
@@ -254,7 +253,6 @@ class Tagger:
     def _normalize(self, mentions: list[_Mention], words: list[str]) -> list[_Group]:
         groups: dict[object, _Group] = {}
         order: list[_Group] = []
-        persons: list[_Group] = []  # multi-token person names
         surname: dict[str, _Group | None] = {}
         acronym: dict[str, _Group] = {}
 
@@ -364,7 +362,7 @@ class Tagger:
         # "City, State" / "City, Country" pairs
         pair_ctx: dict[int, list] = {}
         by_start = {m.start: (g, c) for g, c in places for m in g.mentions}
-        for g, cands in places:
+        for g, _cands in places:
             for m in g.mentions:
                 nxt = by_start.get(m.end + 1)
                 if nxt is not None and m.end < len(words) and words[m.end] == ",":
@@ -727,5 +725,3 @@ def get_tagger() -> Tagger:
                 _TAGGER = build_tagger()
     return _TAGGER
 
-
-_ = math  # keep import for numeric helpers in future versions

@@ -55,7 +55,8 @@ def test_middle_east_story_countries_and_regions(tag):
 
 
 def test_israel_when_named(tag):
-    r = tag(IRAQ + "\n\nIsrael struck targets in southern Lebanon overnight, the Israeli army said.")
+    more = "\n\nIsrael struck targets in southern Lebanon overnight, the Israeli army said."
+    r = tag(IRAQ + more)
     assert "IL" in codes(r)
 
 
