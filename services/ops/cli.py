@@ -540,7 +540,18 @@ def trace_article(article_id: str) -> dict[str, Any] | None:
                 events.append(
                     {"at": iso(d.resolved_at), "event": d.status, "detail": f"letter {d.id}"}
                 )
-        events.sort(key=lambda e: e["at"] or "")
+        # The enrich task records its end after handing the batch to the store, so a fast
+        # store can finish first: order "enriched" before "stored" all the same.
+        rank = {"enriched": 0, "stored": 1}
+        stored_at = iso(record.stored_at) if record is not None else None
+
+        def order(e: dict[str, Any]) -> tuple[str, int]:
+            at = e["at"] or ""
+            if e["event"] == "enriched" and stored_at and at > stored_at:
+                at = stored_at
+            return at, rank.get(e["event"], 0)
+
+        events.sort(key=order)
         start = record.received_at if record is not None else None
         if start is not None and start.tzinfo is None:
             start = start.replace(tzinfo=UTC)
