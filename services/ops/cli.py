@@ -75,6 +75,7 @@ def _queues_table(snap: Any, history: dict[str, deque[int]] | None = None) -> An
         ("reserved", "right"),
         ("oldest", "right"),
         ("consumers", "right"),
+        ("articles", "right"),
         ("done/min", "right"),
         ("failed/min", "right"),
         ("lag p50", "right"),
@@ -90,6 +91,7 @@ def _queues_table(snap: Any, history: dict[str, deque[int]] | None = None) -> An
             _num(qs.reserved),
             _age(qs.oldest_age_s),
             _num(qs.consumers),
+            _num(qs.articles_pending),
             _num(qs.processed_per_min),
             _num(qs.failed_per_min),
             _age(qs.lag_p50_s),
@@ -119,8 +121,10 @@ def queues_command(
 ) -> None:
     """Waiting, reserved, oldest age, consumers, rates and end-to-end lag per queue.
 
-    Waiting and reserved come from Redis itself (every priority list and the
-    unacked hash), so they are right even when no worker consumes a queue.
+    Waiting and reserved are messages, from Redis itself (every priority list and
+    the unacked hash), so they are right even when no worker consumes a queue.
+    "articles" counts the articles the database says are on their way to that
+    stage (received, not yet stored); rates are articles per minute.
     """
     from services.ops.queues import snapshot
 

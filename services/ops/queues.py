@@ -41,6 +41,7 @@ class QueueStats:
     reserved: int | None = None
     oldest_age_s: float | None = None
     consumers: int | None = None
+    articles_pending: int | None = None
     processed_per_min: float | None = None
     failed_per_min: float | None = None
     lag_p50_s: float | None = None
@@ -246,7 +247,7 @@ def database_stats(window_s: int, now: datetime | None = None) -> dict[str, Any]
     from sqlalchemy import func, select
 
     from shared.db import is_postgres, session_scope
-    from shared.models import STORED, DeadLetter, IngestRecord
+    from shared.models import RECEIVED, STORED, DeadLetter, IngestRecord
 
     now = now or datetime.now(UTC)
     since = now - timedelta(seconds=window_s)
@@ -289,6 +290,14 @@ def database_stats(window_s: int, now: datetime | None = None) -> dict[str, Any]
                 .group_by(DeadLetter.task)
             ).all()
         )
+        last_sent = func.coalesce(IngestRecord.last_sent_at, IngestRecord.received_at)
+        sent_on = (IngestRecord.enriched_at.is_not(None)) & (IngestRecord.enriched_at >= last_sent)
+        pending_enrich, pending_store = session.execute(
+            select(
+                func.count().filter(~sent_on),
+                func.count().filter(sent_on),
+            ).where(IngestRecord.status == RECEIVED)
+        ).one()
         dead_waiting, dead_oldest = session.execute(
             select(func.count(), func.min(DeadLetter.created_at)).where(DeadLetter.status == "dead")
         ).one()
@@ -306,6 +315,7 @@ def database_stats(window_s: int, now: datetime | None = None) -> dict[str, Any]
         "failed_per_min": {q: round(failed.get(q, 0) / minutes, 2) for q in queues.QUEUES},
         "dead_letters_per_min": round(sum(failed.values()) / minutes, 2),
         "dead_waiting": int(dead_waiting or 0),
+        "pending": {queues.ENRICH: int(pending_enrich or 0), queues.STORE: int(pending_store or 0)},
         "dead_oldest_age_s": (
             round((now - oldest_letter).total_seconds(), 3) if oldest_letter is not None else None
         ),
@@ -343,6 +353,7 @@ def snapshot(
         for q in queues.QUEUES:
             stats[q].processed_per_min = db["processed_per_min"][q]
             stats[q].failed_per_min = db["failed_per_min"][q]
+            stats[q].articles_pending = db["pending"].get(q)
         stats[queues.STORE].lag_p50_s = db["lag_p50_s"]
         stats[queues.STORE].lag_p95_s = db["lag_p95_s"]
         dead.waiting = db["dead_waiting"]

@@ -137,6 +137,7 @@ def test_queue_figures_match_redis_as_workers_start(broker: Broker) -> None:
         snap = snapshot(with_consumers=True).by_name()
         assert snap["ingest"].consumers == 1 and snap["enrich"].consumers == 0
         assert (snap["ingest"].waiting, snap["enrich"].waiting) == (0, in_enrich)
+        assert (snap["enrich"].articles_pending, snap["store"].articles_pending) == (N, 0)
         assert snap["ingest"].processed_per_min == round(N / 5, 2)  # over the 300 s window
         cli = _cli_queues(b)
         assert cli["enrich"]["waiting"] == in_enrich
@@ -159,6 +160,7 @@ def test_queue_figures_match_redis_as_workers_start(broker: Broker) -> None:
         )
         snap = snapshot(with_consumers=False).by_name()
         assert (snap["enrich"].waiting, snap["store"].waiting) == (0, in_enrich)
+        assert (snap["enrich"].articles_pending, snap["store"].articles_pending) == (0, N)
     with Worker("store", b.child_env(), log) as store:
         store.wait_ready()
 
