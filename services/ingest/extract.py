@@ -189,7 +189,10 @@ def extract_page(html: str, url: str | None = None) -> dict[str, Any] | None:
     return {
         "title": title,
         "body": "\n\n".join(lines),
-        "published": published or data.get("date"),
+        # The page's own machine-readable publication time (meta, JSON-LD, <time>) ...
+        "published_meta": published,
+        # ... and trafilatura's guess (day only, may come from the text).
+        "published": data.get("date"),
         "url": data.get("url"),
         "authors": [a.strip() for a in authors.split(";") if a.strip()] if authors else [],
         "language": language,

@@ -250,7 +250,9 @@ def extract_html(item: RawItem) -> RawItem:
             "html": None,
             "title": item.title or data.get("title"),
             "body": data["body"],
-            "published": item.published or data.get("published"),
+            # The page's own metadata beats a sitemap's lastmod or a feed's date; the
+            # item's date beats trafilatura's day-only guess.
+            "published": data.get("published_meta") or item.published or data.get("published"),
             "url": _trusted_canonical(data.get("url"), item.url),
             "authors": item.authors or data.get("authors") or [],
             "language": item.language or data.get("language"),

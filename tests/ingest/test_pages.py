@@ -199,3 +199,17 @@ def test_saved_feed_file(ingest_pg: str, sent: Sent, tmp_path: Path) -> None:
     [rejection] = [e for e in entries if not isinstance(e, RawItem)]
     assert getattr(rejection, "reason", "").startswith("unsafe_xml")
     assert [o.status for o in accept([item])] == ["queued"]
+
+
+def test_page_metadata_date_beats_sitemap_lastmod(ingest_pg: str, site: Site, sent: Sent) -> None:
+    site.add(
+        "/dated",
+        stories.page("Harbour", stories.HARBOUR, published="2023-12-06T09:15:00+01:00"),
+    )
+    site.add(
+        "/sm.xml",
+        stories.sitemap([(site.url("/dated"), "2024-02-01T00:00:00Z")]),  # edited later
+        content_type="application/xml",
+    )
+    accept([RawItem(kind="url", url=site.url("/sm.xml"))])
+    assert sent.articles()[0]["published_at"] == "2023-12-06T08:15:00Z"
