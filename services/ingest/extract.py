@@ -149,8 +149,6 @@ def _meta_dates(tree: Any) -> list[str]:
                 if isinstance(obj.get("datePublished"), str):
                     found.append(obj["datePublished"])
                 stack.extend(v for v in obj.values() if isinstance(v, dict | list))
-    for el in tree.xpath("//time[@datetime]")[:1]:
-        found.append(el.get("datetime"))
     return found
 
 
@@ -173,6 +171,7 @@ def extract_page(html: str, url: str | None = None) -> dict[str, Any] | None:
     if lines and title and lines[0].casefold() == title.casefold():
         lines.pop(0)
     published = None
+    time_el = None
     try:
         tree = lxml.html.document_fromstring(html.encode("utf-8", "replace"))
         from services.ingest.prepare import parse_date
@@ -181,6 +180,10 @@ def extract_page(html: str, url: str | None = None) -> dict[str, Any] | None:
             if parse_date(candidate) is not None:
                 published = candidate
                 break
+        # A <time> element is a weaker clue (it may date a "related" link).
+        for el in tree.xpath("//article//time[@datetime] | //time[@pubdate]")[:1]:
+            if parse_date(el.get("datetime")) is not None:
+                time_el = el.get("datetime")
         lang = tree.get("lang") or tree.get("xml:lang")
     except (etree.ParserError, ValueError):
         lang = None
@@ -192,7 +195,7 @@ def extract_page(html: str, url: str | None = None) -> dict[str, Any] | None:
         # The page's own machine-readable publication time (meta, JSON-LD, <time>) ...
         "published_meta": published,
         # ... and trafilatura's guess (day only, may come from the text).
-        "published": data.get("date"),
+        "published": time_el or data.get("date"),
         "url": data.get("url"),
         "authors": [a.strip() for a in authors.split(";") if a.strip()] if authors else [],
         "language": language,
