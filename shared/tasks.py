@@ -11,13 +11,15 @@ in embedded mode, where :func:`shared.dispatch.send` calls ``task.run`` directly
   its batch goes on. A stage that succeeds resets the counter.
 * A multi-article batch that fails with a non-transient error, or that comes back
   redelivered (its worker died), is split in halves and re-sent, so one poison
-  article never takes its batch-mates down. A single article that fails
-  permanently is dead-lettered with its payload, error and traceback.
+  article never takes its batch-mates down. A single article that keeps failing
+  is retried with backoff until it has run NEWSWIRE_MAX_ATTEMPTS times, then
+  dead-lettered with its payload, error and traceback; an invalid payload
+  (``SchemaError``) is dead-lettered at once.
 * Transient errors (database, network) are retried with capped exponential
   backoff and do not count as attempts; when the retries run out every article of
   the message gets a dead letter of its own (replayable one by one).
-* Embedded mode has no retries: any failure ends in dead letters, never in an
-  exception that would stop the command for the other inputs.
+* Embedded mode has no retries: any failure ends in dead letters at once, never in
+  an exception that would stop the command for the other inputs.
 
 Test-only hook (documented, off unless set): ``NEWSWIRE_TEST_POISON_MARKER=<text>``
 makes the task named by ``NEWSWIRE_TEST_POISON_TASK`` (default ``enrich.tag_articles``)
@@ -40,6 +42,7 @@ import sqlalchemy.exc
 import structlog
 from celery import Task
 from celery.exceptions import Ignore, Reject, Retry
+from celery.utils.time import get_exponential_backoff_interval
 
 from shared import queues
 from shared.logging import get_logger
@@ -443,6 +446,25 @@ class PipelineTask(Task):
                 )
                 return None
             reason = "invalid_payload" if isinstance(exc, SchemaError) else "error"
+            tried = max(attempts.values()) if attempts else self.request.retries + 1
+            if reason == "error" and not self._embedded and tried < settings.max_attempts:
+                # Maybe a glitch: try again later, up to NEWSWIRE_MAX_ATTEMPTS runs.
+                countdown = get_exponential_backoff_interval(
+                    factor=int(self.retry_backoff),
+                    retries=tried - 1,
+                    maximum=self.retry_backoff_max,
+                    full_jitter=True,
+                )
+                log.warning(
+                    "article_failed_will_retry",
+                    task=self.name,
+                    attempts=tried,
+                    max_attempts=settings.max_attempts,
+                    countdown_s=countdown,
+                    article_id=ids[0] if ids else None,
+                    error=f"{type(exc).__name__}: {exc}"[:500],
+                )
+                raise self.retry(args=[message], kwargs=kw, exc=exc, countdown=countdown) from exc
             self._dead_letter_items(message, exc, reason, attempts)
             if self._embedded:
                 return None

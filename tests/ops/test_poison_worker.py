@@ -95,6 +95,7 @@ def test_poison_that_kills_its_worker_and_one_that_fails(broker: Broker) -> None
         )
     second = _letters()[1]
     assert (second.article_id, second.reason) == (more[2].id, "error")
+    assert second.attempts == 2  # retried until NEWSWIRE_MAX_ATTEMPTS runs, then dead
     assert "PoisonTestError" in second.error and second.traceback
     assert more[0].id in _stored_ids() and more[2].id not in _stored_ids()
 
