@@ -363,6 +363,7 @@ def query_figures(url: str, args: argparse.Namespace) -> None:
     words = [gen.vocab[i] for i in range(50, 90)]
     since = (NOW - timedelta(days=7)).isoformat()
     month = (NOW - timedelta(days=30)).isoformat()
+    day = (NOW - timedelta(days=1)).isoformat()
 
     def q(path: str, values: list[Any], make: Callable[[Any], dict[str, Any]]) -> Callable:
         it = cycle(values)
@@ -405,6 +406,14 @@ def query_figures(url: str, args: argparse.Namespace) -> None:
                 "/entities",
                 [None],
                 lambda _: {"region": "middle-east", "since": month, "label": "PERSON"},
+            ),
+        ),
+        (
+            "GET /entities?region=&since=24h&label=PERSON",
+            q(
+                "/entities",
+                [None],
+                lambda _: {"region": "middle-east", "since": day, "label": "PERSON"},
             ),
         ),
         ("GET /countries?since=7d", q("/countries", [None], lambda _: {"since": since})),
