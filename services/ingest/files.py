@@ -49,18 +49,65 @@ def decode(data: bytes, origin: str) -> str:
     return decode_bytes(data, origin)
 
 
+# Field names seen in real exports (news APIs, scrapers, datasets) -> ours.
+FIELD_ALIASES: dict[str, tuple[str, ...]] = {
+    "body": (
+        "text",
+        "content",
+        "maintext",
+        "article",
+        "article_text",
+        "body_text",
+        "story",
+        "full_text",
+        "fulltext",
+    ),
+    "title": ("headline", "heading", "name"),
+    "url": ("link", "uri", "canonical_url", "article_url", "web_url"),
+    "published": (
+        "published_at",
+        "date",
+        "pubDate",
+        "pub_date",
+        "publish_date",
+        "publication_date",
+        "date_publish",
+        "datetime",
+        "timestamp",
+        "created_at",
+    ),
+    "authors": ("author", "byline", "creator", "creators"),
+    "source": ("source_name", "site", "sitename", "publisher", "domain", "outlet"),
+    "language": ("lang", "language_code"),
+}
+
+
 def record_item(obj: object, origin: str) -> RawItem:
     if not isinstance(obj, dict):
         raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
     data = dict(obj)
-    if "body" not in data and "text" in data:
-        data["body"] = data.pop("text")
-    if "published" not in data and "published_at" in data:
-        data["published"] = data.pop("published_at")
-    if "published" not in data and "date" in data:
-        data["published"] = data.pop("date")
-    if isinstance(data.get("authors"), str):
-        data["authors"] = [data["authors"]]
+    for field, aliases in FIELD_ALIASES.items():
+        if data.get(field) in (None, "", []):
+            for alias in aliases:
+                if data.get(alias) not in (None, "", []):
+                    data[field] = data[alias]
+                    break
+    if isinstance(data.get("source"), dict):  # e.g. {"id": ..., "name": ...}
+        data["source"] = data["source"].get("name") or data["source"].get("id")
+    authors = data.get("authors")
+    if isinstance(authors, str):
+        data["authors"] = [a.strip() for a in authors.replace(" and ", ",").split(",") if a.strip()]
+    elif isinstance(authors, list):
+        data["authors"] = [
+            str(a.get("name", "")) if isinstance(a, dict) else str(a) for a in authors if a
+        ]
+    elif authors is not None:
+        data["authors"] = []
+    if isinstance(data.get("published"), int | float):  # epoch seconds (or ms)
+        from datetime import UTC, datetime
+
+        ts = float(data["published"])
+        data["published"] = datetime.fromtimestamp(ts / 1000 if ts > 1e11 else ts, UTC).isoformat()
     data["origin"] = origin
     if data.get("kind") not in {"record", "html", "url"}:
         if data.get("html") and not data.get("body"):
