@@ -128,4 +128,5 @@ def _unbind_task(**_: Any) -> None:
 
 app = create_app()
 
+import services.ops.signals  # noqa: E402,F401 - publish-time header and task counters
 import shared.worker_hooks  # noqa: E402,F401 - registers worker-side hooks

@@ -119,11 +119,14 @@ def ingest(
                         reasons.append((o.origin or "?", o.reason or "?"))
                 progress.advance(bar, len(items[start : start + chunk]))
         else:
+            from services.ops.backpressure import wait_for_capacity
             from shared import dispatch
             from shared.schemas import IngestRequest, dump
 
             for start in range(0, len(items), chunk):
                 part = items[start : start + chunk]
+                # Bulk ingest waits while the pipeline's queues are over the high-water mark.
+                wait_for_capacity(queues.QUEUES)
                 dispatch.send(queues.INGEST_ITEMS, dump(IngestRequest(items=part)))
                 counts["sent"] += len(part)
                 progress.advance(bar, len(part))

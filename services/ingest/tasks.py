@@ -28,7 +28,17 @@ def ingest_items(self: PipelineTask, message: dict[str, Any]) -> dict[str, int]:
 
 @app.task(name=queues.POLL_FEEDS, base=PipelineTask, bind=True)
 def poll_feeds(self: PipelineTask, message: dict[str, Any] | None = None) -> int:
-    """Beat, every 30 s: claim the feeds that are due and poll each (one task per feed)."""
+    """Beat, every 30 s: claim the feeds that are due and poll each (one task per feed).
+
+    Backpressure: while `enrich` or `store` is over the high-water mark, no feed is
+    claimed this round (they stay due and are polled once the queues drain).
+    """
+    from services.ops.backpressure import over_high_water
+
+    busy = over_high_water()
+    if busy:
+        log.warning("feeds_paused_backpressure", depths=busy)
+        return 0
     due = feeds.claim_due()
     for feed_id in due:
         dispatch.send(POLL_FEED, {"feed_id": feed_id})

@@ -87,3 +87,20 @@ def wait_for_capacity(
         if max_wait is not None and waited >= max_wait:
             log.warning("backpressure_gave_up", depths=depths, waited_s=round(waited, 1))
             return waited
+
+
+def over_high_water(names: Sequence[str] = WATCHED, *, client: Any = None) -> dict[str, int]:
+    """Queues over the high-water mark right now ({} when none, or when embedded)."""
+    settings = get_settings()
+    if settings.embedded and client is None:
+        return {}
+    if client is None:
+        from services.ops.queues import redis_client
+
+        client = redis_client(settings.broker_url)
+    try:
+        depths = waiting(client, names)
+    except Exception as exc:  # noqa: BLE001 - never block polling on a monitoring read
+        log.warning("backpressure_check_failed", error=str(exc))
+        return {}
+    return {name: d for name, d in depths.items() if d > settings.queue_high_water}
