@@ -118,6 +118,15 @@ def ingest(
                     if o.status == "rejected":
                         reasons.append((o.origin or "?", o.reason or "?"))
                 progress.advance(bar, len(items[start : start + chunk]))
+            # Embedded: every stage has run; say what became of the accepted articles.
+            final = _final_statuses([o["article_id"] for o in outcomes if o["status"] == "queued"])
+            for o in outcomes:
+                if o["status"] == "queued":
+                    o["status"] = final.get(o["article_id"], "queued")
+                    counts["queued"] -= 1
+                    counts[o["status"]] += 1
+                    if o["status"] == "dead-lettered":
+                        reasons.append((o.get("origin") or "?", "failed; see `newswire dead list`"))
         else:
             from services.ops.backpressure import wait_for_capacity
             from shared import dispatch
@@ -134,14 +143,39 @@ def ingest(
         for o in outcomes:
             click.echo(json.dumps(o))
     summary = ", ".join(
-        f"{counts[k]} {k}" for k in ("read", "queued", "sent", "duplicate", "rejected") if counts[k]
+        f"{counts[k]} {k}"
+        for k in ("read", "stored", "queued", "sent", "duplicate", "rejected", "dead-lettered")
+        if counts[k]
     )
     click.echo(f"summary: {summary or 'nothing read'}", err=as_json)
     for origin, reason in reasons:
         if not as_json:
-            click.echo(f"  rejected {origin}: {reason}")
+            click.echo(f"  {origin}: {reason}")
     if not items and counts["rejected"]:
         sys.exit(1)
+
+
+def _final_statuses(article_ids: list[str]) -> dict[str, str]:
+    """Ingest record status of each article: stored, dead-lettered, or still queued."""
+    if not article_ids:
+        return {}
+    from sqlalchemy import select
+
+    from shared.db import session_scope
+    from shared.models import DEAD, STORED, IngestRecord
+
+    names = {STORED: "stored", DEAD: "dead-lettered"}
+    out: dict[str, str] = {}
+    with session_scope() as session:
+        for start in range(0, len(article_ids), 500):
+            rows = session.execute(
+                select(IngestRecord.article_id, IngestRecord.status).where(
+                    IngestRecord.article_id.in_(article_ids[start : start + 500])
+                )
+            )
+            for aid, status in rows:
+                out[aid] = names.get(status, "queued")
+    return out
 
 
 @cli.command()

@@ -44,7 +44,7 @@ def test_make_run_flow_stores_samples_in_sqlite(tmp_path: Path):
     env = {"NEWSWIRE_DATABASE_URL": f"sqlite:///{tmp_path / 'nw.db'}"}
     first = newswire("ingest", "samples/", env=env)
     assert first.returncode == 0, first.stderr
-    assert "queued" in first.stdout
+    assert "6 stored" in first.stdout
     listed = newswire("articles", "--json", "--limit", "100", env=env)
     assert listed.returncode == 0, listed.stderr
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
