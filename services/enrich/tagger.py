@@ -64,6 +64,11 @@ GENERIC_PLACE_WORDS = frozenset(
 HONORIFICS = frozenset("Mr Mrs Ms Miss Dr Sen Rep Gov Gen Col Capt Sgt Lt Prof Judge".split())
 TITLE_SEP = "\n\n"
 LANG_SAMPLE = 2000
+_WORDS = re.compile(r"[^\W\d_]+")
+_EN_COMMON = frozenset(
+    "the of and to in a is was that for on with as by at from said his he it be are were has "
+    "have had this which an not but they their after who will its been".split()
+)
 
 __all__ = ["TAGGER_NAME", "TAGGER_VERSION", "Tagger", "get_tagger"]
 
@@ -144,9 +149,12 @@ class Tagger:
 
     def _detect(self, title: str, body: str) -> str:
         sample = (title + "\n" + body)[:LANG_SAMPLE]
-        letters = sum(ch.isalpha() for ch in sample)
-        if letters < 20:
-            return "en"
+        words = _WORDS.findall(sample)
+        if len(words) < 4:
+            return "en"  # too short to tell; tag it
+        common = sum(1 for w in words[:300] if w.lower() in _EN_COMMON)
+        if common >= 0.2 * min(len(words), 300) and len(words) >= 20:
+            return "en"  # fast path: plainly English prose
         if self._langid is None:
             from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
@@ -179,8 +187,10 @@ class Tagger:
     # ------------------------------------------------------------------ core
     def _enrich(self, doc, art: dict, offset: int, out: dict) -> None:
         gz = self.gz
+        from spacy.attrs import IDX  # spaCy is imported lazily, with the model
+
         words = [t.text for t in doc]
-        idx = [t.idx for t in doc]
+        idx = doc.to_array(IDX).tolist()
         n = len(words)
 
         def cend(end_tok: int) -> int:
@@ -248,7 +258,7 @@ class Tagger:
             m.cend = cend(m.end)
 
         groups = self._normalize(mentions, words)
-        self._emit(groups, art, offset, doc.text, words, out)
+        self._emit(groups, art, offset, words, out)
 
     def _normalize(self, mentions: list[_Mention], words: list[str]) -> list[_Group]:
         groups: dict[object, _Group] = {}
@@ -322,7 +332,7 @@ class Tagger:
             if acr.isupper() and 2 <= len(acr) <= 6:
                 acronym[acr] = g
 
-    def _emit(self, groups, art, offset, text, words, out) -> None:
+    def _emit(self, groups, art, offset, words, out) -> None:
         gz = self.gz
         body_len = len(art.get("body") or "")
         entities = []
