@@ -4,8 +4,11 @@ Data lives in ``data/m49.json`` and ``data/groups.json`` (see ``data/README.md``
 
     >>> sorted(countries_for_region("Levant"))
     ['IL', 'JO', 'LB', 'PS', 'SY']
-    >>> regions_for_country("IQ")[0]
-    {'code': '002', ...}   # M49 first, then groups
+    >>> [r["name"] for r in regions_for_country("IQ")][:3]
+    ['Asia', 'Western Asia', 'Middle East']
+
+``regions_for_country`` lists M49 region, sub-region and intermediate region first, then the
+named groups the country belongs to.
 """
 
 from __future__ import annotations
