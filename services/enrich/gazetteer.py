@@ -218,7 +218,7 @@ def build(tokenize) -> Gazetteer:
         for n in names:
             place_rows.append((n, Candidate(code, "country", KIND_BASE["country"])))
         if demonyms:
-            add(Entry(0, "NORP", name, code, "demonym"), demonyms)
+            add(Entry(0, "NORP", demonyms[0], code, "demonym"), demonyms)
 
     # --- organizations, people ---
     for row in _read_tsv("entities.tsv"):

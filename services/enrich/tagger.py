@@ -657,8 +657,11 @@ def _consistency(mentions: list[_Mention], words: list[str]) -> list[_Mention]:
         toks = tuple(words[m.start : m.end])
         if m.label == "PERSON" and len(toks) >= 2 and _is_name_word(toks[-1]):
             key = (toks[-1],)
-            prev = phrases.get(key, m)
-            phrases[key] = m if prev is m or prev is None or prev.label == m.label else None
+            if key not in phrases:
+                # the surname alone: normalization attaches it to the right full name
+                phrases[key] = _Mention(0, 0, "PERSON", m.source, None)
+            elif phrases[key] is not None and phrases[key].label != "PERSON":
+                phrases[key] = None
         if len(toks) >= 2 and all(t[:1].isupper() or not t.isalpha() for t in toks):
             phrases.setdefault(toks, m)
     first: dict[str, int] = {}
