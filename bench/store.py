@@ -428,6 +428,50 @@ def query_figures(url: str, args: argparse.Namespace) -> None:
         p50, p95, worst = latency(call, args.runs)
         print(f"  {name:<46} {p50:>8.1f} {p95:>8.1f} {worst:>8.1f}")
 
+    # The database's share: EXPLAIN ANALYZE of the page query each request runs.
+    print("\ndatabase execution time of the page query (EXPLAIN ANALYZE, same parameters):")
+    print(f"  {'filter':<46} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+    kinds: list[tuple[str, list[dict[str, Any]]]] = [
+        ("entity (by popularity)", [{"entity": e} for e in ents]),
+        ("entity (top 3)", [{"entity": e} for e in top_ents]),
+        ("entity (rare)", [{"entity": e} for e in rare_ents]),
+        ("country", [{"country": c} for c in ctry]),
+        ("entity + country", [{"entity": e, "country": c} for e, c in zip(ents, ctry)]),  # noqa: B905
+        ("full text", [{"q": w} for w in words]),
+    ]
+    for name, params in kinds:
+        times = [explain_ms(url, p) for p in params]
+        print(
+            f"  {name:<46} {percentile(times, 50):>8.2f} {percentile(times, 95):>8.2f} "
+            f"{max(times):>8.2f}"
+        )
+
+
+def explain_ms(url: str, params: dict[str, Any]) -> float:
+    """Execution time reported by PostgreSQL for the page query of these filters."""
+    from sqlalchemy import event
+
+    from services.store.queries import ArticleFilters, search_articles
+
+    engine = db.get_engine(url)
+    seen: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with db.get_sessionmaker(url)() as session:
+            search_articles(session, ArticleFilters.build(**params), limit=20)
+            statement, parameters = seen[-1]
+            dbapi = session.connection().connection.driver_connection
+            with dbapi.cursor() as cur:
+                cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
+                plan = cur.fetchone()[0]
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    return float(plan[0]["Execution Time"])
+
 
 if __name__ == "__main__":
     main()
