@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-import types
 from typing import Any
 
 from services.ingest.furniture import is_furniture
@@ -48,23 +46,7 @@ DATE_META = (
 
 
 def _import_trafilatura() -> Any:
-    """trafilatura, even where ``lxml_html_clean`` is missing.
-
-    justext (a trafilatura dependency) imports ``lxml.html.clean.Cleaner`` at module
-    level but trafilatura never calls the code using it; lxml >= 5.2 moved it to the
-    ``lxml_html_clean`` distribution. Register a stand-in that fails loudly if used.
-    """
-    try:
-        import lxml.html.clean  # noqa: F401
-    except ImportError:
-        stub = types.ModuleType("lxml.html.clean")
-
-        class Cleaner:  # pragma: no cover - never called by trafilatura
-            def __init__(self, **_: Any) -> None:
-                raise RuntimeError("lxml_html_clean is not installed")
-
-        stub.Cleaner = Cleaner  # type: ignore[attr-defined]
-        sys.modules["lxml.html.clean"] = stub
+    """trafilatura, imported on first use (it is slow to import)."""
     import trafilatura
 
     return trafilatura
