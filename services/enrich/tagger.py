@@ -252,6 +252,17 @@ class Tagger:
             mentions = [m for k, m in enumerate(mentions) if k not in removed]
         mentions.extend(added)
         mentions.sort(key=lambda m: m.start)
+        demonyms = []
+        for m in mentions:  # "American Dennis Mitchell": the demonym is not part of the name
+            if m.label == "PERSON" and m.entry is None and m.end - m.start >= 3:
+                eid = gz.phrases.get((words[m.start],))
+                if eid is not None and gz.entries[eid].kind == "demonym":
+                    demonyms.append(
+                        _Mention(m.start, m.start + 1, "NORP", "gazetteer", gz.entries[eid])
+                    )
+                    m.start += 1
+        if demonyms:
+            mentions = sorted(mentions + demonyms, key=lambda m: m.start)
         mentions = _consistency(mentions, words)
         for m in mentions:
             m.cstart = idx[m.start]
@@ -634,6 +645,17 @@ def _consistency(mentions: list[_Mention], words: list[str]) -> list[_Mention]:
     # "P. Simmons": extend a person mention left over initials, or add one
     extra: list[_Mention] = []
     for m in mentions:
+        if m.entry is None and m.end - m.start >= 2 and _INITIAL.match(words[m.start]) and all(
+            _INITIAL.match(w) or _is_name_word(w) for w in words[m.start : m.end]
+        ):
+            m.label = "PERSON"  # "M. McCague" is a person whatever the model says
+        if m.label == "PERSON" and m.entry is None:
+            # "K." + "Curran": a mention of initials only takes the name that follows
+            while m.end < n and not covered[m.end] and all(
+                _INITIAL.match(w) for w in words[m.start : m.end]
+            ) and _is_name_word(words[m.end]):
+                covered[m.end] = 1
+                m.end += 1
         if m.label == "PERSON":
             while m.start > 0 and not covered[m.start - 1] and _INITIAL.match(words[m.start - 1]):
                 m.start -= 1
