@@ -141,8 +141,8 @@ def test_enrich_pool_child_sigkill(
         if victim is not None:
             signal_pid(victim, signal.SIGKILL)
             killed += 1
-        # One kill at a time: the next only after the pool has done work again (see
-        # the report: kills in a quick burst can leave the pool consuming nothing).
+        # The next kill only after the pool has done work again: every kill then hits
+        # a child holding a task (a burst mostly hits children still loading the model).
         done = succeeded(enrich)
         wait_for(lambda d=done: succeeded(enrich) > d, 180, 0.3, "the pool working again")
     assert enrich.alive(), "the worker itself must survive the loss of a pool child"
