@@ -211,3 +211,25 @@ def test_source_country_prior(tag):
     assert codes(tag(body, source_country="US")) == {"US"}
     body_ga = "Police in Athens, Ga., said a man was arrested after a chase."
     assert codes(tag(body_ga)) == {"US"}
+
+
+def test_regions_named_in_text_and_acronyms(tag):
+    body = ("Jihadist violence is spreading across the Sahel, the Economic Community of West "
+            "African States (ECOWAS) warned on Monday after attacks in Mali and Niger. ECOWAS "
+            "leaders will meet in Abuja.")
+    r = tag(body)
+    sahel = [g for g in r["regions"] if g["code"] == "sahel"]
+    assert sahel and sahel[0]["scheme"] == "group"
+    assert {"ML", "NE", "NG"} <= codes(r)
+    ecowas = by_canonical(r)["Economic Community of West African States"]
+    assert ecowas["label"] == "ORG" and ecowas["count"] == 3
+
+
+def test_person_short_mention_before_and_after(tag):
+    body = ("Kenyan runner Faith Kipyegon won the 1,500 metres in Eugene, Oregon. Kipyegon, "
+            "who holds the world record, said the race was hard. Kipyegon will run again in "
+            "Nairobi next month.")
+    r = tag(body)
+    fk = by_canonical(r)["Faith Kipyegon"]
+    assert fk["label"] == "PERSON" and fk["count"] == 3
+    assert {"KE", "US"} <= codes(r)
