@@ -117,3 +117,18 @@ def test_every_m49_country_is_a_real_code():
     for g in all_regions():
         for c in g["countries"]:
             assert c == "XK" or pycountry.countries.get(alpha_2=c) is not None, (g["name"], c)
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["Emmanuel Macron visited Berlin.", "Markets rose in Tokyo.", "Putin met Xi in Beijing."],
+)
+def test_short_english_text_is_tagged_not_called_foreign(tagger, body):
+    out = tagger.tag({"id": "s", "body": body})
+    assert out["enrichment"]["status"] == "ok"
+    assert out["countries"], out
+
+
+def test_short_foreign_text_is_still_recognized(tagger):
+    out = tagger.tag({"id": "f", "body": "Le président Emmanuel Macron a visité Berlin mardi."})
+    assert out["enrichment"]["status"] == "language_unsupported"
