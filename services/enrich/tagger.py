@@ -61,6 +61,15 @@ GENERIC_PLACE_WORDS = frozenset(
     gulf bay sea ocean border capital earth world heaven western eastern northern southern
     centre center metro""".split()
 )
+TITLE_DEPARTMENTS = frozenset(
+    "State Defense Defence Interior Justice Health Finance Foreign Commerce Labor Labour "
+    "Education Energy Agriculture Transport Transportation Treasury Culture".split()
+)
+# A model LOC ending in one of these is a physical feature, never a town or province
+# ("Red Sea" is also a Sudanese state; the sea is not in Sudan).
+PHYSICAL_FEATURES = frozenset(
+    "sea ocean river strait straits canal mountains desert channel".split()
+)
 HONORIFICS = frozenset("Mr Mrs Ms Miss Dr Sen Rep Gov Gen Col Capt Sgt Lt Prof Judge".split())
 TITLE_SEP = "\n\n"
 LANG_SAMPLE = 2000
@@ -208,6 +217,14 @@ class Tagger:
             if ent.label_ not in KEEP_LABELS:
                 continue
             for s, e in _clean_span(doc, ent.start, ent.end, ent.label_, words):
+                if (
+                    ent.label_ == "ORG"
+                    and e - s == 1
+                    and s > 0
+                    and words[s - 1] == "of"
+                    and words[s] in TITLE_DEPARTMENTS
+                ):
+                    continue  # "Secretary of State", "Minister of Defence"
                 mentions.append(_Mention(s, e, ent.label_, "model", None))
                 for k in range(s, e):
                     owner[k] = len(mentions) - 1
@@ -225,8 +242,11 @@ class Tagger:
             if not overl:
                 if entry.ambiguous:
                     continue
-                if entry.kind == "city" and s > 0 and words[s - 1][:1].isupper() and (
-                    words[s - 1] not in (",", "-")
+                if (
+                    entry.kind == "city"
+                    and s > 0
+                    and words[s - 1][:1].isupper()
+                    and (words[s - 1] not in (",", "-"))
                 ):
                     continue  # "Kingston" in "Sam Kingston": leave to the model
                 added.append(_Mention(s, e, entry.label, "gazetteer", entry))
@@ -237,8 +257,11 @@ class Tagger:
                 if m.start == s and m.end == e:
                     if entry.ambiguous and not _compatible(m.label, entry.label):
                         continue
-                    if entry.kind == "city" and m.label == "PERSON" and s > 0 and (
-                        words[s - 1].rstrip(".") in HONORIFICS
+                    if (
+                        entry.kind == "city"
+                        and m.label == "PERSON"
+                        and s > 0
+                        and (words[s - 1].rstrip(".") in HONORIFICS)
                     ):
                         continue
                     m.label = entry.label
@@ -273,10 +296,19 @@ class Tagger:
             m.cstart = idx[m.start]
             m.cend = cend(m.end)
 
-        groups = self._normalize(mentions, words)
+        ws = [t.whitespace_ for t in doc]
+        groups = self._normalize(mentions, words, ws)
         self._emit(groups, art, offset, words, out)
 
-    def _normalize(self, mentions: list[_Mention], words: list[str]) -> list[_Group]:
+    def _normalize(
+        self, mentions: list[_Mention], words: list[str], ws: list[str] | None = None
+    ) -> list[_Group]:
+        def joined(m: _Mention) -> str:
+            if ws is None:
+                return " ".join(words[m.start : m.end])
+            text = "".join(words[k] + ws[k] for k in range(m.start, m.end))
+            return " ".join(text.split())
+
         groups: dict[object, _Group] = {}
         order: list[_Group] = []
         surname: dict[str, _Group | None] = {}
@@ -294,7 +326,7 @@ class Tagger:
             if m.label == "PERSON" and len([t for t in toks if t[:1].isupper()]) >= 2:
                 for tok in (toks[-1], toks[0]) if m.entry is None else (toks[-1],):
                     if tok[:1].isupper() and len(tok) > 1:
-                        key = ("person", m.entry.canonical if m.entry else " ".join(toks))
+                        key = ("person", m.entry.canonical if m.entry else joined(m))
                         prev = surname.get(tok, 0)
                         if prev == 0:
                             surname[tok] = key  # type: ignore[assignment]
@@ -303,10 +335,11 @@ class Tagger:
 
         for k, m in enumerate(mentions):
             toks = tuple(words[m.start : m.end])
-            surface = " ".join(toks)
+            surface = joined(m)
             entry = m.entry
-            if entry is not None and not (entry.label == "GPE" and len(toks) == 1
-                                          and surname.get(toks[0])):
+            if entry is not None and not (
+                entry.label == "GPE" and len(toks) == 1 and surname.get(toks[0])
+            ):
                 key = ("gaz", entry.canonical, entry.label)
                 g = groups.get(key) or new_group(key, m, entry.canonical)
                 g.mentions.append(m)
@@ -460,8 +493,11 @@ class Tagger:
                 via = "affiliation"
             canonical = g.canonical
             if entry is None:
-                canonical = _clean_surface(surf_best) if g.label != "PERSON" or len(
-                    surf_best.split()) >= len(g.canonical.split()) else g.canonical
+                canonical = (
+                    _clean_surface(surf_best)
+                    if g.label != "PERSON" or len(surf_best.split()) >= len(g.canonical.split())
+                    else g.canonical
+                )
             ent = {
                 "text": surf_best,
                 "canonical": canonical,
@@ -538,8 +574,10 @@ class Tagger:
             return []
         for k in range(min(3, len(toks) - 1), 0, -1):
             name = " ".join(toks[:k])
-            if not name[:1].isupper() or toks[k].lower() not in INSTITUTION_WORDS and (
-                toks[k - 1].lower() not in ("county", "parish", "city")
+            if (
+                not name[:1].isupper()
+                or toks[k].lower() not in INSTITUTION_WORDS
+                and (toks[k - 1].lower() not in ("county", "parish", "city"))
             ):
                 continue
             cands = self.gz.lookup(name.lower().removesuffix("'s"))
@@ -562,8 +600,11 @@ class Tagger:
         if entry is not None and entry.kind in ("country", "place"):
             from services.enrich.gazetteer import KIND_BASE, Candidate
 
-            kind = "country" if entry.kind == "country" else (
-                "us_state" if entry.after_comma else "curated")
+            kind = (
+                "country"
+                if entry.kind == "country"
+                else ("us_state" if entry.after_comma else "curated")
+            )
             cands.append(Candidate(entry.country, kind, KIND_BASE[kind] + 0.5, entry.admin1))
             seen.add((entry.country, entry.admin1))
         if entry is None:
@@ -571,6 +612,8 @@ class Tagger:
             if not canon[:1].isupper() or canon.lower() in GENERIC_PLACE_WORDS:
                 return []
             if g.label == "FAC":
+                return []
+            if g.label == "LOC" and canon.split()[-1].lower() in PHYSICAL_FEATURES:
                 return []
         surf = {g.canonical.lower(), *names}
         for name in surf:
@@ -650,15 +693,21 @@ def _consistency(mentions: list[_Mention], words: list[str]) -> list[_Mention]:
     # "P. Simmons": extend a person mention left over initials, or add one
     extra: list[_Mention] = []
     for m in mentions:
-        if m.entry is None and m.end - m.start >= 2 and _INITIAL.match(words[m.start]) and all(
-            _INITIAL.match(w) or _is_name_word(w) for w in words[m.start : m.end]
+        if (
+            m.entry is None
+            and m.end - m.start >= 2
+            and _INITIAL.match(words[m.start])
+            and all(_INITIAL.match(w) or _is_name_word(w) for w in words[m.start : m.end])
         ):
             m.label = "PERSON"  # "M. McCague" is a person whatever the model says
         if m.label == "PERSON" and m.entry is None:
             # "K." + "Curran": a mention of initials only takes the name that follows
-            while m.end < n and not covered[m.end] and all(
-                _INITIAL.match(w) for w in words[m.start : m.end]
-            ) and _is_name_word(words[m.end]):
+            while (
+                m.end < n
+                and not covered[m.end]
+                and all(_INITIAL.match(w) for w in words[m.start : m.end])
+                and _is_name_word(words[m.end])
+            ):
                 covered[m.end] = 1
                 m.end += 1
         if m.label == "PERSON":
@@ -764,4 +813,3 @@ def get_tagger() -> Tagger:
             if _TAGGER is None:
                 _TAGGER = build_tagger()
     return _TAGGER
-

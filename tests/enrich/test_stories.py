@@ -233,3 +233,15 @@ def test_person_short_mention_before_and_after(tag):
     fk = by_canonical(r)["Faith Kipyegon"]
     assert fk["label"] == "PERSON" and fk["count"] == 3
     assert {"KE", "US"} <= codes(r)
+
+
+def test_names_keep_their_spelling_and_titles_are_not_organizations(tagger):
+    body = (
+        "Nigeria's William Troost-Ekong scored before Secretary of State Antony Blinken "
+        "spoke. Ships kept away from the Red Sea."
+    )
+    out = tagger.tag({"id": "t", "body": body})
+    names = {e["canonical"]: e for e in out["entities"]}
+    assert "William Troost-Ekong" in names
+    assert "State" not in names
+    assert "SD" not in {c["code"] for c in out["countries"]}  # the sea, not the Sudanese state
