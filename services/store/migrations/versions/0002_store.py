@@ -36,11 +36,22 @@ def upgrade() -> None:
         )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"CREATE INDEX ix_articles_fts ON articles USING gin ({FTS_EXPRESSION})")
+        # Entity and country frequencies are Zipf-like: a long MCV list keeps the
+        # planner's estimate of "articles mentioning X" close to the truth.
+        op.execute("ALTER TABLE article_entities ALTER COLUMN entity_id SET STATISTICS 2000")
+        op.execute("ALTER TABLE article_countries ALTER COLUMN code SET STATISTICS 1000")
+        op.execute("ALTER TABLE article_regions ALTER COLUMN code SET STATISTICS 1000")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_articles_fts")
+        for table, column in (
+            ("article_entities", "entity_id"),
+            ("article_countries", "code"),
+            ("article_regions", "code"),
+        ):
+            op.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET STATISTICS -1")
     with op.batch_alter_table("article_regions", schema=None) as batch_op:
         batch_op.drop_index("ix_article_regions_name_lower")
     with op.batch_alter_table("entities", schema=None) as batch_op:
