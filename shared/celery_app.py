@@ -26,6 +26,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "socket_timeout": 30,
         "socket_connect_timeout": 10,
         "retry_on_timeout": True,
+        # Scan for messages of dead workers every sweep (default: every 10th), so they
+        # come back right after the visibility timeout.
+        "unacked_restore_throttle": 1,
     }
     return {
         "broker_url": settings.broker_url or "memory://",

@@ -100,7 +100,10 @@ def _allowed_host(host: str, port: int | None, cfg: FetchSettings) -> bool:
 def check_url(url: str, cfg: FetchSettings | None = None) -> None:
     """Raise :class:`FetchError` unless ``url`` is http(s) to a public address."""
     cfg = cfg or fetch_settings()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "http://[::1"
+        raise FetchError("bad_url", f"malformed URL {url[:200]!r}: {exc}") from exc
     if parts.scheme.lower() not in {"http", "https"}:
         raise FetchError("bad_scheme", f"only http and https are fetched, not {parts.scheme!r}")
     host = (parts.hostname or "").lower()

@@ -200,13 +200,16 @@ def canonical_url(url: str | None) -> str | None:
     """Scheme and host lower-cased, ``www.`` and fragments and tracking parameters dropped."""
     if not url or not url.strip():
         return None
-    parts = urlsplit(url.strip())
-    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower().rstrip(".")
+        port = parts.port  # raises on a port that is not a number or out of range
+    except ValueError as exc:  # "http://[::1", "http://host:99999"
+        raise Rejected("bad_url", f"malformed URL {url[:200]!r}: {exc}") from exc
+    if parts.scheme.lower() not in {"http", "https"} or not host:
         raise Rejected("bad_url", f"not an http(s) URL: {url[:200]}")
-    host = parts.hostname.lower().rstrip(".")
     if host.startswith("www."):
         host = host[4:]
-    port = parts.port
     netloc = host if port in (None, 80, 443) else f"{host}:{port}"
     query = [
         (k, v)
@@ -220,7 +223,10 @@ def canonical_url(url: str | None) -> str | None:
 
 
 def _host(url: str | None) -> str:
-    host = (urlsplit(url).hostname or "").lower() if url else ""
+    try:
+        host = (urlsplit(url).hostname or "").lower() if url else ""
+    except ValueError:  # malformed, e.g. a page's broken rel=canonical
+        return ""
     return host[4:] if host.startswith("www.") else host
 
 
