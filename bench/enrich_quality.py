@@ -124,8 +124,16 @@ def read_lgl(path: Path, limit: int | None):
                     print(f"  [lgl] unknown country {c!r}", file=sys.stderr)
                     continue
                 gold.add(code)
-        arts.append({"id": a.get("docid"), "body": text, "source": a.findtext("domain"),
-                     "url": a.findtext("url"), "language": "en", "_gold": gold})
+        arts.append(
+            {
+                "id": a.get("docid"),
+                "body": text,
+                "source": a.findtext("domain"),
+                "url": a.findtext("url"),
+                "language": "en",
+                "_gold": gold,
+            }
+        )
         if limit and len(arts) >= limit:
             break
     return arts
@@ -178,8 +186,15 @@ def read_geovirus(path: Path, limit: int | None):
                 gold.add(nearest(float(loc.findtext("lat")), float(loc.findtext("lon"))))
             except (TypeError, ValueError):
                 continue
-        arts.append({"id": str(i), "body": text, "url": a.findtext("source"), "language": "en",
-                     "_gold": gold})
+        arts.append(
+            {
+                "id": str(i),
+                "body": text,
+                "url": a.findtext("source"),
+                "language": "en",
+                "_gold": gold,
+            }
+        )
         if limit and len(arts) >= limit:
             break
     return arts
@@ -236,15 +251,20 @@ def eval_conll(tagger, base, docs):
             lab = LABEL_MAP.get(e["label"])
             if lab:
                 pred.update((s, e_, lab) for s, e_ in e["spans"])
-        bpred = {(e.start_char, e.end_char, LABEL_MAP[e.label_]) for e in bd.ents
-                 if e.label_ in LABEL_MAP}
+        bpred = {
+            (e.start_char, e.end_char, LABEL_MAP[e.label_])
+            for e in bd.ents
+            if e.label_ in LABEL_MAP
+        }
         for lab in ("PER", "ORG", "LOC"):
             ours.add({p for p in pred if p[2] == lab}, {g for g in gold if g[2] == lab}, lab)
             plain.add({p for p in bpred if p[2] == lab}, {g for g in gold if g[2] == lab}, lab)
         ours.add(pred, gold)
         plain.add(bpred, gold)
-    print(f"\nCoNLL-2003 dev: {len(docs)} pseudo-articles, {sum(len(g) for _, g in docs)} "
-          f"PER/ORG/LOC entities (ours {t1 - t0:.1f}s, plain {t2 - t1:.1f}s)")
+    print(
+        f"\nCoNLL-2003 dev: {len(docs)} pseudo-articles, {sum(len(g) for _, g in docs)} "
+        f"PER/ORG/LOC entities (ours {t1 - t0:.1f}s, plain {t2 - t1:.1f}s)"
+    )
     print(f"  {'label':6} {'ours P':>7} {'R':>6} {'F1':>6}   {'plain P':>7} {'R':>6} {'F1':>6}")
     for lab in ("PER", "ORG", "LOC", "all"):
         p, r, f = ours.get(lab)
@@ -285,8 +305,10 @@ def eval_countries(name, tagger, base, arts, show_errors: int = 0, feed_country=
         all_us.add({"US"}, gold)
         if show_errors and pred != gold and shown < show_errors:
             shown += 1
-            print(f"  [{a['id']}] gold={sorted(gold)} ours={sorted(pred)} "
-                  f"plain={sorted(bpred)}", file=sys.stderr)
+            print(
+                f"  [{a['id']}] gold={sorted(gold)} ours={sorted(pred)} plain={sorted(bpred)}",
+                file=sys.stderr,
+            )
     print(f"\n{name}: {len(arts)} articles (ours {t1 - t0:.1f}s, plain {t2 - t1:.1f}s)")
     print(f"  {'system':28} {'P':>6} {'R':>6} {'F1':>6}")
     rows = [("ours", ours), ("plain+naive lookup", plain), ("always US", all_us)]
@@ -300,17 +322,27 @@ def eval_countries(name, tagger, base, arts, show_errors: int = 0, feed_country=
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "eval"),
-                    help="directory with conll2003-eng.testa, lgl.xml, geovirus.xml")
-    ap.add_argument("--limit", type=int, default=None,
-                    help="at most N sentences (CoNLL) / articles (LGL, GeoVirus)")
+    ap.add_argument(
+        "--data",
+        default=str(ROOT.parent / "shared" / "eval"),
+        help="directory with conll2003-eng.testa, lgl.xml, geovirus.xml",
+    )
+    ap.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="at most N sentences (CoNLL) / articles (LGL, GeoVirus)",
+    )
     ap.add_argument("--only", default="conll,lgl,geovirus")
-    ap.add_argument("--conll-doc", type=int, default=20,
-                    help="sentences per CoNLL pseudo-article (default 20)")
+    ap.add_argument(
+        "--conll-doc", type=int, default=20, help="sentences per CoNLL pseudo-article (default 20)"
+    )
     ap.add_argument("--errors", type=int, default=0, help="print N country errors to stderr")
-    ap.add_argument("--no-feed-country", action="store_true",
-                    help="LGL: do not pass the feeds' country (US local newspapers) "
-                    "as source_country")
+    ap.add_argument(
+        "--no-feed-country",
+        action="store_true",
+        help="LGL: do not pass the feeds' country (US local newspapers) as source_country",
+    )
     args = ap.parse_args(argv)
     data = Path(args.data)
     if not data.is_absolute() and not data.exists():
@@ -324,14 +356,22 @@ def main(argv=None) -> int:
     print(f"loaded in {time.perf_counter() - t0:.1f}s; provenance: {tagger.provenance}")
     only = set(args.only.split(","))
     if "conll" in only:
-        eval_conll(tagger, base, read_conll(data / "conll2003-eng.testa", args.conll_doc,
-                                            args.limit))
+        eval_conll(
+            tagger, base, read_conll(data / "conll2003-eng.testa", args.conll_doc, args.limit)
+        )
     if "lgl" in only:
-        eval_countries("LGL", tagger, base, read_lgl(data / "lgl.xml", args.limit), args.errors,
-                       feed_country=None if args.no_feed_country else "US")
+        eval_countries(
+            "LGL",
+            tagger,
+            base,
+            read_lgl(data / "lgl.xml", args.limit),
+            args.errors,
+            feed_country=None if args.no_feed_country else "US",
+        )
     if "geovirus" in only:
-        eval_countries("GeoVirus", tagger, base, read_geovirus(data / "geovirus.xml", args.limit),
-                       args.errors)
+        eval_countries(
+            "GeoVirus", tagger, base, read_geovirus(data / "geovirus.xml", args.limit), args.errors
+        )
     return 0
 
 

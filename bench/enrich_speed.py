@@ -90,16 +90,21 @@ def main(argv=None) -> int:
 
     n = len(texts) * args.repeat
     w = words * args.repeat
-    print(f"model + gazetteer load: {load_s:.1f}s; {len(texts)} articles, {words} words, "
-          f"x{args.repeat} rounds, batch {args.batch_size}")
-    print("rates per CPU second of this process (robust to other load on the machine), "
-          "wall-clock rates in brackets")
+    print(
+        f"model + gazetteer load: {load_s:.1f}s; {len(texts)} articles, {words} words, "
+        f"x{args.repeat} rounds, batch {args.batch_size}"
+    )
+    print(
+        "rates per CPU second of this process (robust to other load on the machine), "
+        "wall-clock rates in brackets"
+    )
     print(f"{'':18} {'words/s':>10} {'articles/s':>11}   {'(wall words/s)':>15}")
     for label, key in (("bare spaCy NER", "bare"), ("enrich (ours)", "enrich")):
-        print(f"{label:18} {w / cpu[key]:10.0f} {n / cpu[key]:11.1f}   "
-              f"({w / wall[key]:13.0f})")
-    print(f"enrich / bare NER words per second: {cpu['bare'] / cpu['enrich']:.1%} (CPU), "
-          f"{wall['bare'] / wall['enrich']:.1%} (wall)")
+        print(f"{label:18} {w / cpu[key]:10.0f} {n / cpu[key]:11.1f}   ({w / wall[key]:13.0f})")
+    print(
+        f"enrich / bare NER words per second: {cpu['bare'] / cpu['enrich']:.1%} (CPU), "
+        f"{wall['bare'] / wall['enrich']:.1%} (wall)"
+    )
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
     return 0
 

@@ -58,7 +58,14 @@ def get_engine(url: str | None = None) -> Engine:
                 engine = create_engine(url, connect_args={"timeout": 30})
                 event.listen(engine, "connect", _sqlite_pragmas)
             else:
-                engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+                engine = create_engine(
+                    url,
+                    pool_pre_ping=True,
+                    pool_size=5,
+                    max_overflow=5,
+                    # A database host that drops packets must not hang /health or a task.
+                    connect_args={"connect_timeout": 10} if "+psycopg" in url else {},
+                )
             _engines[url] = engine
         return engine
 

@@ -53,8 +53,8 @@ class IngestRecord(Base):
     duplicate_of: Mapped[str | None] = mapped_column(String(64), index=True)
     similarity: Mapped[float | None] = mapped_column(Float)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    enriched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    stored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    enriched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    stored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     last_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
 

@@ -152,6 +152,11 @@ class Enrichment(_Model):
     gazetteer_hash: str | None = None
     enriched_at: datetime = Field(default_factory=utcnow)
 
+    @field_validator("enriched_at")
+    @classmethod
+    def _utc(cls, v: datetime) -> datetime:
+        return _to_utc(v) or v
+
 
 class EnrichedArticle(ArticlePayload):
     entities: list[Entity] = Field(default_factory=list)

@@ -115,6 +115,7 @@ class Gazetteer:
             self._cache.clear()
         self._cache[key] = cands
         return cands
+
     country_names: dict[str, str] = field(default_factory=dict)  # code -> display name
     acronyms: frozenset[str] = frozenset()
     case_map: dict[str, str] = field(default_factory=dict)  # lower word -> cased form
@@ -260,11 +261,13 @@ def build(tokenize) -> Gazetteer:
             add(Entry(0, "GPE", name, code, "city", admin1=admin1), [name])
 
     for st in gc.get_us_states().values():
-        place_rows.append((st["name"], Candidate("US", "us_state", KIND_BASE["us_state"],
-                                                 st["code"])))
+        place_rows.append(
+            (st["name"], Candidate("US", "us_state", KIND_BASE["us_state"], st["code"]))
+        )
     for county in gc.get_us_counties():
-        place_rows.append((county["name"], Candidate("US", "county", KIND_BASE["county"],
-                                                     county["state"])))
+        place_rows.append(
+            (county["name"], Candidate("US", "county", KIND_BASE["county"], county["state"]))
+        )
     for sub in pycountry.subdivisions:
         name = _PAREN.sub(" ", sub.name).strip()
         kind = "admin2" if sub.parent_code else "admin1"
@@ -279,9 +282,7 @@ def build(tokenize) -> Gazetteer:
         if old is None or cand.score > old.score:
             slot[key] = cand
     del place_rows
-    gz.places = {
-        k: sorted(v.values(), key=lambda c: -c.score)[:12] for k, v in places.items()
-    }
+    gz.places = {k: sorted(v.values(), key=lambda c: -c.score)[:12] for k, v in places.items()}
     del places
 
     # --- sources ---

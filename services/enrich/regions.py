@@ -64,16 +64,18 @@ def _index() -> _Index:
         sub_countries[d["subregion"]].update(cs)
         inter.append(_Region(code, d["name"], "m49", "intermediate", cs, tuple(d["aliases"])))
     subs = [
-        _Region(code, d["name"], "m49", "subregion", frozenset(sub_countries[code]),
-                tuple(d["aliases"]))
+        _Region(
+            code, d["name"], "m49", "subregion", frozenset(sub_countries[code]), tuple(d["aliases"])
+        )
         for code, d in m49["subregions"].items()
     ]
     region_countries: dict[str, set[str]] = {code: set() for code in m49["regions"]}
     for code, d in m49["subregions"].items():
         region_countries[d["region"]].update(sub_countries[code])
     regs = [
-        _Region(code, d["name"], "m49", "region", frozenset(region_countries[code]),
-                tuple(d["aliases"]))
+        _Region(
+            code, d["name"], "m49", "region", frozenset(region_countries[code]), tuple(d["aliases"])
+        )
         for code, d in m49["regions"].items()
     ]
     grps = [

@@ -76,8 +76,9 @@ def _spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def truecase(text: str, acronyms: frozenset[str], case_map: dict[str, str],
-             places: dict | None = None) -> str:
+def truecase(
+    text: str, acronyms: frozenset[str], case_map: dict[str, str], places: dict | None = None
+) -> str:
     """Return ``text`` with ALL-CAPS lines and datelines recased; same length, same offsets."""
     if not _ANY_CAPS.search(text):
         return text

@@ -22,8 +22,9 @@ vorgelegt. Der Finanzminister sagte, die Schuldenbremse werde eingehalten."""
 
 
 def test_output_shape_and_provenance(tagger):
-    r = tagger.tag({"id": "a1", "body": "Emmanuel Macron met Olaf Scholz in Paris.",
-                    "language": "en"})
+    r = tagger.tag(
+        {"id": "a1", "body": "Emmanuel Macron met Olaf Scholz in Paris.", "language": "en"}
+    )
     assert set(r) >= {"id", "entities", "countries", "regions", "language", "enrichment"}
     assert r["id"] == "a1" and r["language"] == "en"
     enr = r["enrichment"]
@@ -44,11 +45,13 @@ def test_output_shape_and_provenance(tagger):
 
 
 def test_non_english_is_language_unsupported(tagger):
-    out = tagger.tag_many([
-        {"id": "fr", "body": FRENCH},  # detected
-        {"id": "de", "body": GERMAN, "language": "de"},  # declared
-        {"id": "en", "body": "Joe Biden spoke in Ohio on Monday.", "language": None},
-    ])
+    out = tagger.tag_many(
+        [
+            {"id": "fr", "body": FRENCH},  # detected
+            {"id": "de", "body": GERMAN, "language": "de"},  # declared
+            {"id": "en", "body": "Joe Biden spoke in Ohio on Monday.", "language": None},
+        ]
+    )
     assert [r["id"] for r in out] == ["fr", "de", "en"]
     for r, lang in zip(out[:2], ("fr", "de"), strict=True):
         assert r["enrichment"]["status"] == "language_unsupported"
@@ -60,8 +63,9 @@ def test_non_english_is_language_unsupported(tagger):
 
 
 def test_language_tags_are_normalized_and_long_bodies_work(tagger):
-    r = tagger.tag({"id": "x", "body": "Angela Merkel visited Warsaw. " * 12000,
-                    "language": "en-GB"})
+    r = tagger.tag(
+        {"id": "x", "body": "Angela Merkel visited Warsaw. " * 12000, "language": "en-GB"}
+    )
     assert r["language"] == "en" and r["enrichment"]["status"] == "ok"
     merkel = next(e for e in r["entities"] if e["canonical"] == "Angela Merkel")
     assert merkel["count"] > 1000
@@ -74,8 +78,14 @@ def test_empty_article(tagger):
 
 
 def test_tag_equals_tag_many(tagger):
-    arts = [{"id": str(i), "body": f"Officials in Nairobi and Kampala met on day {i}.",
-             "language": "en"} for i in range(5)]
+    arts = [
+        {
+            "id": str(i),
+            "body": f"Officials in Nairobi and Kampala met on day {i}.",
+            "language": "en",
+        }
+        for i in range(5)
+    ]
     many = tagger.tag_many(arts, batch_size=2)
     assert [tagger.tag(a) for a in arts] == many
 
@@ -85,10 +95,13 @@ def test_get_tagger_is_singleton(tagger):
 
 
 def test_model_not_loaded_at_import():
-    code = ("import sys; import services.enrich.tagger, services.enrich.regions; "
-            "print('spacy' in sys.modules, services.enrich.tagger._TAGGER is None)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys; import services.enrich.tagger, services.enrich.regions; "
+        "print('spacy' in sys.modules, services.enrich.tagger._TAGGER is None)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert out.stdout.split() == ["False", "True"]
 
 

@@ -176,8 +176,10 @@ def test_business_story(tag):
 
 
 def test_us_aliases_are_one_entity(tag):
-    body = ("The US and Canada agreed on tariffs. U.S. officials said the United States would "
-            "review the deal, and America's allies welcomed it.")
+    body = (
+        "The US and Canada agreed on tariffs. U.S. officials said the United States would "
+        "review the deal, and America's allies welcomed it."
+    )
     r = tag(body)
     us = [e for e in r["entities"] if e["canonical"] == "United States"]
     assert len(us) == 1
@@ -199,8 +201,10 @@ def test_all_caps_headline_is_truecased(tag):
 
 
 def test_us_local_story_with_state_abbreviation(tag):
-    body = ("LOUISVILLE, Ky. - Police in Louisville said Tuesday that a man was arrested after a "
-            "chase that ended in Jeffersontown. Officers from Lexington, Ky., assisted.")
+    body = (
+        "LOUISVILLE, Ky. - Police in Louisville said Tuesday that a man was arrested after a "
+        "chase that ended in Jeffersontown. Officers from Lexington, Ky., assisted."
+    )
     r = tag(body)
     assert codes(r) == {"US"}
 
@@ -214,9 +218,11 @@ def test_source_country_prior(tag):
 
 
 def test_regions_named_in_text_and_acronyms(tag):
-    body = ("Jihadist violence is spreading across the Sahel, the Economic Community of West "
-            "African States (ECOWAS) warned on Monday after attacks in Mali and Niger. ECOWAS "
-            "leaders will meet in Abuja.")
+    body = (
+        "Jihadist violence is spreading across the Sahel, the Economic Community of West "
+        "African States (ECOWAS) warned on Monday after attacks in Mali and Niger. ECOWAS "
+        "leaders will meet in Abuja."
+    )
     r = tag(body)
     sahel = [g for g in r["regions"] if g["code"] == "sahel"]
     assert sahel and sahel[0]["scheme"] == "group"
@@ -226,9 +232,11 @@ def test_regions_named_in_text_and_acronyms(tag):
 
 
 def test_person_short_mention_before_and_after(tag):
-    body = ("Kenyan runner Faith Kipyegon won the 1,500 metres in Eugene, Oregon. Kipyegon, "
-            "who holds the world record, said the race was hard. Kipyegon will run again in "
-            "Nairobi next month.")
+    body = (
+        "Kenyan runner Faith Kipyegon won the 1,500 metres in Eugene, Oregon. Kipyegon, "
+        "who holds the world record, said the race was hard. Kipyegon will run again in "
+        "Nairobi next month."
+    )
     r = tag(body)
     fk = by_canonical(r)["Faith Kipyegon"]
     assert fk["label"] == "PERSON" and fk["count"] == 3
