@@ -37,6 +37,27 @@ def waiting(client: Any, names: Sequence[str]) -> dict[str, int]:
     }
 
 
+def _client(client: Any) -> Any:
+    """The given Redis client, or one for the broker; None when embedded (no queues)."""
+    if client is not None:
+        return client
+    settings = get_settings()
+    if settings.embedded:
+        return None
+    from services.ops.queues import redis_client
+
+    return redis_client(settings.broker_url)
+
+
+def _depths(client: Any, names: Sequence[str]) -> dict[str, int] | None:
+    """Waiting messages per queue; None when the broker cannot be read (never block on it)."""
+    try:
+        return waiting(client, names)
+    except Exception as exc:  # noqa: BLE001 - a monitoring read must not stop producers
+        log.warning("backpressure_check_failed", error=str(exc))
+        return None
+
+
 def wait_for_capacity(
     names: Sequence[str] = WATCHED,
     *,
@@ -55,31 +76,22 @@ def wait_for_capacity(
     bounds the wait (None = as long as it takes).
     """
     settings = get_settings()
-    if settings.embedded and client is None:
+    client = _client(client)
+    if client is None:
         return 0.0
     high = settings.queue_high_water if high is None else high
     low = settings.queue_low_water if low is None else low
     low = min(low, high)
-    if client is None:
-        from services.ops.queues import redis_client
-
-        client = redis_client(settings.broker_url)
-    try:
-        depths = waiting(client, names)
-    except Exception as exc:  # noqa: BLE001 - never block ingest on a monitoring read
-        log.warning("backpressure_check_failed", error=str(exc))
-        return 0.0
-    if all(depth <= high for depth in depths.values()):
+    depths = _depths(client, names)
+    if depths is None or all(depth <= high for depth in depths.values()):
         return 0.0
     started = time.monotonic()
     log.warning("backpressure_paused", depths=depths, high_water=high, low_water=low)
     while True:
         sleep(poll)
         waited = time.monotonic() - started
-        try:
-            depths = waiting(client, names)
-        except Exception as exc:  # noqa: BLE001
-            log.warning("backpressure_check_failed", error=str(exc))
+        depths = _depths(client, names)
+        if depths is None:
             return waited
         if all(depth <= low for depth in depths.values()):
             log.info("backpressure_resumed", depths=depths, waited_s=round(waited, 1))
@@ -91,16 +103,7 @@ def wait_for_capacity(
 
 def over_high_water(names: Sequence[str] = WATCHED, *, client: Any = None) -> dict[str, int]:
     """Queues over the high-water mark right now ({} when none, or when embedded)."""
-    settings = get_settings()
-    if settings.embedded and client is None:
-        return {}
-    if client is None:
-        from services.ops.queues import redis_client
-
-        client = redis_client(settings.broker_url)
-    try:
-        depths = waiting(client, names)
-    except Exception as exc:  # noqa: BLE001 - never block polling on a monitoring read
-        log.warning("backpressure_check_failed", error=str(exc))
-        return {}
-    return {name: d for name, d in depths.items() if d > settings.queue_high_water}
+    client = _client(client)
+    depths = _depths(client, names) if client is not None else None
+    high = get_settings().queue_high_water
+    return {name: d for name, d in (depths or {}).items() if d > high}

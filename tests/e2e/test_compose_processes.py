@@ -107,15 +107,19 @@ def test_compose_services_as_processes(fresh_pg_url: str, redis_url: str, tmp_pa
         # Articles in through the CLI, as an operator would with compose exec.
         cli_env = {k: v for k, v in overrides.items()}
         cli_env["NEWSWIRE_LOG_FORMAT"] = "json"
-        run = subprocess.run(
-            [sys.executable, "-m", "shared.cli", "ingest", "samples/"],
-            cwd=ROOT,
-            env={**_base_env(), **cli_env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert run.returncode == 0, run.stderr
+
+        def ingest_samples() -> None:
+            run = subprocess.run(
+                [sys.executable, "-m", "shared.cli", "ingest", "samples/"],
+                cwd=ROOT,
+                env={**_base_env(), **cli_env},
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert run.returncode == 0, run.stderr
+
+        ingest_samples()
         titles = sample_titles()
 
         engine = sa.create_engine(normalize_url(fresh_pg_url))
@@ -127,15 +131,7 @@ def test_compose_services_as_processes(fresh_pg_url: str, redis_url: str, tmp_pa
         wait_for(stored, 240, interval=1, what="all sample articles stored")
 
         # The same files again: duplicates, still one row each.
-        again = subprocess.run(
-            [sys.executable, "-m", "shared.cli", "ingest", "samples/"],
-            cwd=ROOT,
-            env={**_base_env(), **cli_env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert again.returncode == 0, again.stderr
+        ingest_samples()
 
         def records_settled() -> bool:
             with engine.connect() as conn:
