@@ -269,6 +269,19 @@ class Tagger:
                     m.entry = entry
                     continue
                 if m.start <= s and e <= m.end:
+                    inner = words[m.start : m.end]
+                    if (
+                        m.entry is None
+                        and entry.kind in ("city", "country")
+                        and not entry.ambiguous
+                        and "and" in inner
+                        and "and" not in words[s:e]
+                    ):
+                        # "Karachi and Hyderabad" as one ORG: two known places joined by
+                        # "and" ("Bosnia and Herzegovina" is itself a gazetteer entry)
+                        removed.add(mi)
+                        added.append(_Mention(s, e, entry.label, "gazetteer", entry))
+                        continue
                     # the model found a longer name around it ("Michael Jordan", "Paris Hilton")
                     continue
             if entry.ambiguous:

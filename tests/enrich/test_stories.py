@@ -253,3 +253,16 @@ def test_names_keep_their_spelling_and_titles_are_not_organizations(tagger):
     assert "William Troost-Ekong" in names
     assert "State" not in names
     assert "SD" not in {c["code"] for c in out["countries"]}  # the sea, not the Sudanese state
+
+
+def test_two_known_cities_joined_by_and_are_two_places(tagger):
+    body = (
+        "The army helped with rescue efforts around Karachi and Hyderabad after floods in "
+        "Pakistan. Bosnia and Herzegovina sent aid."
+    )
+    out = tagger.tag({"id": "k", "body": body})
+    names = {e["canonical"]: e["label"] for e in out["entities"]}
+    assert names.get("Karachi") == "GPE" and names.get("Hyderabad") == "GPE"
+    assert "Karachi and Hyderabad" not in names
+    assert names.get("Bosnia and Herzegovina") == "GPE"
+    assert {"PK", "BA"} <= {c["code"] for c in out["countries"]}
