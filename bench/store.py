@@ -6,9 +6,12 @@
 Creates and drops its own PostgreSQL database (NEWSWIRE_TEST_PG, default
 postgresql://postgres@127.0.0.1:5432/postgres). Prints:
 
-1. articles upserted per second for batches of 1, 100 and 1000 (new articles), and for
-   re-storing a batch of 1000 (redelivery / re-enrichment: tags replaced);
-2. p50/p95 latency of the main API queries (in-process through the FastAPI app,
+1. articles upserted per second for batches of 1, 100 and 1000 (new articles: the
+   transaction that writes articles, tags and ingest records), and for re-storing a
+   batch of 1000 (redelivery / re-enrichment: tags replaced);
+2. full-text documents built per second (the store step's second transaction), and
+   the whole store step (both transactions) per second for batches of 1000;
+3. p50/p95 latency of the main API queries (in-process through the FastAPI app,
    JSON included) over a corpus of --articles generated articles, each with about 10
    entity mentions (Zipf-distributed over 20,000 entities) and 3 countries.
 """
@@ -31,14 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 
 from services.store import migrate  # noqa: E402
-from services.store.models import FTS_INDEX_SQL  # noqa: E402
 from services.store.repository import upsert_batch  # noqa: E402
+from services.store.tasks import index_pending, store_batch  # noqa: E402
 from shared import db  # noqa: E402
 from shared.schemas import EnrichedArticle  # noqa: E402
 
 PG_ADMIN = os.environ.get("NEWSWIRE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 NOW = datetime.now(UTC).replace(microsecond=0)
-FTS_INDEX_DDL = f"CREATE INDEX ix_articles_fts ON articles USING gin ({FTS_INDEX_SQL})"
 
 COUNTRIES = [
     ("US", "United States", "021", "Northern America", None),
@@ -194,10 +196,22 @@ def timed_upserts(url: str, batches: list[list[EnrichedArticle]], method: str = 
     return spent
 
 
-def throughput(url: str, gen: Generator, size: int, total: int) -> tuple[float, int]:
+def throughput(url: str, gen: Generator, size: int, total: int) -> tuple[float, float, int]:
+    """(articles upserted per second, search documents built per second, articles)."""
     batches = [gen.batch(size) for _ in range(max(1, total // size))]
     n = sum(len(b) for b in batches)
-    return n / timed_upserts(url, batches), n
+    upserted = n / timed_upserts(url, batches)
+    started = time.perf_counter()
+    indexed = index_pending(url, batch=1000, budget_s=None)
+    return upserted, indexed / (time.perf_counter() - started), n
+
+
+def timed_store_steps(url: str, batches: list[list[EnrichedArticle]]) -> float:
+    """Seconds spent in the whole store step (upsert, then search documents)."""
+    started = time.perf_counter()
+    for batch in batches:
+        store_batch(batch, url)
+    return time.perf_counter() - started
 
 
 def side_by_side(
@@ -212,13 +226,14 @@ def side_by_side(
 
 
 def load(url: str, gen: Generator, target: int, size: int = 1000) -> tuple[float, float]:
-    """Fill the database up to ``target`` articles; returns (articles/s, wall seconds)."""
+    """Fill the database up to ``target`` articles with the whole store step (searchable
+    when done); returns (articles/s, wall seconds)."""
     with db.session_scope(url) as s:
         have = int(s.execute(sa.text("SELECT count(*) FROM articles")).scalar() or 0)
     spent, started, done = 0.0, time.perf_counter(), 0
     while have + done < target:
         batch = gen.batch(min(size, target - have - done))
-        spent += timed_upserts(url, [batch])
+        spent += timed_store_steps(url, [batch])
         done += len(batch)
         if done % 20_000 < size:
             print(f"  loaded {have + done:,} articles", file=sys.stderr, flush=True)
@@ -256,11 +271,6 @@ def main() -> None:
         default=None,
         help="reuse a database kept by --keep: skip the write figures, query it as it is",
     )
-    parser.add_argument(
-        "--without-fts-index",
-        action="store_true",
-        help="drop the full-text GIN index first (shows what it costs on writes)",
-    )
     args = parser.parse_args()
 
     os.environ.setdefault("NEWSWIRE_LOG_LEVEL", "WARNING")
@@ -287,32 +297,29 @@ def main() -> None:
 
 
 def write_figures(url: str, args: argparse.Namespace) -> None:
-    if args.without_fts_index:
-        with db.session_scope(url) as s:
-            s.execute(sa.text("DROP INDEX ix_articles_fts"))
-        print("full-text index dropped (--without-fts-index)")
     gen = Generator()
     print(
         "\nupsert throughput (new articles, ~10 mentions + 3 countries each, one "
-        "transaction per batch):"
+        "transaction per batch; search documents built after, in their own):"
     )
     for size, total in ((1, 300), (100, 3_000), (1000, 10_000)):
-        rate, n = throughput(url, gen, size, total)
-        print(f"  batch {size:>5}: {rate:>8,.0f} articles/s   ({n:,} articles)")
+        rate, indexed, n = throughput(url, gen, size, total)
+        print(
+            f"  batch {size:>5}: {rate:>8,.0f} articles/s   ({n:,} articles; their search "
+            f"documents then built at {indexed:,.0f}/s)"
+        )
     rates = side_by_side(url, gen)
+    index_pending(url, budget_s=None)
     print(
         f"  batch  1000, side by side: COPY {rates['copy']:,.0f} articles/s, "
         f"INSERT ... VALUES {rates['values']:,.0f} articles/s "
         f"(x{rates['copy'] / rates['values']:.2f})"
     )
-    if not args.without_fts_index:
-        # What the full-text index costs on writes, measured in the same run.
-        with db.session_scope(url) as s:
-            s.execute(sa.text("DROP INDEX ix_articles_fts"))
-        plain = side_by_side(url, gen, rounds=3, methods=("copy",))["copy"]
-        print(f"  batch  1000 without the full-text index: COPY {plain:,.0f} articles/s")
-        with db.session_scope(url) as s:
-            s.execute(sa.text(FTS_INDEX_DDL))
+    steps = [gen.batch(1000) for _ in range(5)]
+    print(
+        "  whole store step, batch 1000 (upsert, then search documents): "
+        f"{5000 / timed_store_steps(url, steps):>8,.0f} articles/s"
+    )
     again = [gen.batch(1000) for _ in range(3)]
     timed_upserts(url, again)
     later = datetime.now(UTC) + timedelta(minutes=1)
@@ -320,10 +327,14 @@ def write_figures(url: str, args: argparse.Namespace) -> None:
         for a in b:
             a.enrichment.enriched_at = later
     spent = timed_upserts(url, again)
+    index_pending(url, budget_s=None)
     print(f"  re-store batch 1000 (tags replaced): {3000 / spent:>8,.0f} articles/s")
 
     rate, wall = load(url, gen, args.articles)
-    print(f"\nloaded up to {args.articles:,} articles at {rate:,.0f} articles/s (batches of 1000)")
+    print(
+        f"\nloaded up to {args.articles:,} articles at {rate:,.0f} articles/s "
+        "(whole store step, batches of 1000)"
+    )
 
 
 def query_figures(url: str, args: argparse.Namespace) -> None:

@@ -79,6 +79,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "schedule": float(settings.reconcile_interval),
                 "options": {"queue": queues.STORE, "expires": settings.reconcile_interval},
             },
+            "index-search": {
+                "task": queues.INDEX_SEARCH,
+                "schedule": float(settings.search_index_interval),
+                "options": {"queue": queues.STORE, "expires": settings.search_index_interval},
+            },
             "poll-feeds": {
                 "task": queues.POLL_FEEDS,
                 "schedule": 30.0,

@@ -11,6 +11,7 @@ POLL_FEEDS = "ingest.poll_feeds"
 TAG_ARTICLES = "enrich.tag_articles"
 STORE_ARTICLES = "store.store_articles"
 RECONCILE = "store.reconcile"
+INDEX_SEARCH = "store.index_search"
 
 ROUTES = {
     "ingest.*": {"queue": INGEST},

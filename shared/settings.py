@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     reconcile_after: int = Field(600, ge=1, description="seconds before received is re-sent")
     reconcile_interval: int = Field(60, ge=1, description="seconds between reconciler runs")
     reconcile_batch: int = Field(5000, ge=1, description="most articles re-sent per run")
+    search_index_interval: int = Field(
+        30, ge=1, description="seconds between sweeps that build missing search documents"
+    )
     queue_high_water: int = Field(
         2000, ge=1, description="messages waiting in enrich/store above which ingest pauses"
     )

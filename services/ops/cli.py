@@ -338,6 +338,14 @@ def collect_status(timeout: float = 1.0) -> dict[str, Any]:
                 ).all()
             )
             open_letters = session.scalar(select(func.count()).where(DeadLetter.status == "dead"))
+        backlog: int | None = None
+        try:
+            from services.store.repository import search_backlog
+
+            with session_scope() as session:
+                backlog = search_backlog(session)
+        except Exception:  # noqa: BLE001, S110 - not migrated to 0004 yet: shown as None
+            pass
         from shared.db import get_engine
 
         out["database"] = {
@@ -346,6 +354,7 @@ def collect_status(timeout: float = 1.0) -> dict[str, Any]:
             "revisions": revisions,
             "articles": records,
             "dead_letters_open": open_letters,
+            "search_backlog": backlog,
         }
     except Exception as exc:  # noqa: BLE001
         out["database"] = {"ok": False, "error": str(exc)}
@@ -393,7 +402,8 @@ def status(as_json: bool, timeout: float) -> None:
             f"database  {mark(d.get('ok'))} "
             + (
                 f"{d['url']} revisions={','.join(d['revisions']) or 'none'} "
-                f"articles={d['articles']} open dead letters={d['dead_letters_open']}"
+                f"articles={d['articles']} open dead letters={d['dead_letters_open']} "
+                f"not yet searchable={d.get('search_backlog')}"
                 if d.get("ok")
                 else d.get("error", "")
             )

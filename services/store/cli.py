@@ -1,4 +1,4 @@
-"""Store commands for ``newswire``: ``export``."""
+"""Store commands for ``newswire``: ``export``, ``search-index``."""
 
 from __future__ import annotations
 
@@ -201,4 +201,64 @@ def export(
     click.echo(f"exported {written} articles", err=True)
 
 
-commands = [export]
+@click.command("search-index")
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Rebuild every article's document (e.g. after an upgrade), not only the queued ones.",
+)
+@click.option("--batch", type=click.IntRange(1, 10_000), default=1000, show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def search_index(everything: bool, batch: int, quiet: bool) -> None:
+    """Build the full-text documents of stored articles that are not searchable yet.
+
+    The store worker does this right after each batch and a periodic sweep catches
+    up on anything left, so this is for operators: after an upgrade that queued
+    every article, or to rebuild everything with --all. PostgreSQL only (SQLite
+    searches the articles directly)."""
+    import sqlalchemy as sa
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from services.store.repository import index_search, search_backlog
+    from shared.db import session_scope
+    from shared.settings import get_settings
+
+    if not get_settings().database_url.startswith("postgresql"):
+        click.echo("SQLite searches the articles directly: nothing to index.", err=True)
+        return
+    with session_scope() as session:
+        if everything:
+            session.execute(
+                sa.text(
+                    "INSERT INTO search_pending (article_id, queued_at) "
+                    "SELECT id, now() FROM articles ON CONFLICT (article_id) DO NOTHING"
+                )
+            )
+        total = search_backlog(session)
+    done = 0
+    console = Console(stderr=True)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet or not console.is_terminal,
+        transient=True,
+    ) as progress:
+        bar = progress.add_task("indexing", total=total)
+        while True:
+            with session_scope() as session:
+                n = index_search(session, limit=batch)
+            done += n
+            progress.advance(bar, n)
+            if n < batch:
+                break
+    with session_scope() as session:
+        left = search_backlog(session)
+    click.echo(f"indexed {done} articles; {left} still queued", err=True)
+
+
+commands = [export, search_index]

@@ -2,9 +2,17 @@
 
 ``articles.dated_at`` is the sort key of every listing: the published date, or the
 ingest time when a source gives none, so keyset pagination never meets a NULL.
-Full-text search on PostgreSQL runs on an expression GIN index over title and body
-(:data:`FTS_INDEX_SQL`; ``queries.fts_match`` builds the same expression);
-SQLite falls back to ``LIKE`` (see ``queries.py``).
+
+Full-text search on PostgreSQL runs on ``article_search``: one ``tsvector`` per article
+over title and body (:data:`FTS_DOCUMENT_SQL`) with a GIN index. It is written in its
+own transaction right after the article's (``repository.index_search``), not inside
+the batch upsert: building the document and its GIN entries costs more than the
+rest of an article's write together, so the upsert stays short and a search-index
+failure never holds back articles and tags. ``search_pending`` is the outbox between
+the two: the upsert queues every article it writes there in the same transaction, so
+nothing is left unindexed even when the worker dies in between (the ``store.index_search``
+sweep finishes what is left). SQLite falls back to ``LIKE`` over the articles
+themselves (see ``queries.py``) and queues nothing.
 """
 
 from __future__ import annotations
@@ -23,8 +31,8 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     literal_column,
-    text,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
@@ -36,12 +44,14 @@ FTS_CONFIG = "english"
 FTS_BODY_CHARS = 100_000
 
 
-# The same expression as SQL, parenthesized the way PostgreSQL reflects it, so that
-# `alembic check` compares the index without false drift.
-FTS_INDEX_SQL = (
+# The search document of an article, as SQL over the articles table.
+FTS_DOCUMENT_SQL = (
     f"to_tsvector('{FTS_CONFIG}'::regconfig, "
-    f"(coalesce(title, '') || ' ') || left(coalesce(body, ''), {FTS_BODY_CHARS}))"
+    f"coalesce(title, '') || ' ' || left(coalesce(body, ''), {FTS_BODY_CHARS}))"
 )
+TSVectorType = Text().with_variant(TSVECTOR(), "postgresql")
+# Declared with ddl_if(dialect="postgresql"); migrations/env.py skips them elsewhere.
+POSTGRESQL_ONLY_INDEXES = frozenset({"ix_article_search_document"})
 
 
 class Article(Base):
@@ -69,13 +79,37 @@ class Article(Base):
         Index("ix_articles_published_at_id", "published_at", "id"),
         Index("ix_articles_dated_at_id", "dated_at", "id"),
         Index("ix_articles_stored_at", "stored_at"),
-        # PostgreSQL only: SQLite has neither tsvector nor GIN (env.py skips it there).
-        Index(
-            "ix_articles_fts",
-            text(FTS_INDEX_SQL),
-            postgresql_using="gin",
-        ).ddl_if(dialect="postgresql"),
     )
+
+
+class ArticleSearch(Base):
+    """The full-text document of an article (PostgreSQL; unused on SQLite)."""
+
+    __tablename__ = "article_search"
+
+    article_id: Mapped[str] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    document: Mapped[str] = mapped_column(TSVectorType)
+    indexed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        # PostgreSQL only: SQLite has neither tsvector nor GIN.
+        Index("ix_article_search_document", "document", postgresql_using="gin").ddl_if(
+            dialect="postgresql"
+        ),
+    )
+
+
+class SearchPending(Base):
+    """Articles written since their search document was last built (the outbox)."""
+
+    __tablename__ = "search_pending"
+
+    article_id: Mapped[str] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Entity(Base):

@@ -6,8 +6,9 @@ Every listing (API, CLI, export) goes through :class:`ArticleFilters` and
 Filter semantics (all combinable; a repeated filter means "all of them"):
 
 - ``q``: full text over title and body (PostgreSQL ``websearch_to_tsquery`` on the
-  GIN index, English stemming; SQLite: every word as a case-insensitive substring,
-  ``-word`` excludes);
+  GIN-indexed ``article_search`` documents, English stemming; an article becomes
+  searchable once its document is built, normally in the same store task right after
+  its write; SQLite: every word as a case-insensitive substring, ``-word`` excludes);
 - ``entity``: canonical entity name, case-insensitive (``label`` narrows it to one
   label; ``label`` alone = articles mentioning any entity with that label);
 - ``country``: ISO 3166-1 alpha-2 code of a country the article is about;
@@ -49,12 +50,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from services.store.models import (
-    FTS_BODY_CHARS,
     FTS_CONFIG,
     Article,
     ArticleCountry,
     ArticleEntity,
     ArticleRegion,
+    ArticleSearch,
     Entity,
 )
 from shared.models import DUPLICATE, IngestRecord
@@ -198,20 +199,10 @@ def _is_postgres(session: Session) -> bool:
 
 def fts_match(session: Session, q: str) -> ColumnElement[bool]:
     if _is_postgres(session):
-        # Literal constants, so the expression is the one of the GIN index.
-        document = func.to_tsvector(
-            literal_column(f"'{FTS_CONFIG}'::regconfig"),
-            func.coalesce(Article.title, literal_column("''"))
-            .op("||")(literal_column("' '"))
-            .op("||")(
-                func.left(
-                    func.coalesce(Article.body, literal_column("''")),
-                    literal_column(str(FTS_BODY_CHARS)),
-                )
-            ),
-        )
         query = func.websearch_to_tsquery(literal_column(f"'{FTS_CONFIG}'::regconfig"), q)
-        return document.op("@@")(query)
+        return Article.id.in_(
+            select(ArticleSearch.article_id).where(ArticleSearch.document.op("@@")(query))
+        )
     clauses: list[ColumnElement[bool]] = []
     for raw in re.findall(r'-?"[^"]+"|\S+', q):
         negate = raw.startswith("-")

@@ -9,7 +9,10 @@ One call writes a whole batch in the caller's transaction:
    re-enrichment leaves no stale tag and a redelivery no duplicate;
 3. entities are shared rows, created with ``ON CONFLICT DO NOTHING`` in sorted order
    (concurrent writers with overlapping entities neither fail nor deadlock);
-4. the ingest records of the batch are marked "stored".
+4. the ingest records of the batch are marked "stored";
+5. on PostgreSQL the written articles are queued in ``search_pending``; their full-text
+   documents are built by :func:`index_search` in a transaction of their own (see
+   ``models.py`` for why).
 
 PostgreSQL loads rows with ``COPY`` into session-local temp tables and upserts from
 there (several times faster than multi-row ``VALUES``); SQLite uses chunked
@@ -18,17 +21,27 @@ multi-row inserts.
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, tuple_, update
+from sqlalchemy import delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from services.store.models import Article, ArticleCountry, ArticleEntity, ArticleRegion, Entity
+from services.store.models import (
+    FTS_DOCUMENT_SQL,
+    Article,
+    ArticleCountry,
+    ArticleEntity,
+    ArticleRegion,
+    Entity,
+    SearchPending,
+)
 from shared.logging import get_logger
 from shared.models import STORED, IngestRecord
 from shared.schemas import EnrichedArticle, utcnow
@@ -77,8 +90,9 @@ def _clean(value: str | None, limit: int | None = None) -> str | None:
     """PostgreSQL refuses NUL bytes in text; columns have length limits."""
     if value is None:
         return None
-    value = value.replace("\x00", "")
-    return value[:limit] if limit else value
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    return value[:limit] if limit and len(value) > limit else value
 
 
 def _article_row(a: EnrichedArticle, now: datetime) -> dict[str, Any]:
@@ -103,70 +117,75 @@ def _article_row(a: EnrichedArticle, now: datetime) -> dict[str, Any]:
     }
 
 
+MENTION_COLUMNS = (
+    "article_id",
+    "name",
+    "label",
+    "country",
+    "text",
+    "count",
+    "spans",
+    "in_title",
+    "source",
+)
+COUNTRY_COLUMNS = ("article_id", "code", "name", "mentions", "via", "focus")
+REGION_COLUMNS = ("article_id", "scheme", "code", "name")
+
+
 def _tag_rows(
     batch: Iterable[EnrichedArticle],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """Mention rows (keyed by entity name+label), country rows and region rows."""
-    mentions: dict[tuple[str, str, str], dict[str, Any]] = {}
-    countries: list[dict[str, Any]] = []
-    regions: list[dict[str, Any]] = []
+) -> tuple[list[list[Any]], list[list[Any]], list[list[Any]]]:
+    """Mention rows (one per article and entity name+label), country rows and region
+    rows, as lists in the order of MENTION_COLUMNS, COUNTRY_COLUMNS, REGION_COLUMNS.
+
+    This runs for every row of every batch, so it is written for speed: plain lists,
+    one dict lookup per mention."""
+    mentions: list[list[Any]] = []
+    countries: list[list[Any]] = []
+    regions: list[list[Any]] = []
     for a in batch:
+        aid = a.id
+        seen: dict[tuple[str, str], list[Any]] = {}
         for e in a.entities:
             name = _clean(e.canonical or e.text, 300) or ""
             label = _clean(e.label, 20) or ""
-            if not name.strip() or not label:
+            if not label or not name.strip():
                 continue
-            key = (a.id, name, label)
-            spans = [list(s) for s in e.spans]
-            row = mentions.get(key)
+            row = seen.get((name, label))
             if row is not None:  # two surface forms of one canonical entity
-                row["count"] += e.count
-                row["spans"] = sorted(row["spans"] + spans)
-                row["in_title"] = row["in_title"] or e.in_title
+                row[5] += e.count
+                row[6] = sorted(row[6] + list(e.spans))
+                row[7] = row[7] or e.in_title
                 continue
-            country = (e.country or "").upper()
-            mentions[key] = {
-                "article_id": a.id,
-                "name": name,
-                "label": label,
-                "country": country if len(country) == 2 else None,
-                "text": _clean(e.text, 300) or name,
-                "count": e.count,
-                "spans": spans,
-                "in_title": e.in_title,
-                "source": _clean(e.source, 20),
-            }
+            country = e.country.upper() if e.country else None
+            row = [
+                aid,
+                name,
+                label,
+                country if country and len(country) == 2 else None,
+                _clean(e.text, 300) or name,
+                e.count,
+                list(e.spans),
+                e.in_title,
+                _clean(e.source, 20),
+            ]
+            seen[(name, label)] = row
+            mentions.append(row)
         seen_c: set[str] = set()
         for c in a.countries:
             code = c.code.upper()
             if len(code) != 2 or code in seen_c:
                 continue
             seen_c.add(code)
-            countries.append(
-                {
-                    "article_id": a.id,
-                    "code": code,
-                    "name": _clean(c.name, 100) or code,
-                    "mentions": c.mentions,
-                    "via": list(c.via),
-                    "focus": c.focus,
-                }
-            )
+            countries.append([aid, code, _clean(c.name, 100) or code, c.mentions, c.via, c.focus])
         seen_r: set[tuple[str, str]] = set()
         for r in a.regions:
             key_r = (_clean(r.scheme, 16) or "", _clean(r.code, 64) or "")
             if not key_r[1] or key_r in seen_r:
                 continue
             seen_r.add(key_r)
-            regions.append(
-                {
-                    "article_id": a.id,
-                    "scheme": key_r[0],
-                    "code": key_r[1],
-                    "name": _clean(r.name, 100) or key_r[1],
-                }
-            )
-    return list(mentions.values()), countries, regions
+            regions.append([aid, key_r[0], key_r[1], _clean(r.name, 100) or key_r[1]])
+    return mentions, countries, regions
 
 
 def _prepare(articles: Sequence[EnrichedArticle]) -> list[EnrichedArticle]:
@@ -178,6 +197,24 @@ def _prepare(articles: Sequence[EnrichedArticle]) -> list[EnrichedArticle]:
         if old is None or a.enrichment.enriched_at >= old.enrichment.enriched_at:
             by_id[a.id] = a
     return [by_id[i] for i in sorted(by_id)]
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a batch's rows are built.
+
+    A batch of 1000 articles allocates some 50,000 short-lived lists; in a process
+    holding a large heap (its batch, the tagger, the ORM), those allocations set off
+    full collections that took three quarters of the Python time of a batch
+    (bench/store.py), for garbage that reference counting frees anyway: the rows
+    hold no cycles. Collection resumes when the batch is written."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def upsert_batch(
@@ -195,7 +232,8 @@ def upsert_batch(
     if (method or ("copy" if postgres else "values")) == "copy":
         if not postgres:
             raise ValueError("the COPY path needs PostgreSQL")
-        result = _upsert_postgres(session, batch)
+        with _collector_paused():
+            result = _upsert_postgres(session, batch)
     else:
         result = _upsert_values(session, batch)
     session.execute(
@@ -237,6 +275,11 @@ def _jsonify(row: dict[str, Any], columns: Sequence[str], json_cols: set[str]) -
     return [json.dumps(row[c], ensure_ascii=False) if c in json_cols else row[c] for c in columns]
 
 
+def _spans_json(spans: list[Any]) -> str:
+    """``[[start, end], ...]`` as JSON (integers only: validated by the schema)."""
+    return "[" + ",".join(f"[{int(s[0])},{int(s[1])}]" for s in spans) + "]"
+
+
 def _upsert_postgres(session: Session, batch: list[EnrichedArticle]) -> UpsertResult:
     now = utcnow()
     dbapi = session.connection().connection.driver_connection
@@ -268,6 +311,7 @@ def _upsert_postgres(session: Session, batch: list[EnrichedArticle]) -> UpsertRe
         result.stale = [a.id for a in batch if a.id not in written]
         if not written:
             return result
+        _queue_search(cur, sorted(written))
         if result.updated:
             ids = sorted(result.updated)
             for table in ("article_entities", "article_countries", "article_regions"):
@@ -275,18 +319,9 @@ def _upsert_postgres(session: Session, batch: list[EnrichedArticle]) -> UpsertRe
         mentions, countries, regions = _tag_rows(a for a in batch if a.id in written)
         result.mentions = len(mentions)
         if mentions:
-            mcols = (
-                "article_id",
-                "name",
-                "label",
-                "country",
-                "text",
-                "count",
-                "spans",
-                "in_title",
-                "source",
-            )
-            _copy(cur, "_nw_mentions", mcols, (_jsonify(m, mcols, {"spans"}) for m in mentions))
+            for m in mentions:
+                m[6] = _spans_json(m[6])
+            _copy(cur, "_nw_mentions", MENTION_COLUMNS, mentions)
             cur.execute(
                 "INSERT INTO entities (name, label, country) "
                 "SELECT DISTINCT ON (name, label) name, label, country FROM _nw_mentions "
@@ -300,12 +335,79 @@ def _upsert_postgres(session: Session, batch: list[EnrichedArticle]) -> UpsertRe
                 "FROM _nw_mentions m JOIN entities e ON e.name = m.name AND e.label = m.label"
             )
         if countries:
-            ccols = ("article_id", "code", "name", "mentions", "via", "focus")
-            _copy(cur, "article_countries", ccols, (_jsonify(c, ccols, {"via"}) for c in countries))
+            via_json: dict[tuple[str, ...], str] = {}
+            for c in countries:
+                key = tuple(c[4])
+                c[4] = via_json.get(key) or via_json.setdefault(key, json.dumps(list(key)))
+            _copy(cur, "article_countries", COUNTRY_COLUMNS, countries)
         if regions:
-            rcols = ("article_id", "scheme", "code", "name")
-            _copy(cur, "article_regions", rcols, ([r[c] for c in rcols] for r in regions))
+            _copy(cur, "article_regions", REGION_COLUMNS, regions)
     return result
+
+
+# ---------------------------------------------------------------- full-text documents
+
+
+def _queue_search(cur: Any, ids: list[str]) -> None:
+    """Queue written articles for their search document, in the write's transaction.
+
+    ``DO UPDATE`` (not ``DO NOTHING``) locks an already queued row until this write
+    commits, so an indexer running meanwhile skips it (``SKIP LOCKED``) instead of
+    indexing the version this transaction is replacing."""
+    cur.execute(
+        "INSERT INTO search_pending (article_id, queued_at) "
+        "SELECT id, now() FROM unnest(%s::text[]) AS t(id) ORDER BY id "
+        "ON CONFLICT (article_id) DO UPDATE SET queued_at = EXCLUDED.queued_at",
+        (ids,),
+    )
+
+
+def index_search(session: Session, ids: Sequence[str] | None = None, limit: int = 1000) -> int:
+    """Build the search documents of queued articles, in the caller's transaction.
+
+    ``ids``: only these (the store task indexes what it has just written); otherwise
+    up to ``limit`` queued articles in id order (the sweep). Rows another
+    transaction holds are skipped: that writer or indexer will see to them. Two
+    statements on purpose: the documents are built from a snapshot taken after the
+    queue rows were claimed, so a write that committed before the claim is always the
+    one indexed. Returns how many documents were built (0 on SQLite, which searches
+    the articles directly)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return 0
+    dbapi = session.connection().connection.driver_connection
+    assert dbapi is not None
+    with dbapi.cursor() as cur:
+        if ids is None:
+            cur.execute(
+                "DELETE FROM search_pending WHERE article_id IN (SELECT article_id "
+                "FROM search_pending ORDER BY article_id LIMIT %s FOR UPDATE SKIP LOCKED) "
+                "RETURNING article_id",
+                (limit,),
+            )
+        else:
+            cur.execute(
+                "DELETE FROM search_pending WHERE article_id IN (SELECT article_id "
+                "FROM search_pending WHERE article_id = ANY(%s) ORDER BY article_id "
+                "FOR UPDATE SKIP LOCKED) RETURNING article_id",
+                (sorted(ids),),
+            )
+        claimed = sorted(r[0] for r in cur.fetchall())
+        if not claimed:
+            return 0
+        cur.execute(
+            "INSERT INTO article_search (article_id, document, indexed_at) "
+            f"SELECT id, {FTS_DOCUMENT_SQL}, now() FROM articles "  # noqa: S608
+            "WHERE id = ANY(%s) ORDER BY id "
+            "ON CONFLICT (article_id) DO UPDATE "
+            "SET document = EXCLUDED.document, indexed_at = EXCLUDED.indexed_at",
+            (claimed,),
+        )
+    return len(claimed)
+
+
+def search_backlog(session: Session) -> int:
+    """Articles written but not yet searchable (always 0 on SQLite)."""
+    return int(session.scalar(select(func.count()).select_from(SearchPending)) or 0)
 
 
 # ---------------------------------------------------------------- multi-row VALUES (SQLite)
@@ -350,10 +452,18 @@ def _upsert_values(session: Session, batch: list[EnrichedArticle]) -> UpsertResu
             result.inserted.append(a.id)
     if not written:
         return result
+    if session.get_bind().dialect.name == "postgresql":
+        dbapi = session.connection().connection.driver_connection
+        assert dbapi is not None
+        with dbapi.cursor() as cur:
+            _queue_search(cur, sorted(written))
     if result.updated:
         for model in (ArticleEntity, ArticleCountry, ArticleRegion):
             session.execute(delete(model).where(model.article_id.in_(sorted(result.updated))))
-    mentions, countries, regions = _tag_rows(a for a in batch if a.id in written)
+    mention_rows, country_rows, region_rows = _tag_rows(a for a in batch if a.id in written)
+    mentions = [dict(zip(MENTION_COLUMNS, m, strict=True)) for m in mention_rows]
+    countries = [dict(zip(COUNTRY_COLUMNS, c, strict=True)) for c in country_rows]
+    regions = [dict(zip(REGION_COLUMNS, r, strict=True)) for r in region_rows]
     result.mentions = len(mentions)
     if mentions:
         keys = sorted({(m["name"], m["label"]): m["country"] for m in mentions}.items())

@@ -1,4 +1,10 @@
-"""Store tasks: upsert a batch of enriched articles in one transaction."""
+"""Store tasks: upsert a batch of enriched articles, then make it searchable.
+
+A batch is two transactions: the articles, tags and ingest records (one
+``upsert_batch``), then the full-text documents of what was written
+(``index_search``). When the second fails the articles stay stored and queued in
+``search_pending``; the ``store.index_search`` sweep builds what is left.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from services.store.repository import upsert_batch
+from services.store.repository import index_search, search_backlog, upsert_batch
 from shared import queues
 from shared.celery_app import app
 from shared.db import session_scope
@@ -17,11 +23,15 @@ from shared.tasks import PipelineTask
 
 log = get_logger(__name__)
 
+SWEEP_BATCH = 1000
+SWEEP_BUDGET_S = 20.0
 
-def store_batch(articles: list[EnrichedArticle]) -> int:
-    """The store step as a plain function: one transaction per batch."""
+
+def store_batch(articles: list[EnrichedArticle], url: str | None = None) -> int:
+    """The store step as a plain function: one transaction per batch, then its search
+    documents in a second one."""
     started = time.perf_counter()
-    with session_scope() as session:
+    with session_scope(url) as session:
         result = upsert_batch(session, articles)
     ms = (time.perf_counter() - started) * 1000
     inserted, stale = set(result.inserted), set(result.stale)
@@ -40,10 +50,58 @@ def store_batch(articles: list[EnrichedArticle]) -> int:
             )
     if result.updated or result.stale:
         log.info("redelivery_absorbed", updated=len(result.updated), stale=len(result.stale))
+    if result.written:
+        index_written(result.written, url)
     return len(articles)
+
+
+def index_written(ids: list[str], url: str | None = None) -> int:
+    """Search documents for articles just written. A failure here loses nothing: the
+    articles are stored and still queued, and the sweep retries them."""
+    started = time.perf_counter()
+    try:
+        with session_scope(url) as session:
+            done = index_search(session, ids)
+    except Exception as exc:  # noqa: BLE001 - logged; the sweep retries
+        log.warning("search_index_deferred", articles=len(ids), error=repr(exc)[:300])
+        return 0
+    if done:
+        log.info(
+            "search_indexed",
+            articles=done,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+    return done
+
+
+def index_pending(
+    url: str | None = None, batch: int = SWEEP_BATCH, budget_s: float | None = SWEEP_BUDGET_S
+) -> int:
+    """Build queued search documents, ``batch`` per transaction, until none is left
+    or ``budget_s`` seconds have passed (None: until none is left). Returns how many."""
+    started = time.monotonic()
+    total = 0
+    while budget_s is None or time.monotonic() - started < budget_s:
+        with session_scope(url) as session:
+            done = index_search(session, limit=batch)
+        total += done
+        if done < batch:
+            break
+    return total
 
 
 @app.task(name=queues.STORE_ARTICLES, base=PipelineTask, bind=True)
 def store_articles(self: PipelineTask, message: dict[str, Any]) -> int:
     batch = parse(EnrichedBatch, message)
     return store_batch(batch.articles)
+
+
+@app.task(name=queues.INDEX_SEARCH, ignore_result=True)
+def index_search_sweep() -> int:
+    """Periodic: documents of articles whose in-task indexing did not happen."""
+    done = index_pending()
+    if done:
+        with session_scope() as session:
+            left = search_backlog(session)
+        log.info("search_sweep", indexed=done, left=left)
+    return done

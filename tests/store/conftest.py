@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from services.store import migrate
-from services.store.repository import upsert_batch
+from services.store.tasks import store_batch
 from shared import db
 from shared.schemas import EnrichedArticle
 from tests.conftest import create_pg_database, drop_pg_database
@@ -18,9 +18,9 @@ from tests.store.corpus import Spec, build_corpus
 
 
 def write(url: str, articles: list[EnrichedArticle], batch: int = 25) -> None:
+    """Store as the store worker does: upsert, then the search documents."""
     for start in range(0, len(articles), batch):
-        with db.session_scope(url) as session:
-            upsert_batch(session, articles[start : start + batch])
+        store_batch(articles[start : start + batch], url)
 
 
 @pytest.fixture(scope="module")

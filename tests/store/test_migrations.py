@@ -72,22 +72,25 @@ def test_downgrade_to_0001_and_back_keeps_data(empty_url: str):
 
 
 def test_postgres_full_text_index_is_used(fresh_pg_url: str):
-    from services.store.queries import ArticleFilters
+    from sqlalchemy import select
+
+    from services.store.models import Article
+    from services.store.queries import ArticleFilters, filter_clauses
 
     engine = db.get_engine(fresh_pg_url)
     with engine.connect() as conn:
         indexdef = conn.execute(
-            sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_articles_fts'")
+            sa.text(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_article_search_document'"
+            )
         ).scalar()
-    assert indexdef is not None and "gin" in indexdef and "to_tsvector" in indexdef
-    # The query's expression is the index's: the planner can use it.
+        old = conn.execute(
+            sa.text("SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_articles_fts'")
+        ).scalar()
+    assert indexdef is not None and "gin" in indexdef and "document" in indexdef
+    assert old == 0  # the expression index on articles is gone (0004)
     with db.session_scope(fresh_pg_url) as session:
         session.execute(sa.text("SET LOCAL enable_seqscan = off"))
-        from sqlalchemy import select
-
-        from services.store.models import Article
-        from services.store.queries import filter_clauses
-
         where = filter_clauses(session, ArticleFilters.build(q="election"))
         assert where is not None
         compiled = (
@@ -96,7 +99,33 @@ def test_postgres_full_text_index_is_used(fresh_pg_url: str):
             .compile(session.get_bind(), compile_kwargs={"literal_binds": True})
         )
         plan = "\n".join(r[0] for r in session.execute(sa.text(f"EXPLAIN {compiled}")).all())
-    assert "ix_articles_fts" in plan
+    assert "ix_article_search_document" in plan
+
+
+def test_0004_queues_existing_articles_for_search(fresh_pg_url: str):
+    """Articles stored before 0004 become searchable through the sweep after it."""
+    from services.store.queries import ArticleFilters, search_articles
+    from services.store.repository import search_backlog, upsert_batch
+    from services.store.tasks import index_pending
+    from tests.store.corpus import build_corpus
+
+    specs = [s for s in build_corpus(n=20) if s.keywords][:5]
+    articles = [s.article() for s in specs]
+    with db.session_scope(fresh_pg_url) as session:
+        upsert_batch(session, articles)
+    # Back to 0003 (no search tables) with the articles kept, then up again.
+    migrate.command.downgrade(migrate.alembic_config(fresh_pg_url), "0003")
+    db.dispose_engine()
+    migrate.upgrade(fresh_pg_url)
+    migrate.check(fresh_pg_url)
+    with db.session_scope(fresh_pg_url) as session:
+        assert search_backlog(session) == len(articles)
+        assert not search_articles(session, ArticleFilters.build(q=specs[0].keywords[0])).articles
+    assert index_pending(fresh_pg_url, batch=2) == len(articles)
+    with db.session_scope(fresh_pg_url) as session:
+        assert search_backlog(session) == 0
+        found = search_articles(session, ArticleFilters.build(q=specs[0].keywords[0]), limit=50)
+    assert specs[0].id in {a.id for a in found.articles}
 
 
 def test_sqlite_has_the_expression_indexes(sqlite_file: str):
@@ -106,7 +135,7 @@ def test_sqlite_has_the_expression_indexes(sqlite_file: str):
             conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'index'")).scalars()
         )
     assert {"ix_entities_name_lower", "ix_article_regions_name_lower"} <= names
-    assert "ix_articles_fts" not in names
+    assert "ix_articles_fts" not in names and "ix_article_search_document" not in names
 
 
 def test_store_revision_is_a_head_on_0001():

@@ -8,6 +8,7 @@ from alembic import context
 
 import services.store.models  # noqa: F401 - registers the article tables
 import shared.models  # noqa: F401 - registers the shared tables
+from services.store.models import POSTGRESQL_ONLY_INDEXES
 from shared.db import Base, get_engine
 
 config = context.config
@@ -33,12 +34,22 @@ def run_migrations_online() -> None:
         _run(connectable)
 
 
+def _include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Indexes declared for PostgreSQL only (``ddl_if``) are not drift on SQLite."""
+    if type_ == "index" and not reflected and name in POSTGRESQL_ONLY_INDEXES:
+        return bool(context.get_bind().dialect.name == "postgresql")
+    return True
+
+
 def _run(connection: Any) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        include_object=_include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
