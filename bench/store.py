@@ -225,6 +225,17 @@ def side_by_side(
     return {m: rounds * 1000 / t for m, t in spent.items()}
 
 
+def parallel_store_steps(url: str, per_writer: list[list[list[EnrichedArticle]]]) -> float:
+    """Wall seconds for several store workers (threads here: the time is spent in
+    PostgreSQL) each running the whole store step over their own batches."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(len(per_writer)) as pool:
+        list(pool.map(lambda batches: timed_store_steps(url, batches), per_writer))
+    return time.perf_counter() - started
+
+
 def load(url: str, gen: Generator, target: int, size: int = 1000) -> tuple[float, float]:
     """Fill the database up to ``target`` articles with the whole store step (searchable
     when done); returns (articles/s, wall seconds)."""
@@ -320,6 +331,12 @@ def write_figures(url: str, args: argparse.Namespace) -> None:
         "  whole store step, batch 1000 (upsert, then search documents): "
         f"{5000 / timed_store_steps(url, steps):>8,.0f} articles/s"
     )
+    for writers in (2, 4):
+        parallel = [[gen.batch(1000) for _ in range(2)] for _ in range(writers)]
+        print(
+            f"  whole store step, {writers} writers in parallel: "
+            f"{2000 * writers / parallel_store_steps(url, parallel):>8,.0f} articles/s"
+        )
     again = [gen.batch(1000) for _ in range(3)]
     timed_upserts(url, again)
     later = datetime.now(UTC) + timedelta(minutes=1)

@@ -128,15 +128,20 @@ def test_enrich_pool_child_sigkill(
     cluster_factory: Any, fresh_pg_url: str, broker_url: str
 ) -> None:
     """A pool child of the enrich worker SIGKILLed while it works, three times."""
-    n, kills, tag = 100, 3, f"child-{uuid.uuid4().hex[:6]}"
+    n, kills, tag = 120, 3, f"child-{uuid.uuid4().hex[:6]}"
     cluster: Cluster = cluster_factory(broker_url, fresh_pg_url)
     procs = pipeline(cluster, enrich=2)
-    items = make_corpus(n, tag, seed=2)
-    cluster.send_items(items)
+    # Long articles, sent in one wave per kill: the pool has seconds of work in hand
+    # when each kill lands (short articles are tagged faster than a child can be
+    # picked, and a kill after the last task would wait for work that never comes).
+    items = make_corpus(n, tag, seed=2, words=(500, 800))
+    waves = [items[k::kills] for k in range(kills)]
     enrich = procs["enrich"]
     killed = 0
-    for _ in range(kills):
-        wait_received(enrich, "enrich.tag_articles", received_by(enrich, "enrich.tag_articles"))
+    for wave in waves:
+        seen = received_by(enrich, "enrich.tag_articles")
+        cluster.send_items(wave)
+        wait_received(enrich, "enrich.tag_articles", seen)
         victim = busiest_child(enrich)
         if victim is not None:
             signal_pid(victim, signal.SIGKILL)
