@@ -84,6 +84,23 @@ def build_filters(**options: Any) -> Any:
         ) from None
 
 
+def progress_bar(quiet: bool) -> Any:
+    """A progress bar on stderr, shown only on a terminal and unless --quiet."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet or not console.is_terminal,
+        transient=True,
+    )
+
+
 def _prepare_database() -> None:
     from shared.settings import get_settings
 
@@ -150,9 +167,6 @@ def export(
     **options: Any,
 ) -> None:
     """Stream stored articles matching the filters as JSON Lines or CSV."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from services.store.queries import count_articles, iter_articles
     from shared.db import get_sessionmaker
 
@@ -171,16 +185,7 @@ def export(
             if fmt == "csv":
                 writer = csv.DictWriter(stream, fieldnames=list(CSV_COLUMNS))
                 writer.writeheader()
-            console = Console(stderr=True)
-            with Progress(
-                "[progress.description]{task.description}",
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-                disable=quiet or not console.is_terminal,
-                transient=True,
-            ) as progress:
+            with progress_bar(quiet) as progress:
                 bar = progress.add_task("exporting", total=total)
                 for article in iter_articles(session, filters, order=order):  # type: ignore[arg-type]
                     if limit is not None and written >= limit:
@@ -218,8 +223,6 @@ def search_index(everything: bool, batch: int, quiet: bool) -> None:
     every article, or to rebuild everything with --all. PostgreSQL only (SQLite
     searches the articles directly)."""
     import sqlalchemy as sa
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from services.store.repository import index_search, search_backlog
     from shared.db import session_scope
@@ -238,16 +241,7 @@ def search_index(everything: bool, batch: int, quiet: bool) -> None:
             )
         total = search_backlog(session)
     done = 0
-    console = Console(stderr=True)
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=quiet or not console.is_terminal,
-        transient=True,
-    ) as progress:
+    with progress_bar(quiet) as progress:
         bar = progress.add_task("indexing", total=total)
         while True:
             with session_scope() as session:
