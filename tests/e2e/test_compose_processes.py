@@ -169,6 +169,15 @@ def test_compose_services_as_processes(fresh_pg_url: str, redis_url: str, tmp_pa
         # The API serves what was stored.
         health = httpx.get(f"http://127.0.0.1:{api_port}/health", timeout=10)
         assert health.status_code == 200, health.text
+        # Full text: the store worker builds the search documents after each batch.
+        listing = httpx.get(
+            f"http://127.0.0.1:{api_port}/articles", params={"q": "militias"}, timeout=10
+        )
+        assert listing.status_code == 200, listing.text
+        assert [a["id"] for a in listing.json()["articles"]] == [baghdad]
+        with engine.connect() as conn:
+            assert conn.scalar(sa.text("select count(*) from search_pending")) == 0
+            assert conn.scalar(sa.text("select count(*) from article_search")) == len(titles)
 
         # One trace_id and article_id on every stage's log line of an article.
         events: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
