@@ -8,6 +8,8 @@ redis://127.0.0.1:6379) with a db number of its own.
 from __future__ import annotations
 
 import os
+import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,16 +81,50 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """A Redis database number of its own, flushed before and after."""
+    """A Redis database number of its own, flushed before and after.
+
+    Several test runs and workers may share this Redis (a developer's run beside CI).
+    A number is taken only when it is empty and no client is connected to it, and is
+    claimed with a lease key in database 0 (``SET NX``), so two sessions never pick
+    the same one and flush each other's broker. The lease expires on its own if a
+    session dies without releasing it."""
     import redis
 
-    number = 1 + (os.getpid() % 14)
+    lease_client = redis.Redis.from_url(f"{REDIS_BASE}/0")
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    deadline = time.monotonic() + 120
+    number = None
+    while number is None:
+        busy = {int(c["db"]) for c in lease_client.client_list()}
+        for candidate in range(1, 16):
+            if candidate in busy:
+                continue
+            key = f"newswire:test:redis-db:{candidate}"
+            if not lease_client.set(key, owner, nx=True, ex=900):
+                continue
+            probe = redis.Redis.from_url(f"{REDIS_BASE}/{candidate}")
+            empty = probe.dbsize() == 0
+            probe.close()
+            if empty:
+                number = candidate
+                break
+            lease_client.delete(key)  # someone's data without a lease: leave it alone
+        else:
+            if time.monotonic() > deadline:
+                raise RuntimeError("no free Redis database number (1-15) for the tests")
+            time.sleep(0.5)
     url = f"{REDIS_BASE}/{number}"
     client = redis.Redis.from_url(url)
     client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
+        key = f"newswire:test:redis-db:{number}"
+        if lease_client.get(key) == owner.encode():
+            lease_client.delete(key)
+        lease_client.close()
 
 
 @pytest.fixture

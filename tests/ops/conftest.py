@@ -37,37 +37,6 @@ class Broker:
 
 
 @pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A Redis db number nobody else uses right now (overrides the pid-based one).
-
-    Several engineers' test runs and workers share this Redis; a db number derived
-    from the pid can collide with one of theirs. Pick one that is empty and has no
-    client connected.
-    """
-    import random
-
-    import redis
-
-    from tests.conftest import REDIS_BASE
-
-    admin = redis.Redis.from_url(f"{REDIS_BASE}/0")
-    candidates = list(range(1, 16))
-    random.shuffle(candidates)
-    for number in candidates:
-        busy = {int(c["db"]) for c in admin.client_list()}
-        client = redis.Redis.from_url(f"{REDIS_BASE}/{number}")
-        if number not in busy and client.dbsize() == 0:
-            break
-        client.close()
-    else:
-        pytest.fail("no idle Redis db number")
-    admin.close()
-    yield f"{REDIS_BASE}/{number}"
-    client.flushdb()
-    client.close()
-
-
-@pytest.fixture
 def broker(env: Any, redis_url: str, fresh_pg_url: str) -> Iterator[Broker]:
     """Broker mode in this process: ``dispatch.send`` publishes to the test Redis db."""
     import redis
