@@ -7,8 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,9 @@ from shared.schemas import (
     dump,
     utcnow,
 )
+from tests.e2e.compose import wait_for
+
+__all__ = ["wait_for"]  # re-exported: the one polling helper of the test suite
 
 ROOT = Path(__file__).resolve().parents[2]
 NEWSWIRE = str(Path(sys.executable).parent / "newswire")
@@ -76,18 +77,6 @@ def record(articles: list[ArticlePayload]) -> None:
             )
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.3) -> Any:
-    """Poll until ``predicate()`` is truthy; a deadline, not a performance assertion."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
-
-
 def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
     env.update({"NEWSWIRE_LOG_LEVEL": "WARNING", "NEWSWIRE_LOG_FORMAT": "json"})
@@ -127,7 +116,7 @@ class Worker:
             replies = app.control.ping(destination=[self.name], timeout=0.5) or []
             return any(self.name in r for r in replies)
 
-        wait_for(pong, timeout, f"{self.name} to answer ping")
+        wait_for(pong, timeout, what=f"{self.name} to answer ping")
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -67,7 +67,7 @@ def test_basic_auth_required(redis_url: str) -> None:
             except httpx.TransportError:
                 return False
 
-        wait_for(up, 60, "Flower to listen")
+        wait_for(up, 60, what="Flower to listen")
         url = f"http://127.0.0.1:{port}/"
         assert httpx.get(url, timeout=10).status_code == 401
         assert httpx.get(url, auth=("ops", "wrong"), timeout=10).status_code == 401

@@ -62,7 +62,7 @@ def test_poison_that_kills_its_worker_and_one_that_fails(broker: Broker) -> None
         wait_for(
             lambda: _stored_ids() == innocents and _letters(),
             120,
-            "innocents stored and the killer dead-lettered",
+            what="innocents stored and the killer dead-lettered",
         )
         (letter,) = _letters()
         assert (letter.article_id, letter.reason) == (arts[1].id, "max_attempts")
@@ -91,7 +91,7 @@ def test_poison_that_kills_its_worker_and_one_that_fails(broker: Broker) -> None
         wait_for(
             lambda: len(_letters()) == 2 and more[1].id in _stored_ids(),
             60,
-            "the failing article dead-lettered",
+            what="the failing article dead-lettered",
         )
     second = _letters()[1]
     assert (second.article_id, second.reason) == (more[2].id, "error")
@@ -109,7 +109,7 @@ def test_poison_that_kills_its_worker_and_one_that_fails(broker: Broker) -> None
         w.wait_ready()
         out = _cli(b, "dead", "replay", "--all").stdout
         assert "replayed 2 letter(s)" in out
-        wait_for(lambda: {arts[1].id, more[2].id} <= _stored_ids(), 60, "replayed stored")
+        wait_for(lambda: {arts[1].id, more[2].id} <= _stored_ids(), 60, what="replayed stored")
     with session_scope() as session:
         assert session.scalar(select(func.count()).select_from(Article)) == 9
         statuses = set(session.scalars(select(IngestRecord.status)))
@@ -140,8 +140,8 @@ def test_raw_item_that_kills_the_ingest_worker_is_dead_lettered(broker: Broker) 
     with Worker("ingest", b.child_env(**poison), b.tmp / "ingest.log", pool="prefork") as w:
         w.wait_ready()
         # No ingest record exists yet for a raw item: deliveries are counted in Redis.
-        wait_for(lambda: _letters(), 120, "the killer item dead-lettered")
-        wait_for(lambda: b.client.llen("enrich") == 1, 30, "the fine item forwarded")
+        wait_for(lambda: _letters(), 120, what="the killer item dead-lettered")
+        wait_for(lambda: b.client.llen("enrich") == 1, 30, what="the fine item forwarded")
     (letter,) = _letters()
     assert (letter.task, letter.reason, letter.attempts) == (
         queues.INGEST_ITEMS,

@@ -129,7 +129,7 @@ def test_queue_figures_match_redis_as_workers_start(broker: Broker) -> None:
         wait_for(
             lambda: b.client.llen("ingest") == 0 and received() == N,
             60,
-            "ingest to record every article",
+            what="ingest to record every article",
         )
         # The requeued message came back "redelivered" and was split in two: 4 messages.
         in_enrich = b.client.llen("enrich")
@@ -146,7 +146,9 @@ def test_queue_figures_match_redis_as_workers_start(broker: Broker) -> None:
             "newswire_tasks_total",
             (("state", "processed"), ("task", "ingest.ingest_items")),
         )
-        m = wait_for(lambda: (mm := _metrics()).get(processed) == 5 and mm, 30, "task counters")
+        m = wait_for(
+            lambda: (mm := _metrics()).get(processed) == 5 and mm, 30, what="task counters"
+        )
         assert m[("newswire_queue_messages_waiting", (("queue", "enrich"),))] == in_enrich
         assert m[("newswire_queue_consumers", (("queue", "ingest"),))] == 1
         assert m[("newswire_stage_duration_seconds_count", (("task", "ingest.ingest_items"),))] == 5
@@ -156,7 +158,7 @@ def test_queue_figures_match_redis_as_workers_start(broker: Broker) -> None:
         wait_for(
             lambda: b.client.llen("enrich") == 0 and b.client.llen("store") == in_enrich,
             120,
-            "enrich to forward to store",
+            what="enrich to forward to store",
         )
         snap = snapshot(with_consumers=False).by_name()
         assert (snap["enrich"].waiting, snap["store"].waiting) == (0, in_enrich)
@@ -168,7 +170,7 @@ def test_queue_figures_match_redis_as_workers_start(broker: Broker) -> None:
             with session_scope() as session:
                 return session.scalar(select(func.count()).where(IngestRecord.status == "stored"))
 
-        wait_for(lambda: stored() == N, 60, "the store to store every article")
+        wait_for(lambda: stored() == N, 60, what="the store to store every article")
     final = snapshot(with_consumers=False)
     by = final.by_name()
     assert all(by[q].waiting == 0 and by[q].reserved == 0 for q in ("ingest", "enrich", "store"))

@@ -101,7 +101,7 @@ def test_dropped_message_is_stored_by_the_reconciler(broker: Broker) -> None:
                     return session.scalar(select(func.count()).select_from(Article))
 
             # Configured time: 3 s after the send, checked every 2 s, plus tagging time.
-            wait_for(lambda: stored() == 4, 120, "all four articles stored")
+            wait_for(lambda: stored() == 4, 120, what="all four articles stored")
     finally:
         os.killpg(beat.pid, signal.SIGTERM)
         beat.wait(20)
