@@ -31,9 +31,10 @@ test: $(STAMP) ## Run every test (needs PostgreSQL and Redis on 127.0.0.1)
 test-fast: $(STAMP) ## Tests without the end-to-end and fault suites
 	env -u NEWSWIRE_BROKER_URL -u NEWSWIRE_DATABASE_URL $(BIN)/python -m pytest -m "not e2e and not faults" $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff check, ruff format --check, hadolint
+lint: $(STAMP) ## ruff check, ruff format --check, mypy, hadolint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared services
 	$(BIN)/hadolint Dockerfile
 
 format: $(STAMP) ## Format the code with ruff

@@ -120,13 +120,13 @@ def ingest(
                 progress.advance(bar, len(items[start : start + chunk]))
             # Embedded: every stage has run; say what became of the accepted articles.
             final = _final_statuses([o["article_id"] for o in outcomes if o["status"] == "queued"])
-            for o in outcomes:
-                if o["status"] == "queued":
-                    o["status"] = final.get(o["article_id"], "queued")
+            for d in outcomes:
+                if d["status"] == "queued":
+                    d["status"] = final.get(d["article_id"], "queued")
                     counts["queued"] -= 1
-                    counts[o["status"]] += 1
-                    if o["status"] == "dead-lettered":
-                        reasons.append((o.get("origin") or "?", "failed; see `newswire dead list`"))
+                    counts[d["status"]] += 1
+                    if d["status"] == "dead-lettered":
+                        reasons.append((d.get("origin") or "?", "failed; see `newswire dead list`"))
         else:
             from services.ops.backpressure import wait_for_capacity
             from shared import dispatch
@@ -140,8 +140,8 @@ def ingest(
                 counts["sent"] += len(part)
                 progress.advance(bar, len(part))
     if as_json:
-        for o in outcomes:
-            click.echo(json.dumps(o))
+        for d in outcomes:
+            click.echo(json.dumps(d))
     summary = ", ".join(
         f"{counts[k]} {k}"
         for k in ("read", "stored", "queued", "sent", "duplicate", "rejected", "dead-lettered")

@@ -24,8 +24,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from services.enrich.regions import region_aliases
+
+if TYPE_CHECKING:
+    from services.enrich.citycache import CityTable
 
 DATA_DIR = Path(__file__).parent / "data"
 DATA_FILES = (
@@ -89,7 +93,7 @@ class Gazetteer:
     phrases: dict[tuple[str, ...], int] = field(default_factory=dict)
     first: dict[str, int] = field(default_factory=dict)  # first token -> longest phrase length
     places: dict[str, list[Candidate]] = field(default_factory=dict)  # lower name -> candidates
-    cities: object = None  # citycache.CityTable: GeoNames places >= 1,000 people, on disk
+    cities: CityTable | None = None  # citycache.CityTable: GeoNames places >= 1,000 people, on disk
     _cache: dict[str, list[Candidate]] = field(default_factory=dict)
 
     def lookup(self, key: str) -> list[Candidate]:
@@ -223,10 +227,10 @@ def build(tokenize) -> Gazetteer:
 
     # --- organizations, people ---
     for row in _read_tsv("entities.tsv"):
-        label, canonical, aliases, country, kind, flags = (row + [""] * 6)[:6]
+        label, canonical, alias_cell, country, kind, flags = (row + [""] * 6)[:6]
         add(
             Entry(0, label, canonical, country or None, kind, ambiguous="ambiguous" in flags),
-            [canonical, *_split(aliases)],
+            [canonical, *_split(alias_cell)],
         )
 
     # --- extra places ---
@@ -256,9 +260,9 @@ def build(tokenize) -> Gazetteer:
     from services.enrich.citycache import CityTable, ensure
 
     gz.cities = CityTable(ensure())
-    for name, code, _pop, admin1 in [*gz.cities.big(1_000_000), *gz.cities.names_of(capitals)]:
+    for name, code, _pop, city_admin1 in [*gz.cities.big(1_000_000), *gz.cities.names_of(capitals)]:
         if name.isascii() and name[:1].isupper():
-            add(Entry(0, "GPE", name, code, "city", admin1=admin1), [name])
+            add(Entry(0, "GPE", name, code, "city", admin1=city_admin1), [name])
 
     for st in gc.get_us_states().values():
         place_rows.append(
@@ -292,21 +296,21 @@ def build(tokenize) -> Gazetteer:
     # --- tokenize all aliases once ---
     tokenized = tokenize([s for s, _ in surface])
     for (_text, eid), toks in zip(surface, tokenized, strict=True):
-        key = tuple(toks)
-        if not key:
+        phrase = tuple(toks)
+        if not phrase:
             continue
-        old = gz.phrases.get(key)
-        if old is not None and not _prefer(gz.entries[eid], gz.entries[old]):
+        old_eid = gz.phrases.get(phrase)
+        if old_eid is not None and not _prefer(gz.entries[eid], gz.entries[old_eid]):
             continue
-        gz.phrases[key] = eid
-        if gz.first.get(key[0], 0) < len(key):
-            gz.first[key[0]] = len(key)
+        gz.phrases[phrase] = eid
+        if gz.first.get(phrase[0], 0) < len(phrase):
+            gz.first[phrase[0]] = len(phrase)
 
     # --- truecasing tables ---
     acr = set()
     case_map: dict[str, str] = {}
-    for key in gz.phrases:
-        for tok in key:
+    for phrase in gz.phrases:
+        for tok in phrase:
             if len(tok) >= 2 and tok.isupper() and tok.isalpha():
                 acr.add(tok)
             elif tok[:1].isupper() and tok[1:].islower() and tok.isalpha():

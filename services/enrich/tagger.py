@@ -21,11 +21,15 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 from urllib.parse import urlparse
 
 from services.enrich.gazetteer import FUNCTION_WORDS, Entry, Gazetteer
 from services.enrich.regions import regions_for_country
 from services.enrich.truecase import truecase
+
+if TYPE_CHECKING:
+    from py3langid.langid import LanguageIdentifier
 
 TAGGER_NAME = "newswire-enrich"
 TAGGER_VERSION = "1.0.0"
@@ -116,7 +120,7 @@ class Tagger:
             "model_version": model_version,
             "gazetteer_hash": gazetteer.data_hash,
         }
-        self._langid = None
+        self._langid: LanguageIdentifier | None = None
 
     # ------------------------------------------------------------------ public API
     def tag(self, article: dict) -> dict:
@@ -296,10 +300,10 @@ class Tagger:
         demonyms = []
         for m in mentions:  # "American Dennis Mitchell": the demonym is not part of the name
             if m.label == "PERSON" and m.entry is None and m.end - m.start >= 3:
-                eid = gz.phrases.get((words[m.start],))
-                if eid is not None and gz.entries[eid].kind == "demonym":
+                dem_eid = gz.phrases.get((words[m.start],))
+                if dem_eid is not None and gz.entries[dem_eid].kind == "demonym":
                     demonyms.append(
-                        _Mention(m.start, m.start + 1, "NORP", "gazetteer", gz.entries[eid])
+                        _Mention(m.start, m.start + 1, "NORP", "gazetteer", gz.entries[dem_eid])
                     )
                     m.start += 1
         if demonyms:
@@ -324,7 +328,7 @@ class Tagger:
 
         groups: dict[object, _Group] = {}
         order: list[_Group] = []
-        surname: dict[str, _Group | None] = {}
+        surname: dict[str, tuple[str, ...] | None] = {}
         acronym: dict[str, _Group] = {}
 
         def new_group(key, m: _Mention, canonical: str) -> _Group:
@@ -333,6 +337,7 @@ class Tagger:
             order.append(g)
             return g
 
+        key: tuple[str, ...] | None
         # pass 1: multi-token persons (model or gazetteer) define surnames
         for m in mentions:
             toks = tuple(words[m.start : m.end])
@@ -342,7 +347,7 @@ class Tagger:
                         key = ("person", m.entry.canonical if m.entry else joined(m))
                         prev = surname.get(tok, 0)
                         if prev == 0:
-                            surname[tok] = key  # type: ignore[assignment]
+                            surname[tok] = key
                         elif prev != key:
                             surname[tok] = None
 
@@ -362,13 +367,13 @@ class Tagger:
                 core = [t for t in toks if t not in ("-",) and t.lower() not in ("al", "el")]
                 key = surname.get(core[-1]) if core and len(core) <= 2 else None
                 if key is not None and (len(core) == 1 or m.label == "PERSON"):
-                    g = groups.get(key)
-                    if g is None:
+                    pg = groups.get(key)
+                    if pg is None:
                         # the full name comes later in the article: create it now
-                        g = _Group(key, "PERSON", key[1], None, "model")  # type: ignore[index]
-                        groups[key] = g
-                        order.append(g)
-                    g.mentions.append(m)
+                        pg = _Group(key, "PERSON", key[1], None, "model")
+                        groups[key] = pg
+                        order.append(pg)
+                    pg.mentions.append(m)
                     continue
             if m.label == "PERSON" and len(toks) >= 2:
                 key = ("person", surface)
@@ -399,7 +404,7 @@ class Tagger:
         body_len = len(art.get("body") or "")
         entities = []
         countries: dict[str, dict] = {}
-        score: Counter = Counter()
+        score = cast("dict[str, float]", Counter())  # a Counter holding float weights
         first_pos: dict[str, int] = {}
         mentioned_regions: list[dict] = []
         places: list[tuple[_Group, list]] = []
@@ -442,7 +447,7 @@ class Tagger:
         local = bool(src) and bool(anchors) and all(c == src for c in anchors)
         resolved: dict[int, str] = {}
         for g, cands in places:
-            own = Counter()
+            own: Counter[str] = Counter()
             for c in cands[:1]:
                 own[c.country] += len(g.mentions)
             best_c, best_s = None, -1e9
@@ -528,6 +533,7 @@ class Tagger:
             if entry is not None and entry.region is not None:
                 mentioned_regions.append(entry.region)
             if country and not (entry is not None and entry.kind == "news"):
+                assert via is not None  # every branch above that sets country sets via
                 rec = countries.get(country)
                 if rec is None:
                     rec = countries[country] = {
@@ -618,6 +624,7 @@ class Tagger:
                 if entry.kind == "country"
                 else ("us_state" if entry.after_comma else "curated")
             )
+            assert entry.country is not None  # returned above otherwise
             cands.append(Candidate(entry.country, kind, KIND_BASE[kind] + 0.5, entry.admin1))
             seen.add((entry.country, entry.admin1))
         if entry is None:
@@ -745,17 +752,17 @@ def _consistency(mentions: list[_Mention], words: list[str]) -> list[_Mention]:
     for m in (*mentions, *extra):
         toks = tuple(words[m.start : m.end])
         if m.label == "PERSON" and len(toks) >= 2 and _is_name_word(toks[-1]):
-            key = (toks[-1],)
+            key: tuple[str, ...] = (toks[-1],)
             if key not in phrases:
                 # the surname alone: normalization attaches it to the right full name
                 phrases[key] = _Mention(0, 0, "PERSON", m.source, None)
-            elif phrases[key] is not None and phrases[key].label != "PERSON":
+            elif phrases[key] is not None and cast(_Mention, phrases[key]).label != "PERSON":
                 phrases[key] = None
         if len(toks) >= 2 and all(t[:1].isupper() or not t.isalpha() for t in toks):
             phrases.setdefault(toks, m)
     first: dict[str, int] = {}
-    for key, m in phrases.items():
-        if m is not None:
+    for key, pm in phrases.items():
+        if pm is not None:
             first[key[0]] = max(first.get(key[0], 0), len(key))
     k = 0
     while k < n:
@@ -764,9 +771,9 @@ def _consistency(mentions: list[_Mention], words: list[str]) -> list[_Mention]:
             k += 1
             continue
         for length in range(min(maxlen, n - k), 0, -1):
-            m = phrases.get(tuple(words[k : k + length]))
-            if m is not None and not any(covered[k : k + length]):
-                extra.append(_Mention(k, k + length, m.label, m.source, m.entry))
+            pm = phrases.get(tuple(words[k : k + length]))
+            if pm is not None and not any(covered[k : k + length]):
+                extra.append(_Mention(k, k + length, pm.label, pm.source, pm.entry))
                 for t in range(k, k + length):
                     covered[t] = 1
                 k += length

@@ -20,6 +20,7 @@ _ANY_CAPS = re.compile(r"[A-Z]{3}")
 
 
 def _is_caps_line(line: str) -> bool:
+    lower: float
     upper = lower = 0
     for m in _WORD.finditer(line):
         w = m.group()
