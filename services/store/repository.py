@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -394,15 +395,36 @@ def index_search(session: Session, ids: Sequence[str] | None = None, limit: int 
         claimed = sorted(r[0] for r in cur.fetchall())
         if not claimed:
             return 0
+        if _build_documents(cur, claimed, "nw_search"):
+            return len(claimed)
+        # One article's document failed the whole batch: build them one by one, so
+        # that article stays queued (and logged on every try) and the rest are done.
+        failed = [aid for aid in claimed if not _build_documents(cur, [aid], "nw_search_one")]
+        for aid in failed:
+            log.error("search_document_failed", article_id=aid)
+        _queue_search(cur, failed)
+    return len(claimed) - len(failed)
+
+
+def _build_documents(cur: Any, ids: list[str], savepoint: str) -> bool:
+    """Build these articles' search documents inside a savepoint; False (and nothing
+    written) when PostgreSQL refuses one of them, e.g. a document over tsvector's 1 MB."""
+    cur.execute(f"SAVEPOINT {savepoint}")
+    try:
         cur.execute(
             "INSERT INTO article_search (article_id, document, indexed_at) "
             f"SELECT id, {FTS_DOCUMENT_SQL}, now() FROM articles "  # noqa: S608
             "WHERE id = ANY(%s) ORDER BY id "
             "ON CONFLICT (article_id) DO UPDATE "
             "SET document = EXCLUDED.document, indexed_at = EXCLUDED.indexed_at",
-            (claimed,),
+            (ids,),
         )
-    return len(claimed)
+    except psycopg.Error as exc:
+        cur.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
+        log.warning("search_documents_refused", articles=len(ids), error=str(exc)[:300])
+        return False
+    cur.execute(f"RELEASE SAVEPOINT {savepoint}")
+    return True
 
 
 def search_backlog(session: Session) -> int:

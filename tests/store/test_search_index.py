@@ -176,3 +176,40 @@ def test_operators_see_the_backlog_and_can_index_it(env: pytest.MonkeyPatch, fre
     # --all rebuilds every document (e.g. after a text-search configuration change).
     result = CliRunner().invoke(cli, ["search-index", "--all", "--quiet"])
     assert f"indexed {len(articles)} articles; 0 still queued" in result.stderr
+
+
+def test_a_document_postgresql_refuses_does_not_hold_back_the_others(
+    fresh_pg_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    """One article whose document PostgreSQL refuses (over tsvector's 1 MB: possible
+    here only because the test lifts the body cap) stays queued and logged; the rest
+    of its batch becomes searchable."""
+    import random
+
+    from services.store import repository
+
+    monkeypatch.setattr(
+        repository,
+        "FTS_DOCUMENT_SQL",
+        "to_tsvector('english'::regconfig, coalesce(title, '') || ' ' || coalesce(body, ''))",
+    )
+    rng = random.Random(5)
+    huge_body = " ".join(
+        "".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=9)) for _ in range(150_000)
+    )
+    articles = [s.article() for s in build_corpus(n=8)]
+    huge = spec("zz-huge", "placeholder").article()
+    huge.body = huge_body + " quarry"
+    store_batch([*articles, huge], fresh_pg_url)
+    assert backlog(fresh_pg_url) == 1
+    assert found(fresh_pg_url, "quarry") == {
+        s.id for s in build_corpus(n=8) if "quarry" in s.keywords
+    }
+    # The sweep meets it again: still refused, still queued, nothing else disturbed.
+    assert index_pending(fresh_pg_url) == 0
+    assert backlog(fresh_pg_url) == 1
+    with db.session_scope(fresh_pg_url) as session:
+        assert session.execute(sa.text("SELECT count(*) FROM article_search")).scalar() == 8 + 3
+        assert (
+            session.execute(sa.text("SELECT article_id FROM search_pending")).scalar() == "zz-huge"
+        )
