@@ -98,5 +98,7 @@ def dispose_engine() -> None:
 
 
 def is_postgres(engine_or_session: Any) -> bool:
-    bind = getattr(engine_or_session, "bind", engine_or_session)
-    return bind.dialect.name == "postgresql"
+    """True on PostgreSQL, for an engine, a connection or a session (bound or not)."""
+    get_bind = getattr(engine_or_session, "get_bind", None)
+    bind = get_bind() if get_bind is not None else engine_or_session
+    return bool(bind.dialect.name == "postgresql")

@@ -154,7 +154,7 @@ class NewswireCollector:
     def _database(self, up: GaugeMetricFamily) -> Iterator[Metric]:
         from sqlalchemy import case, func, select
 
-        from services.store.models import SearchPending
+        from services.store.repository import search_backlog
         from shared.db import session_scope
         from shared.models import DUPLICATE, STORED, DeadLetter, IngestRecord
 
@@ -177,7 +177,7 @@ class NewswireCollector:
                 oldest_open = session.scalar(
                     select(func.min(DeadLetter.created_at)).where(DeadLetter.status == "dead")
                 )
-                search_backlog = session.scalar(select(func.count()).select_from(SearchPending))
+                backlog = search_backlog(session)
         except Exception as exc:  # noqa: BLE001
             log.warning("metrics_database_failed", error=str(exc))
             up.add_metric(["database"], 0)
@@ -234,7 +234,7 @@ class NewswireCollector:
         yield GaugeMetricFamily(
             "newswire_search_backlog",
             "articles stored but not yet searchable by full text (PostgreSQL)",
-            value=float(search_backlog or 0),
+            value=float(backlog),
         )
 
 

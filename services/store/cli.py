@@ -222,9 +222,8 @@ def search_index(everything: bool, batch: int, quiet: bool) -> None:
     up on anything left, so this is for operators: after an upgrade that queued
     every article, or to rebuild everything with --all. PostgreSQL only (SQLite
     searches the articles directly)."""
-    import sqlalchemy as sa
-
-    from services.store.repository import index_search, search_backlog
+    from services.store.repository import queue_all_for_search, search_backlog
+    from services.store.tasks import index_pending
     from shared.db import session_scope
     from shared.settings import get_settings
 
@@ -233,23 +232,13 @@ def search_index(everything: bool, batch: int, quiet: bool) -> None:
         return
     with session_scope() as session:
         if everything:
-            session.execute(
-                sa.text(
-                    "INSERT INTO search_pending (article_id, queued_at) "
-                    "SELECT id, now() FROM articles ON CONFLICT (article_id) DO NOTHING"
-                )
-            )
+            queue_all_for_search(session)
         total = search_backlog(session)
-    done = 0
     with progress_bar(quiet) as progress:
         bar = progress.add_task("indexing", total=total)
-        while True:
-            with session_scope() as session:
-                n = index_search(session, limit=batch)
-            done += n
-            progress.advance(bar, n)
-            if n < batch:
-                break
+        done = index_pending(
+            batch=batch, budget_s=None, progress=lambda n: progress.advance(bar, n)
+        )
     with session_scope() as session:
         left = search_backlog(session)
     click.echo(f"indexed {done} articles; {left} still queued", err=True)

@@ -58,6 +58,7 @@ from services.store.models import (
     ArticleSearch,
     Entity,
 )
+from shared.db import is_postgres
 from shared.models import DUPLICATE, IngestRecord
 
 MAX_PAGE_SIZE = 200
@@ -193,12 +194,8 @@ class ArticleFilters:
         return out
 
 
-def _is_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def fts_match(session: Session, q: str) -> ColumnElement[bool]:
-    if _is_postgres(session):
+    if is_postgres(session):
         query = func.websearch_to_tsquery(literal_column(f"'{FTS_CONFIG}'::regconfig"), q)
         return Article.id.in_(
             select(ArticleSearch.article_id).where(ArticleSearch.document.op("@@")(query))
@@ -337,7 +334,7 @@ def search_articles(
     where = filter_clauses(session, filters)
     if where is None:
         return Page()
-    if _is_postgres(session):
+    if is_postgres(session):
         _plan_for_a_page(session)
     stmt: Select[Any] = select(Article).where(*where)
     key = tuple_(Article.dated_at, Article.id)
@@ -580,7 +577,7 @@ def top_entities(
 
 
 def _bucket_expr(session: Session, bucket: Bucket) -> Any:
-    if _is_postgres(session):
+    if is_postgres(session):
         return func.date_trunc(bucket, Article.dated_at, "UTC")
     formats = {
         "hour": func.strftime("%Y-%m-%dT%H:00:00", Article.dated_at),

@@ -43,6 +43,7 @@ from services.store.models import (
     Entity,
     SearchPending,
 )
+from shared.db import is_postgres
 from shared.logging import get_logger
 from shared.models import STORED, IngestRecord
 from shared.schemas import EnrichedArticle, utcnow
@@ -229,7 +230,7 @@ def upsert_batch(
     if not articles:
         return UpsertResult()
     batch = _prepare(articles)
-    postgres = session.get_bind().dialect.name == "postgresql"
+    postgres = is_postgres(session)
     if (method or ("copy" if postgres else "values")) == "copy":
         if not postgres:
             raise ValueError("the COPY path needs PostgreSQL")
@@ -281,12 +282,20 @@ def _spans_json(spans: list[Any]) -> str:
     return "[" + ",".join(f"[{int(s[0])},{int(s[1])}]" for s in spans) + "]"
 
 
-def _upsert_postgres(session: Session, batch: list[EnrichedArticle]) -> UpsertResult:
-    now = utcnow()
+@contextmanager
+def _cursor(session: Session) -> Iterator[Any]:
+    """A psycopg cursor on the session's connection, in its transaction (for COPY and
+    the statements written in plain SQL)."""
     dbapi = session.connection().connection.driver_connection
     assert dbapi is not None
-    result = UpsertResult()
     with dbapi.cursor() as cur:
+        yield cur
+
+
+def _upsert_postgres(session: Session, batch: list[EnrichedArticle]) -> UpsertResult:
+    now = utcnow()
+    result = UpsertResult()
+    with _cursor(session) as cur:
         for ddl in _PG_TEMP_TABLES:
             cur.execute(ddl)
         cur.execute("DELETE FROM _nw_articles")
@@ -373,25 +382,20 @@ def index_search(session: Session, ids: Sequence[str] | None = None, limit: int 
     queue rows were claimed, so a write that committed before the claim is always the
     one indexed. Returns how many documents were built (0 on SQLite, which searches
     the articles directly)."""
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgres(session):
         return 0
-    dbapi = session.connection().connection.driver_connection
-    assert dbapi is not None
-    with dbapi.cursor() as cur:
-        if ids is None:
-            cur.execute(
-                "DELETE FROM search_pending WHERE article_id IN (SELECT article_id "
-                "FROM search_pending ORDER BY article_id LIMIT %s FOR UPDATE SKIP LOCKED) "
-                "RETURNING article_id",
-                (limit,),
-            )
-        else:
-            cur.execute(
-                "DELETE FROM search_pending WHERE article_id IN (SELECT article_id "
-                "FROM search_pending WHERE article_id = ANY(%s) ORDER BY article_id "
-                "FOR UPDATE SKIP LOCKED) RETURNING article_id",
-                (sorted(ids),),
-            )
+    params: tuple[Any, ...]
+    if ids is None:
+        only, params = "", (limit,)
+    else:
+        only, params = "WHERE article_id = ANY(%s) ", (sorted(ids), len(ids))
+    with _cursor(session) as cur:
+        cur.execute(
+            "DELETE FROM search_pending WHERE article_id IN (SELECT article_id "
+            f"FROM search_pending {only}ORDER BY article_id LIMIT %s FOR UPDATE SKIP LOCKED) "
+            "RETURNING article_id",
+            params,
+        )
         claimed = sorted(r[0] for r in cur.fetchall())
         if not claimed:
             return 0
@@ -427,6 +431,15 @@ def _build_documents(cur: Any, ids: list[str], savepoint: str) -> bool:
     return True
 
 
+def queue_all_for_search(session: Session) -> None:
+    """Queue every stored article for a new search document (PostgreSQL)."""
+    with _cursor(session) as cur:
+        cur.execute(
+            "INSERT INTO search_pending (article_id, queued_at) "
+            "SELECT id, now() FROM articles ON CONFLICT (article_id) DO NOTHING"
+        )
+
+
 def search_backlog(session: Session) -> int:
     """Articles written but not yet searchable (always 0 on SQLite)."""
     return int(session.scalar(select(func.count()).select_from(SearchPending)) or 0)
@@ -441,7 +454,7 @@ def _chunks(rows: list[dict[str, Any]], size: int = SQLITE_CHUNK_ROWS) -> Iterab
 
 
 def _insert(session: Session, table: Any) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         return postgresql.insert(table)
     return sqlite.insert(table)
 
@@ -474,10 +487,8 @@ def _upsert_values(session: Session, batch: list[EnrichedArticle]) -> UpsertResu
             result.inserted.append(a.id)
     if not written:
         return result
-    if session.get_bind().dialect.name == "postgresql":
-        dbapi = session.connection().connection.driver_connection
-        assert dbapi is not None
-        with dbapi.cursor() as cur:
+    if is_postgres(session):
+        with _cursor(session) as cur:
             _queue_search(cur, sorted(written))
     if result.updated:
         for model in (ArticleEntity, ArticleCountry, ArticleRegion):

@@ -9,6 +9,7 @@ A batch is two transactions: the articles, tags and ingest records (one
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -75,16 +76,22 @@ def index_written(ids: list[str], url: str | None = None) -> int:
 
 
 def index_pending(
-    url: str | None = None, batch: int = SWEEP_BATCH, budget_s: float | None = SWEEP_BUDGET_S
+    url: str | None = None,
+    batch: int = SWEEP_BATCH,
+    budget_s: float | None = SWEEP_BUDGET_S,
+    progress: Callable[[int], object] | None = None,
 ) -> int:
     """Build queued search documents, ``batch`` per transaction, until none is left
-    or ``budget_s`` seconds have passed (None: until none is left). Returns how many."""
+    or ``budget_s`` seconds have passed (None: until none is left); ``progress`` is
+    told how many each transaction built. Returns how many in all."""
     started = time.monotonic()
     total = 0
     while budget_s is None or time.monotonic() - started < budget_s:
         with session_scope(url) as session:
             done = index_search(session, limit=batch)
         total += done
+        if progress is not None:
+            progress(done)
         if done < batch:
             break
     return total

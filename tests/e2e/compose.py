@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,6 @@ class Proc:
     argv: list[str]
     popen: subprocess.Popen[bytes]
     log: Path
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def alive(self) -> bool:
         return self.popen.poll() is None

@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tests.e2e.compose import Proc as ServiceProc
 from tests.e2e.compose import wait_for  # one poll-until helper for e2e and faults
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,19 +71,15 @@ def cpu_seconds(pid: int) -> float:
 
 
 @dataclass
-class Proc:
-    name: str
-    argv: list[str]
-    popen: subprocess.Popen[bytes]
-    log: Path
+class Proc(ServiceProc):
+    """A compose service process, plus what fault injection needs; ``stop`` here never
+    raises and always reaps the whole group (a test may have left it half killed)."""
+
     started: float = field(default_factory=time.monotonic)
 
     @property
     def pid(self) -> int:
         return self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
 
     def children(self) -> list[int]:
         return children_of(self.pid) if self.alive() else []
