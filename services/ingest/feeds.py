@@ -89,6 +89,13 @@ class ParsedFeed:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     kind: str = "feed"
 
+    def add(self, where: str, item: RawItem | None) -> None:
+        """An entry's item, or its rejection when it had nothing to make one from."""
+        if item is None:
+            self.rejected.append((where, "empty_item: no link, content or summary"))
+        else:
+            self.items.append(item)
+
 
 def _iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt else None
@@ -198,10 +205,7 @@ def parse_feed(
             origin=where,
             summary_chars=summary_chars,
         )
-        if item is None:
-            out.rejected.append((where, "empty_item: no link, content or summary"))
-        else:
-            out.items.append(item)
+        out.add(where, item)
     return out
 
 
@@ -250,10 +254,7 @@ def _parse_json_feed(
             origin=where,
             summary_chars=summary_chars,
         )
-        if item is None:
-            out.rejected.append((where, "empty_item: no link, content or summary"))
-        else:
-            out.items.append(item)
+        out.add(where, item)
     return out
 
 
