@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install run test test-fast lint format bench compose-check clean
+.PHONY: help install lock run test test-fast lint format bench compose-check clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -20,6 +20,13 @@ $(STAMP): requirements-dev.lock pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv with the pinned dependencies (hash-checked)
+
+lock: ## Re-resolve both locks from pyproject.toml (universal: Python 3.11.0 to 3.13, hashes)
+	$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv
+	$(PYTHON) -m uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+		--strip-extras --extra dev --custom-compile-command "make lock" -o requirements-dev.lock -q
+	$(PYTHON) -m uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+		--strip-extras --custom-compile-command "make lock" -o requirements.lock -q
 
 run: $(STAMP) ## Ingest the bundled samples on the embedded default (SQLite, no broker) and show them
 	env -u NEWSWIRE_BROKER_URL $(BIN)/newswire ingest samples/
