@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     literal_column,
+    text,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
@@ -74,11 +76,23 @@ class Article(Base):
     tagger_version: Mapped[str | None] = mapped_column(String(32), index=True)
     enrichment: Mapped[dict[str, Any]] = mapped_column(JSONType)
     enriched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The story the article belongs to (services/store/stories.py); NULL until clustered.
+    # No foreign key: the clustering step owns both sides and a rebuild replaces stories
+    # without touching every article row twice.
+    story_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     __table_args__ = (
         Index("ix_articles_published_at_id", "published_at", "id"),
         Index("ix_articles_dated_at_id", "dated_at", "id"),
         Index("ix_articles_stored_at", "stored_at"),
+        # The clustering backlog: articles not yet in a story, oldest first.
+        Index(
+            "ix_articles_unclustered",
+            "dated_at",
+            "id",
+            postgresql_where=text("story_id IS NULL"),
+            sqlite_where=text("story_id IS NULL"),
+        ),
     )
 
 
@@ -166,3 +180,44 @@ class ArticleRegion(Base):
     name: Mapped[str] = mapped_column(String(100), index=True)
 
     __table_args__ = (Index("ix_article_regions_name_lower", func.lower(literal_column("name"))),)
+
+
+class Story(Base):
+    """One event as covered by several articles (see services/store/stories.py).
+
+    ``profile`` holds what the clustering step compares new articles with (term and
+    entity weights) and what the views count (sources, countries, regions, entities),
+    so a story is read and updated as one row."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(Text)
+    article_id: Mapped[str | None] = mapped_column(String(64))  # the representative article
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    article_count: Mapped[int] = mapped_column(Integer, default=0)
+    source_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Articles per hour in the hours before last_seen (stories.GROWTH_HOURS).
+    growth: Mapped[float] = mapped_column(Float, default=0.0)
+    profile: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        Index("ix_stories_last_seen_id", "last_seen", "id"),
+        Index("ix_stories_first_seen_id", "first_seen", "id"),
+        Index("ix_stories_article_count_id", "article_count", "id"),
+        Index("ix_stories_growth_id", "growth", "id"),
+    )
+
+
+class StoryKey(Base):
+    """Candidate lookup: the entities and title terms of a story's articles."""
+
+    __tablename__ = "story_keys"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    story_id: Mapped[int] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
