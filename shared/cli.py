@@ -32,6 +32,65 @@ def _fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+def require_reachable(database: bool = True, broker: bool = True, wait: float = 20.0) -> None:
+    """Start-up check of a service: the database and the broker answer within ``wait``
+    seconds, else one line naming the variable and what to do, and exit 1 (no traceback)."""
+    import time
+    from urllib.parse import urlsplit
+
+    settings = get_settings()
+    checks = []
+    if database:
+        checks.append(("NEWSWIRE_DATABASE_URL", settings.database_url, _ping_database))
+    if broker and settings.broker_url:
+        checks.append(("NEWSWIRE_BROKER_URL", settings.broker_url, _ping_broker))
+    for variable, url, ping in checks:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                ping(url)
+                break
+            except Exception as exc:  # noqa: BLE001 - reported as one line
+                cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's
+                reason = " ".join(str(cause).split())[:200] or type(exc).__name__
+                words = ("password", "auth", "denied", "noperm", "does not exist")
+                denied = any(w in reason.lower() for w in words)
+                if denied or time.monotonic() >= deadline:
+                    where = urlsplit(url).hostname or url.split("://")[0]
+                    _fail(
+                        f"cannot use {variable} (host {where}): {reason}; check the URL and its "
+                        "password, and that the server is running and reachable from here"
+                    )
+                time.sleep(2)
+
+
+def _ping_database(url: str) -> None:
+    import sqlalchemy as sa
+
+    from shared.db import normalize_url
+
+    if url.startswith("sqlite"):
+        return
+    engine = sa.create_engine(
+        normalize_url(url), poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 5}
+    )
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    finally:
+        engine.dispose()
+
+
+def _ping_broker(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
 def ensure_embedded_schema() -> None:
     """On the embedded SQLite default, create or upgrade the schema on first use."""
     settings = get_settings()
@@ -288,6 +347,7 @@ def worker(service: str, concurrency: int | None, loglevel: str, pool: str) -> N
             "NEWSWIRE_BROKER_URL is not set: workers need a broker (embedded mode runs "
             "every stage inside `newswire ingest`)"
         )
+    require_reachable()
     from shared.celery_app import app
 
     argv = [
@@ -316,6 +376,7 @@ def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION."""
     from services.store import migrate
 
+    require_reachable(broker=False)
     migrate.upgrade(revision=revision)
     click.echo(f"database at {revision}")
 

@@ -3,12 +3,36 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite:///newswire.db"
 INSECURE_DEFAULTS = {"", "changeme", "change-me", "dev", "development"}
+
+
+def _placeholder(value: str | None) -> bool:
+    v = (value or "").lower()
+    return v in INSECURE_DEFAULTS or v.startswith(("change-me", "changeme"))
+
+
+class SettingsError(SystemExit):
+    """The environment cannot run Newswire: one line naming the variable and what to do.
+
+    A ``SystemExit`` so that every entry point (CLI, Celery, uvicorn) prints the line and
+    exits non-zero without a traceback.
+    """
+
+    def __init__(self, exc: ValidationError) -> None:
+        problems = []
+        for err in exc.errors():
+            msg = str(err.get("msg", "")).removeprefix("Value error, ")
+            field = ".".join(str(x) for x in err.get("loc", ()))
+            if field and "NEWSWIRE_" not in msg:
+                msg = f"NEWSWIRE_{field.upper()}: {msg}"
+            problems.append(msg)
+        super().__init__("newswire: configuration error: " + "; ".join(problems))
 
 
 class Settings(BaseSettings):
@@ -79,13 +103,47 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, v: object) -> object:
         return None if v == "" else v
 
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, v: str) -> str:
+        scheme = urlsplit(v).scheme.split("+")[0]
+        if scheme not in {"sqlite", "postgresql", "postgres"}:
+            raise ValueError(
+                "NEWSWIRE_DATABASE_URL must look like postgresql://user:password@host:5432/db "
+                "or sqlite:///newswire.db"
+            )
+        return v
+
+    @field_validator("broker_url")
+    @classmethod
+    def _check_broker_url(cls, v: str | None) -> str | None:
+        if v is not None and urlsplit(v).scheme not in {"redis", "rediss"}:
+            raise ValueError(
+                "NEWSWIRE_BROKER_URL must look like redis://:password@host:6379/0 "
+                "(or be unset for the embedded mode)"
+            )
+        return v
+
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
         if self.env == "production":
-            for name in ("api_token",):
-                value = (getattr(self, name) or "").lower()
-                if value in INSECURE_DEFAULTS or value.startswith("change-me"):
-                    raise ValueError(f"NEWSWIRE_{name.upper()} must be set to a real secret")
+            for name in ("api_token", "api_read_token", "flower_password"):
+                value = getattr(self, name)
+                if (name == "api_token" or value is not None) and _placeholder(value):
+                    raise ValueError(
+                        f"NEWSWIRE_{name.upper()} is missing or a placeholder: set it to a real "
+                        "secret (e.g. `openssl rand -hex 32`) in .env or the environment"
+                    )
+            for name, hint in (
+                ("broker_url", "REDIS_PASSWORD"),
+                ("database_url", "POSTGRES_PASSWORD"),
+            ):
+                url = getattr(self, name) or ""
+                if _placeholder(urlsplit(url).password):
+                    raise ValueError(
+                        f"NEWSWIRE_{name.upper()} has a placeholder password: set {hint} "
+                        "(docker compose) or the URL's password to a real secret"
+                    )
         return self
 
     @property
@@ -96,7 +154,12 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings of this process; an unusable environment exits with one line
+    (:class:`SettingsError`), never a traceback."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(exc) from None
 
 
 def reset_settings() -> None:

@@ -88,6 +88,8 @@ def convert(src: Path, out: Path) -> None:
         con.commit()
     finally:
         con.close()
+    # mkstemp makes the file 0600: the table is shared read-only with every service user
+    os.chmod(tmp, 0o644)
     os.replace(tmp, out)
 
 

@@ -356,4 +356,5 @@ def _include_optional(api: FastAPI, module_name: str, **kwargs: Any) -> bool:
     return True
 
 
+get_settings()  # an unusable environment stops `uvicorn` here with one line, no traceback
 app = create_app()
