@@ -6,12 +6,13 @@ service) sees both through :data:`shared.db.Base.metadata`.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     Index,
@@ -116,3 +117,18 @@ class Feed(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     items_seen: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Health (services.ingest.health): failed polls in a row, capped backoff, last success.
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SourceRejection(Base):
+    """Items rejected at ingest, per source, UTC day and reason (services.ingest.health)."""
+
+    __tablename__ = "source_rejections"
+
+    source: Mapped[str] = mapped_column(String(300), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(100), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

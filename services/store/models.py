@@ -85,6 +85,8 @@ class Article(Base):
         Index("ix_articles_published_at_id", "published_at", "id"),
         Index("ix_articles_dated_at_id", "dated_at", "id"),
         Index("ix_articles_stored_at", "stored_at"),
+        # Per-source health (services.ops.sources): counts and last article per source.
+        Index("ix_articles_source_ingested_at", "source", "ingested_at"),
         # The clustering backlog: articles not yet in a story, oldest first.
         Index(
             "ix_articles_unclustered",
