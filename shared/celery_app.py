@@ -84,6 +84,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "schedule": float(settings.search_index_interval),
                 "options": {"queue": queues.STORE, "expires": settings.search_index_interval},
             },
+            "cluster-stories": {
+                "task": queues.CLUSTER_STORIES,
+                "schedule": float(settings.search_index_interval),
+                "options": {"queue": queues.STORE, "expires": settings.search_index_interval},
+            },
             "poll-feeds": {
                 "task": queues.POLL_FEEDS,
                 "schedule": 30.0,

@@ -12,6 +12,7 @@ TAG_ARTICLES = "enrich.tag_articles"
 STORE_ARTICLES = "store.store_articles"
 RECONCILE = "store.reconcile"
 INDEX_SEARCH = "store.index_search"
+CLUSTER_STORIES = "store.cluster_stories"
 
 ROUTES = {
     "ingest.*": {"queue": INGEST},

@@ -1,9 +1,11 @@
 """Store tasks: upsert a batch of enriched articles, then make it searchable.
 
-A batch is two transactions: the articles, tags and ingest records (one
+A batch is three transactions: the articles, tags and ingest records (one
 ``upsert_batch``), then the full-text documents of what was written
-(``index_search``). When the second fails the articles stay stored and queued in
-``search_pending``; the ``store.index_search`` sweep builds what is left.
+(``index_search``), then the stories of the new articles (``stories.cluster_articles``).
+When the second fails the articles stay stored and queued in ``search_pending``; the
+``store.index_search`` sweep builds what is left. When the third fails the articles
+stay without a story; the ``store.cluster_stories`` sweep places them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from services.store import stories
 from services.store.repository import index_search, search_backlog, upsert_batch
 from shared import queues
 from shared.celery_app import app
@@ -53,7 +56,30 @@ def store_batch(articles: list[EnrichedArticle], url: str | None = None) -> int:
         log.info("redelivery_absorbed", updated=len(result.updated), stale=len(result.stale))
     if result.written:
         index_written(result.written, url)
+        cluster_written(result.written, url)
     return len(articles)
+
+
+def cluster_written(ids: list[str], url: str | None = None) -> int:
+    """Stories for articles just written (those already in a story are left where they
+    are). A failure loses nothing: the articles stay unclustered and the sweep places
+    them."""
+    started = time.perf_counter()
+    try:
+        with session_scope(url) as session:
+            done = stories.cluster_articles(session, ids)
+    except Exception as exc:  # noqa: BLE001 - logged; the sweep retries
+        log.warning("stories_deferred", articles=len(ids), error=repr(exc)[:300])
+        return 0
+    if done.articles:
+        log.info(
+            "stories_clustered",
+            articles=done.articles,
+            joined=done.joined,
+            created=done.created,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+    return done.articles
 
 
 def index_written(ids: list[str], url: str | None = None) -> int:
@@ -112,3 +138,12 @@ def index_search_sweep() -> int:
             left = search_backlog(session)
         log.info("search_sweep", indexed=done, left=left)
     return done
+
+
+@app.task(name=queues.CLUSTER_STORIES, ignore_result=True)
+def cluster_stories_sweep() -> int:
+    """Periodic: stories for articles whose in-task clustering did not happen."""
+    done = stories.cluster_backlog(budget_s=SWEEP_BUDGET_S)
+    if done.articles:
+        log.info("stories_sweep", clustered=done.articles, created=done.created)
+    return done.articles

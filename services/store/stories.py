@@ -1,0 +1,670 @@
+"""Stories: articles that report one event, grouped online as they are stored.
+
+Where it runs: on the store side, right after a batch's articles are written, in a
+transaction of its own (``store_batch`` -> :func:`cluster_articles`), like the search
+documents. Its backlog needs no outbox: an article whose ``story_id`` is NULL is not
+clustered yet (a partial index keeps those cheap to find), so a worker that dies in
+between loses nothing and the ``store.cluster_stories`` sweep
+(:func:`cluster_backlog`) finishes what is left. A separate stage on its own queue
+would cost a message hop per batch and a second copy of the article's tags; the store
+already has both in the database.
+
+How an article is placed (single pass, no re-clustering of old articles):
+
+1. its features: title and lead (the first ``LEAD_CHARS`` of the body) as weighted
+   terms (title counts ``TITLE_WEIGHT`` times; stop words dropped, plurals folded), and
+   its entities weighted by label (people and organisations weigh more than places,
+   which unrelated stories share), with its countries as light entity features;
+2. candidates: stories that share at least ``MIN_SHARED_KEYS`` keys (entities, title
+   terms) with it, whose span of dates is within ``WINDOW`` of the article's date;
+3. score = ``TEXT_SHARE`` x cosine(terms, story centroid) + (1 - ``TEXT_SHARE``) x
+   cosine(entities, story entities), damped by the time between the article and the
+   story's span; the best story at or above ``THRESHOLD`` takes it, otherwise the
+   article starts a story.
+
+Time is the article's date (published, else ingested), never the wall clock, so a
+late article still joins the story of its day by date and key, even after that story
+has gone quiet; a story is "open" in the views while its last article is younger
+than ``QUIET``.
+
+Determinism and concurrency: an article that already has a story is never moved
+(redelivery, replay and re-enrichment change nothing; only ``rebuild`` regroups).
+Within a transaction articles are placed in (date, id) order. On PostgreSQL the whole
+step holds one transaction-scoped advisory lock, so two store workers never both
+start a story for one event: the second sees the first's story once it commits.
+SQLite takes its single write lock up front for the same effect.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, delete, func, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from services.store.models import (
+    Article,
+    ArticleCountry,
+    ArticleEntity,
+    ArticleRegion,
+    Entity,
+    Story,
+    StoryKey,
+)
+from shared.db import is_postgres
+from shared.logging import get_logger
+from shared.schemas import utcnow
+
+log = get_logger(__name__)
+
+# ---------------------------------------------------------------- parameters
+
+WINDOW = timedelta(hours=48)  # an article joins stories whose span is this close to it
+QUIET = timedelta(hours=36)  # a story without a newer article is closed (views)
+GROWTH_HOURS = 6  # growth = articles per hour over the hours before the last article
+THRESHOLD = 0.30
+TEXT_SHARE = 0.5
+TIME_SCALE_H = 24.0  # score x 1 / (1 + hours outside the story's span / TIME_SCALE_H)
+TITLE_WEIGHT = 3.0
+LEAD_CHARS = 600
+MAX_TERMS = 60  # terms kept in a story's centroid
+MAX_ENTITIES = 60  # entities kept in a story's profile
+MIN_SHARED_KEYS = 2
+MAX_CANDIDATES = 12  # best-sharing candidate stories scored per article
+KEY_CHARS = 120
+ADVISORY_LOCK = 0x6E777374  # "nwst": one clustering transaction at a time (PostgreSQL)
+
+LABEL_WEIGHTS = {
+    "PERSON": 3.0,
+    "ORG": 2.5,
+    "EVENT": 2.5,
+    "FAC": 2.0,
+    "PRODUCT": 2.0,
+    "WORK_OF_ART": 2.0,
+    "LAW": 2.0,
+    "GPE": 1.2,
+    "LOC": 1.2,
+    "NORP": 0.6,
+}
+COUNTRY_WEIGHT = 0.5
+# Labels whose entities are lookup keys (places too: they narrow the candidates).
+KEY_LABELS = frozenset(LABEL_WEIGHTS)
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each few
+    for from further had has have having he her here hers herself him himself his how i if in
+    into is it its itself just me more most my myself no nor not now of off on once only or
+    other our ours ourselves out over own same she should so some such than that the their
+    theirs them themselves then there these they this those through to too under until up
+    very was we were what when where which while who whom why will with would you your yours
+    yourself yourselves said says say saying told tells tell according report reports reported
+    reporting news new week weeks day days year years month months monday tuesday wednesday
+    thursday friday saturday sunday today yesterday tomorrow morning evening night time times
+    one two three four five six seven eight nine ten first second third last late latest
+    early many much several least people official officials statement statements added
+    may might must shall us via amid since around across per including including already
+    still yet another among within without upon toward towards however though although
+    mr mrs ms dr""".split()
+)
+_WORD_RE = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+
+
+def _stem(word: str) -> str:
+    """Fold plurals, possessives and the commonest verb endings (crude, fast, stable)."""
+    if word.endswith(("'s", "’s")):
+        word = word[:-2]
+    n = len(word)
+    if n > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if n > 5 and word.endswith("ing"):
+        return word[:-3]
+    if n > 4 and word.endswith("ed") and not word.endswith("eed"):
+        return word[:-2]
+    if n > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def terms(text_: str | None) -> list[str]:
+    if not text_:
+        return []
+    out = []
+    for w in _WORD_RE.findall(text_.lower()):
+        if len(w) < 3 or w in STOPWORDS:
+            continue
+        out.append(_stem(w))
+    return out
+
+
+def _normalized(weights: dict[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(v * v for v in weights.values()))
+    return {k: v / norm for k, v in weights.items()} if norm else {}
+
+
+def _top(weights: dict[str, float], n: int) -> dict[str, float]:
+    if len(weights) <= n:
+        return weights
+    return dict(sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
+
+
+def _cosine(unit: dict[str, float], other: dict[str, float]) -> float:
+    """``unit`` is normalized; ``other`` is not."""
+    if not unit or not other:
+        return 0.0
+    dot = 0.0
+    for k, v in unit.items():
+        w = other.get(k)
+        if w:
+            dot += v * w
+    if not dot:
+        return 0.0
+    return dot / math.sqrt(sum(v * v for v in other.values()))
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+# ---------------------------------------------------------------- article features
+
+
+@dataclass
+class Item:
+    """What clustering knows of one article."""
+
+    id: str
+    title: str
+    source: str | None
+    dated_at: datetime
+    terms: dict[str, float]  # normalized
+    entities: dict[str, float]  # normalized
+    names: dict[str, tuple[str, str]]  # entity key -> (name, label)
+    countries: dict[str, str]  # code -> name
+    regions: dict[str, tuple[str, str]]  # code -> (name, scheme)
+    keys: list[str] = field(default_factory=list)  # candidate lookup keys
+    filter_keys: list[str] = field(default_factory=list)  # stored for the view filters
+
+
+def entity_key(name: str) -> str:
+    return ("e:" + name.strip().lower())[:KEY_CHARS]
+
+
+def make_item(
+    article_id: str,
+    title: str | None,
+    lead: str | None,
+    source: str | None,
+    dated_at: datetime,
+    entities: Iterable[tuple[str, str, int, bool]] = (),
+    countries: Iterable[tuple[str, str]] = (),
+    regions: Iterable[tuple[str, str, str]] = (),
+) -> Item:
+    """Features of an article: ``entities`` as (name, label, count, in_title),
+    ``countries`` as (code, name), ``regions`` as (code, name, scheme)."""
+    title_terms = terms(title)
+    tw: dict[str, float] = defaultdict(float)
+    for t in title_terms:
+        tw[t] += TITLE_WEIGHT
+    for t in terms((lead or "")[:LEAD_CHARS]):
+        tw[t] += 1.0
+    ew: dict[str, float] = defaultdict(float)
+    names: dict[str, tuple[str, str]] = {}
+    for name, label, count, in_title in entities:
+        if not name.strip():
+            continue
+        key = entity_key(name)
+        weight = LABEL_WEIGHTS.get(label, 1.0) * (1.0 + math.log(max(count, 1)))
+        ew[key] += weight * (2.0 if in_title else 1.0)
+        names.setdefault(key, (name, label))
+    cmap = dict(countries)
+    for code in cmap:
+        ew["c:" + code] += COUNTRY_WEIGHT
+    rmap = {code: (name, scheme) for code, name, scheme in regions}
+    keys = sorted(
+        {k for k in names if names[k][1] in KEY_LABELS} | {"t:" + t[:100] for t in title_terms}
+    )
+    filter_keys = sorted(
+        set(names) | {"c:" + c for c in cmap} | {("r:" + c.lower())[:KEY_CHARS] for c in rmap}
+    )
+    return Item(
+        id=article_id,
+        title=(title or "").strip(),
+        source=source,
+        dated_at=_aware(dated_at),
+        terms=_normalized(tw),
+        entities=_normalized(ew),
+        names=names,
+        countries=cmap,
+        regions=rmap,
+        keys=keys,
+        filter_keys=filter_keys,
+    )
+
+
+def load_items(session: Session, ids: Sequence[str]) -> list[Item]:
+    """Features of the given articles that have no story yet, in (date, id) order."""
+    if not ids:
+        return []
+    rows: list[Any] = []
+    for start in range(0, len(ids), 500):
+        rows.extend(
+            session.execute(
+                select(
+                    Article.id,
+                    Article.title,
+                    func.substr(Article.body, 1, LEAD_CHARS),
+                    Article.source,
+                    Article.dated_at,
+                )
+                .where(Article.id.in_(sorted(ids)[start : start + 500]))
+                .where(Article.story_id.is_(None))
+            ).all()
+        )
+    if not rows:
+        return []
+    found = [r[0] for r in rows]
+    ents: dict[str, list[tuple[str, str, int, bool]]] = defaultdict(list)
+    ctry: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    regs: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    for start in range(0, len(found), 500):
+        part = found[start : start + 500]
+        for aid, name, label, count, in_title in session.execute(
+            select(
+                ArticleEntity.article_id,
+                Entity.name,
+                Entity.label,
+                ArticleEntity.count,
+                ArticleEntity.in_title,
+            )
+            .join(Entity, Entity.id == ArticleEntity.entity_id)
+            .where(ArticleEntity.article_id.in_(part))
+        ):
+            ents[aid].append((name, label, count, bool(in_title)))
+        for aid, code, cname in session.execute(
+            select(ArticleCountry.article_id, ArticleCountry.code, ArticleCountry.name).where(
+                ArticleCountry.article_id.in_(part)
+            )
+        ):
+            ctry[aid].append((code, cname))
+        for aid, code, rname, scheme in session.execute(
+            select(
+                ArticleRegion.article_id,
+                ArticleRegion.code,
+                ArticleRegion.name,
+                ArticleRegion.scheme,
+            ).where(ArticleRegion.article_id.in_(part))
+        ):
+            regs[aid].append((code, rname, scheme))
+    items = [
+        make_item(
+            aid,
+            title,
+            lead,
+            source,
+            dated,
+            sorted(ents.get(aid, [])),
+            sorted(ctry.get(aid, [])),
+            sorted(regs.get(aid, [])),
+        )
+        for aid, title, lead, source, dated in rows
+    ]
+    items.sort(key=lambda i: (i.dated_at, i.id))
+    return items
+
+
+# ---------------------------------------------------------------- story state
+
+
+@dataclass
+class _Open:
+    """A story as clustering sees it during one transaction."""
+
+    row: Story
+    profile: dict[str, Any]
+    first: datetime
+    last: datetime
+    changed: bool = False
+
+    @classmethod
+    def of(cls, row: Story) -> _Open:
+        return cls(row, dict(row.profile or {}), _aware(row.first_seen), _aware(row.last_seen))
+
+    def gap_hours(self, when: datetime) -> float:
+        if when < self.first:
+            return (self.first - when).total_seconds() / 3600
+        if when > self.last:
+            return (when - self.last).total_seconds() / 3600
+        return 0.0
+
+    def score(self, item: Item) -> float:
+        p = self.profile
+        text_sim = _cosine(item.terms, p.get("terms") or {})
+        ent_sim = _cosine(item.entities, p.get("ents") or {})
+        s = TEXT_SHARE * text_sim + (1.0 - TEXT_SHARE) * ent_sim
+        return s / (1.0 + self.gap_hours(item.dated_at) / TIME_SCALE_H)
+
+    def add(self, item: Item) -> None:
+        p = self.profile
+        n = int(p.get("n", 0)) + 1
+        tsum = dict(p.get("terms") or {})
+        for k, v in item.terms.items():
+            tsum[k] = tsum.get(k, 0.0) + v
+        esum = dict(p.get("ents") or {})
+        for k, v in item.entities.items():
+            esum[k] = esum.get(k, 0.0) + v
+        entities = {k: list(v) for k, v in (p.get("entities") or {}).items()}
+        for k, (name, label) in item.names.items():
+            entry = entities.get(k)
+            if entry is None:
+                entities[k] = [name, label, 1]
+            else:
+                entry[2] += 1
+        if len(entities) > MAX_ENTITIES:
+            entities = dict(
+                sorted(entities.items(), key=lambda kv: (-kv[1][2], kv[0]))[:MAX_ENTITIES]
+            )
+        countries = {k: list(v) for k, v in (p.get("countries") or {}).items()}
+        for code, cname in item.countries.items():
+            countries.setdefault(code, [cname, 0])[1] += 1
+        regions = {k: list(v) for k, v in (p.get("regions") or {}).items()}
+        for code, (rname, scheme) in item.regions.items():
+            regions.setdefault(code, [rname, scheme, 0])[2] += 1
+        sources = dict(p.get("sources") or {})
+        src = item.source or "?"
+        sources[src] = sources.get(src, 0) + 1
+        self.first = min(self.first, item.dated_at)
+        self.last = max(self.last, item.dated_at)
+        cutoff = self.last - timedelta(hours=GROWTH_HOURS)
+        recent = [r for r in (p.get("recent") or []) if datetime.fromisoformat(r) > cutoff]
+        if item.dated_at > cutoff:
+            recent.append(item.dated_at.isoformat())
+        self.profile = {
+            "n": n,
+            "terms": _top({k: round(v, 4) for k, v in tsum.items()}, MAX_TERMS),
+            "ents": _top({k: round(v, 4) for k, v in esum.items()}, MAX_ENTITIES),
+            "entities": entities,
+            "countries": countries,
+            "regions": regions,
+            "sources": sources,
+            "recent": sorted(recent),
+            "rep": p.get("rep", 0.0),
+        }
+        # Representative title: the title closest to the story's centroid so far.
+        rep = _cosine(_normalized({t: 1.0 for t in terms(item.title)}), self.profile["terms"])
+        if item.title and (not self.row.title or rep > float(p.get("rep", 0.0)) + 0.05):
+            self.row.title = item.title
+            self.row.article_id = item.id
+            self.profile["rep"] = round(rep, 4)
+        self.changed = True
+
+    def write(self, now: datetime) -> None:
+        row, p = self.row, self.profile
+        row.profile = p
+        row.first_seen = self.first
+        row.last_seen = self.last
+        row.article_count = int(p["n"])
+        row.source_count = len(p["sources"])
+        row.growth = round(len(p["recent"]) / GROWTH_HOURS, 3)
+        row.updated_at = now
+
+
+# ---------------------------------------------------------------- clustering
+
+
+@dataclass
+class ClusterResult:
+    articles: int = 0  # placed in this call
+    joined: int = 0  # into an existing story
+    created: int = 0  # stories started
+    skipped: int = 0  # already in a story (redelivery) or not stored
+
+    def __iadd__(self, other: ClusterResult) -> ClusterResult:
+        self.articles += other.articles
+        self.joined += other.joined
+        self.created += other.created
+        self.skipped += other.skipped
+        return self
+
+
+def _lock(session: Session) -> None:
+    """Serialize clustering transactions: stories of one event are never started twice."""
+    if is_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK})
+    else:  # SQLite: take the database's write lock now, not at the first write
+        session.execute(text("UPDATE stories SET id = id WHERE 0 = 1"))
+
+
+def _candidates(
+    session: Session, items: list[Item], floor: tuple[datetime, int] | None
+) -> dict[str, set[int]]:
+    """Story ids by key, for the stories sharing a key with some item whose span is
+    within the window of the batch's dates (see :func:`rebuild` for ``floor``)."""
+    keys = sorted({k for i in items for k in i.keys})
+    by_key: dict[str, set[int]] = defaultdict(set)
+    if not keys:
+        return by_key
+    lo = min(i.dated_at for i in items) - WINDOW
+    hi = max(i.dated_at for i in items) + WINDOW
+    for start in range(0, len(keys), 500):
+        stmt = (
+            select(StoryKey.key, StoryKey.story_id)
+            .join(Story, Story.id == StoryKey.story_id)
+            .where(StoryKey.key.in_(keys[start : start + 500]))
+            .where(Story.last_seen >= lo, Story.first_seen <= hi)
+        )
+        if floor is not None:
+            stmt = stmt.where(or_(Story.last_seen >= floor[0], Story.id > floor[1]))
+        for key, sid in session.execute(stmt):
+            by_key[key].add(sid)
+    return by_key
+
+
+def _ranked(item: Item, by_key: dict[str, set[int]]) -> list[int]:
+    """Candidate stories of an item: sharing the most keys first (at least MIN_SHARED_KEYS)."""
+    shared: dict[int, int] = defaultdict(int)
+    for k in item.keys:
+        for sid in by_key.get(k, ()):
+            shared[sid] += 1
+    return sorted(
+        (sid for sid, n in shared.items() if n >= MIN_SHARED_KEYS),
+        key=lambda sid: (-shared[sid], sid),
+    )[:MAX_CANDIDATES]
+
+
+def cluster_articles(
+    session: Session, ids: Sequence[str], *, floor: tuple[datetime, int] | None = None
+) -> ClusterResult:
+    """Place these articles into stories, in the caller's transaction (see module doc).
+
+    Articles already in a story, or not stored, are skipped. ``floor`` = (since, id):
+    stories that ended before ``since`` are no candidates unless their id is above
+    ``id`` (rebuild: made by this rebuild)."""
+    _lock(session)
+    items = load_items(session, ids)
+    result = ClusterResult(skipped=len(set(ids)) - len(items))
+    if not items:
+        return result
+    now = utcnow()
+    by_key = _candidates(session, items, floor)
+    wanted = sorted({sid for item in items for sid in _ranked(item, by_key)})
+    stories: dict[int, _Open] = {}
+    for start in range(0, len(wanted), 500):
+        for row in session.scalars(select(Story).where(Story.id.in_(wanted[start : start + 500]))):
+            stories[row.id] = _Open.of(row)
+    new: list[_Open] = []  # started in this call, known by negative ids until flushed
+    assigned: list[tuple[Item, _Open]] = []
+    window_h = WINDOW.total_seconds() / 3600
+    for item in items:
+        best: _Open | None = None
+        best_score = THRESHOLD
+        best_sid = 0
+        for sid in _ranked(item, by_key):
+            st = new[-sid - 1] if sid < 0 else stories.get(sid)
+            if st is None or st.gap_hours(item.dated_at) > window_h:
+                continue
+            s = st.score(item)
+            if s > best_score:
+                best, best_score, best_sid = st, s, sid
+        if best is None:
+            row = Story(
+                title="",
+                first_seen=item.dated_at,
+                last_seen=item.dated_at,
+                article_count=0,
+                source_count=0,
+                growth=0.0,
+                profile={},
+                created_at=now,
+                updated_at=now,
+            )
+            best = _Open(row, {}, item.dated_at, item.dated_at)
+            new.append(best)
+            best_sid = -len(new)
+            result.created += 1
+        else:
+            result.joined += 1
+        best.add(item)
+        for k in item.keys:
+            by_key[k].add(best_sid)
+        assigned.append((item, best))
+
+    for st in (*stories.values(), *new):
+        if st.changed:
+            st.write(now)
+    session.add_all([st.row for st in new])
+    session.flush()
+    table = cast(Table, Article.__table__)
+    session.execute(
+        table.update()
+        .where(table.c.id == bindparam("aid"), table.c.story_id.is_(None))
+        .values(story_id=bindparam("sid")),
+        [{"aid": item.id, "sid": st.row.id} for item, st in assigned],
+    )
+    key_rows = sorted(
+        {(k, st.row.id) for item, st in assigned for k in (*item.keys, *item.filter_keys)}
+    )
+    _insert_keys(session, key_rows)
+    result.articles = len(assigned)
+    return result
+
+
+def _insert_keys(session: Session, rows: list[tuple[str, int]]) -> None:
+    if not rows:
+        return
+    if is_postgres(session):
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    for start in range(0, len(rows), 400):
+        chunk = [{"key": k, "story_id": s} for k, s in rows[start : start + 400]]
+        session.execute(insert(StoryKey).values(chunk).on_conflict_do_nothing())
+
+
+# ---------------------------------------------------------------- backlog, rebuild
+
+
+def backlog(session: Session, since: datetime | None = None) -> int:
+    """Stored articles not yet in a story."""
+    stmt = select(func.count()).select_from(Article).where(Article.story_id.is_(None))
+    if since is not None:
+        stmt = stmt.where(Article.dated_at >= since)
+    return int(session.scalar(stmt) or 0)
+
+
+def _unclustered_ids(session: Session, limit: int, since: datetime | None) -> list[str]:
+    stmt = select(Article.id).where(Article.story_id.is_(None))
+    if since is not None:
+        stmt = stmt.where(Article.dated_at >= since)
+    return list(session.scalars(stmt.order_by(Article.dated_at, Article.id).limit(limit)))
+
+
+def cluster_backlog(
+    url: str | None = None,
+    *,
+    batch: int = 500,
+    since: datetime | None = None,
+    floor: tuple[datetime, int] | None = None,
+    budget_s: float | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> ClusterResult:
+    """Cluster unclustered articles (dated ``since`` or later) oldest first, ``batch`` per
+    transaction, until none is left (or ``budget_s`` seconds have passed)."""
+    import time
+
+    from shared.db import session_scope
+
+    started = time.monotonic()
+    total = ClusterResult()
+    while budget_s is None or time.monotonic() - started < budget_s:
+        with session_scope(url) as session:
+            _lock(session)
+            ids = _unclustered_ids(session, batch, since)
+            if not ids:
+                break
+            done = cluster_articles(session, ids, floor=floor)
+        total += done
+        if progress is not None:
+            progress(done.articles)
+        if len(ids) < batch:
+            break
+    return total
+
+
+def reset(session: Session, since: datetime | None = None) -> tuple[int, datetime | None, int]:
+    """Dissolve the stories that reach ``since`` or later (all without ``since``): their
+    articles go back to the backlog. Returns (stories dissolved, the earliest date of an
+    article set free, from which to re-cluster; the highest story id left)."""
+    _lock(session)
+    stmt = select(Story.id, Story.first_seen)
+    if since is not None:
+        stmt = stmt.where(Story.last_seen >= since)
+    rows = session.execute(stmt).all()
+    ids = [r[0] for r in rows]
+    earliest = min((_aware(r[1]) for r in rows), default=None)
+    for start in range(0, len(ids), 1000):
+        part = ids[start : start + 1000]
+        session.execute(
+            update(Article)
+            .where(Article.story_id.in_(part))
+            .values(story_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(delete(StoryKey).where(StoryKey.story_id.in_(part)))
+        session.execute(delete(Story).where(Story.id.in_(part)))
+    if since is not None:
+        earliest = min(earliest or since, since)
+    kept = int(session.scalar(select(func.max(Story.id))) or 0)
+    return len(ids), earliest, kept
+
+
+def rebuild(
+    url: str | None = None,
+    *,
+    since: datetime | None = None,
+    batch: int = 500,
+    progress: Callable[[int], object] | None = None,
+    on_reset: Callable[[int, int], object] | None = None,
+) -> ClusterResult:
+    """Recompute the stories from ``since`` on (everything without it): dissolve the
+    stories whose last article is dated ``since`` or later, then cluster their articles
+    again in date order, against the new stories only (a story that ended before
+    ``since`` is left as it is and takes no new article), so running it twice gives the
+    same grouping (with new ids). ``on_reset(stories, articles)`` is told the size of
+    the job before the clustering starts."""
+    from shared.db import session_scope
+
+    with session_scope(url) as session:
+        dissolved, earliest, kept = reset(session, since)
+        todo = backlog(session, earliest)
+    if on_reset is not None:
+        on_reset(dissolved, todo)
+    log.info("stories_reset", stories=dissolved, articles=todo)
+    floor = (since, kept) if since is not None else None
+    return cluster_backlog(url, batch=batch, since=earliest, floor=floor, progress=progress)
