@@ -76,6 +76,7 @@ def _queues_table(snap: Any, history: dict[str, deque[int]] | None = None) -> An
         ("oldest", "right"),
         ("consumers", "right"),
         ("articles", "right"),
+        ("in msgs", "right"),
         ("done/min", "right"),
         ("failed/min", "right"),
         ("lag p50", "right"),
@@ -92,6 +93,7 @@ def _queues_table(snap: Any, history: dict[str, deque[int]] | None = None) -> An
             _age(qs.oldest_age_s),
             _num(qs.consumers),
             _num(qs.articles_pending),
+            ("≈" if qs.articles_estimated else "") + _num(qs.articles_waiting),
             _num(qs.processed_per_min),
             _num(qs.failed_per_min),
             _age(qs.lag_p50_s),
@@ -124,7 +126,10 @@ def queues_command(
     Waiting and reserved are messages, from Redis itself (every priority list and
     the unacked hash), so they are right even when no worker consumes a queue.
     "articles" counts the articles the database says are on their way to that
-    stage (received, not yet stored); rates are articles per minute.
+    stage (received, not yet stored); for ingest, where nothing is recorded yet, the
+    items in its messages. "in msgs" counts the articles (or raw items) inside the
+    waiting and reserved messages themselves (≈: estimated from the newest 32 per
+    queue when more wait); rates are articles per minute.
     """
     from services.ops.queues import snapshot
 

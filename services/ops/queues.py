@@ -14,7 +14,9 @@ their history survives restarts of any process.
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,6 +34,9 @@ UNACKED_KEY = "unacked"
 UNACKED_INDEX_KEY = "unacked_index"
 DEAD = "dead-letters"
 PUBLISHED_HEADER = "nw_published_at"
+ARTICLES_HEADER = "nw_articles"  # items / articles in the message (services.ops.signals)
+SAMPLE_MESSAGES = 32  # per queue: counted one by one; the rest estimated from their mean
+_ARTICLES_RE = re.compile(rb'"nw_articles":\s*(\d+)')
 
 
 @dataclass
@@ -42,6 +47,8 @@ class QueueStats:
     oldest_age_s: float | None = None
     consumers: int | None = None
     articles_pending: int | None = None
+    articles_waiting: int | None = None  # in the queue's messages (waiting + reserved)
+    articles_estimated: bool = False  # True when counted from a sample of the messages
     processed_per_min: float | None = None
     failed_per_min: float | None = None
     lag_p50_s: float | None = None
@@ -116,6 +123,36 @@ def published_at(raw: bytes | str | None) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+def message_articles(raw: bytes | str | None) -> int:
+    """Articles (or raw items) a queued message carries: 0 for one without a list.
+
+    Read from our publish header when present (a regex over the raw envelope: kombu
+    puts the base64 body first, and base64 holds no quotes), else from the body.
+    """
+    if raw is None:
+        return 0
+    data = raw.encode() if isinstance(raw, str) else raw
+    found = _ARTICLES_RE.search(data)
+    if found:
+        return int(found.group(1))
+    try:
+        message = json.loads(data)
+        if isinstance(message, list):  # an unacked entry: [message, exchange, routing_key]
+            message = message[0]
+        body: Any = message["body"]
+        if (message.get("properties") or {}).get("body_encoding") == "base64":
+            body = base64.b64decode(body)
+        args = json.loads(body)[0]
+        payload = args[0] if args else None
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+        return 0
+    if isinstance(payload, dict):
+        for key in ("items", "articles"):
+            if isinstance(payload.get(key), list):
+                return len(payload[key])
+    return 0
+
+
 def broker_counts(client: Any, names: tuple[str, ...] = queues.QUEUES) -> dict[str, dict[str, Any]]:
     """waiting, reserved and oldest-message age per queue, as Redis holds them now."""
     now = time.time()
@@ -125,6 +162,7 @@ def broker_counts(client: Any, names: tuple[str, ...] = queues.QUEUES) -> dict[s
             pipe.llen(key)
             pipe.lindex(key, -1)
             pipe.lindex(key, 0)
+            pipe.lrange(key, 0, SAMPLE_MESSAGES - 1)
     pipe.hgetall(UNACKED_KEY)
     results = pipe.execute()
     unacked: dict[bytes, bytes] = results.pop()
@@ -133,9 +171,18 @@ def broker_counts(client: Any, names: tuple[str, ...] = queues.QUEUES) -> dict[s
     for name in names:
         waiting = 0
         oldest: float | None = None
+        articles = 0.0
+        estimated = False
         for _ in PRIORITY_STEPS:
-            length, tail, head = next(it), next(it), next(it)
+            length, tail, head, sample = next(it), next(it), next(it), next(it)
             waiting += int(length or 0)
+            if sample:
+                counted = [message_articles(raw) for raw in sample]
+                articles += sum(counted)
+                rest = int(length or 0) - len(sample)
+                if rest > 0:  # too many to read: the mean of the newest ones
+                    articles += rest * sum(counted) / len(counted)
+                    estimated = True
             # The tail is the next out; a message restored "leftmost" may sit at the head.
             for raw in (tail, head):
                 ts = published_at(raw)
@@ -146,6 +193,8 @@ def broker_counts(client: Any, names: tuple[str, ...] = queues.QUEUES) -> dict[s
             "reserved": 0,
             "oldest_age_s": round(max(0.0, now - oldest), 3) if oldest is not None else None,
             "oldest_reserved_age_s": None,
+            "articles": round(articles),
+            "articles_estimated": estimated,
         }
     for raw in unacked.values():
         try:
@@ -157,6 +206,7 @@ def broker_counts(client: Any, names: tuple[str, ...] = queues.QUEUES) -> dict[s
         if name not in out:
             continue
         out[name]["reserved"] += 1
+        out[name]["articles"] += message_articles(raw)
         ts = published_at(raw)
         if ts is not None:
             age = round(max(0.0, now - ts), 3)
@@ -341,6 +391,8 @@ def snapshot(
                 stats[q].waiting = c["waiting"]
                 stats[q].reserved = c["reserved"]
                 stats[q].oldest_age_s = c["oldest_age_s"]
+                stats[q].articles_waiting = c["articles"]
+                stats[q].articles_estimated = c["articles_estimated"]
         except Exception as exc:  # noqa: BLE001 - show what we can, say what failed
             snap.errors.append(f"broker: {type(exc).__name__}: {exc}")
         if with_consumers and not snap.errors:
@@ -354,6 +406,8 @@ def snapshot(
             stats[q].processed_per_min = db["processed_per_min"][q]
             stats[q].failed_per_min = db["failed_per_min"][q]
             stats[q].articles_pending = db["pending"].get(q)
+        # Nothing is recorded before ingest: its articles are the items in its messages.
+        stats[queues.INGEST].articles_pending = stats[queues.INGEST].articles_waiting
         stats[queues.STORE].lag_p50_s = db["lag_p50_s"]
         stats[queues.STORE].lag_p95_s = db["lag_p95_s"]
         dead.waiting = db["dead_waiting"]

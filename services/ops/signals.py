@@ -88,10 +88,24 @@ def _lags(message: Any, now: datetime) -> list[float]:
     return out
 
 
+ARTICLES_HEADER = "nw_articles"
+
+
 @signals.before_task_publish.connect
-def stamp_published_at(headers: dict[str, Any] | None = None, **_: Any) -> None:
+def stamp_published_at(headers: dict[str, Any] | None = None, body: Any = None, **_: Any) -> None:
     if headers is not None:
         headers[PUBLISHED_HEADER] = time.time()
+        # How many articles (or raw items) ride in it: `newswire queues` counts them
+        # without decoding message bodies.
+        try:
+            payload = body[0][0] if body and body[0] else None
+        except (TypeError, IndexError, KeyError):
+            payload = None
+        if isinstance(payload, dict):
+            for key in ("items", "articles"):
+                if isinstance(payload.get(key), list):
+                    headers[ARTICLES_HEADER] = len(payload[key])
+                    break
 
 
 @signals.task_prerun.connect
