@@ -1,4 +1,4 @@
-"""Store commands for ``newswire``: ``export``, ``search-index``."""
+"""Store commands for ``newswire``: ``export``, ``search-index``, ``stories``."""
 
 from __future__ import annotations
 
@@ -244,4 +244,120 @@ def search_index(everything: bool, batch: int, quiet: bool) -> None:
     click.echo(f"indexed {done} articles; {left} still queued", err=True)
 
 
-commands = [export, search_index]
+def _story_line(story: dict[str, Any]) -> str:
+    places = ",".join(c["code"] for c in story["countries"][:4])
+    state = "open" if story["open"] else "closed"
+    return (
+        f"{story['id']:>7}  {story['article_count']:>4} art {story['source_count']:>3} src  "
+        f"{story['growth']:>5.1f}/h  {(story['last_seen'] or '')[:16]}  {state:<6}  "
+        f"{places:<11}  {story['title'][:80]}"
+    )
+
+
+@click.group("stories", invoke_without_command=True)
+@click.option("--q", "-q", "q", default=None, help="Full text over the stories' articles.")
+@click.option("--entity", multiple=True, help="Canonical entity name (repeat: all of them).")
+@click.option("--country", multiple=True, help="ISO alpha-2 country (repeat or IQ,TR: all).")
+@click.option("--region", multiple=True, help="Region code (145, middle-east) or name.")
+@click.option("--since", default=None, help="Has an article from: ISO date/datetime, 24h, 7d.")
+@click.option("--until", default=None, help="Has an article before (exclusive), same formats.")
+@click.option("--min-articles", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--sort", type=click.Choice(["recency", "size", "growth"]), default="recency", show_default=True
+)
+@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def stories(ctx: click.Context, sort: str, limit: int, as_json: bool, **options: Any) -> None:
+    """Stories: one event across sources. Without a subcommand, list them (the filters
+    and sorts of GET /stories)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from services.store.queries import QueryError
+    from services.store.story_queries import StoryFilters, search_stories, story_dict
+    from shared.db import get_sessionmaker
+
+    try:
+        filters = StoryFilters.build(**options)
+    except QueryError as exc:
+        raise click.BadParameter(
+            exc.message, param_hint=f"--{exc.field.replace('_', '-')}"
+        ) from None
+    _prepare_database()
+    with get_sessionmaker()() as session:
+        page = search_stories(session, filters, sort=sort, limit=limit)
+        rows = [story_dict(s) for s in page.stories]
+    for row in rows:
+        click.echo(json.dumps(row, ensure_ascii=False) if as_json else _story_line(row))
+    if not rows and not as_json:
+        click.echo("no stories match", err=True)
+
+
+@stories.command("show")
+@click.argument("story_id", type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="The story as one JSON object.")
+def stories_show(story_id: int, as_json: bool) -> None:
+    """One story with its articles."""
+    from services.store.story_queries import get_story
+    from shared.db import get_sessionmaker
+
+    _prepare_database()
+    with get_sessionmaker()() as session:
+        story = get_story(session, story_id)
+    if story is None:
+        raise click.ClickException(f"no story with id {story_id}")
+    if as_json:
+        click.echo(json.dumps(story, ensure_ascii=False))
+        return
+    click.echo(_story_line(story))
+    click.echo(
+        "  entities: " + "; ".join(f"{e['name']} ({e['articles']})" for e in story["entities"])
+    )
+    for a in story["articles"]:
+        copies = f" x{a['copies']}" if a["copies"] > 1 else ""
+        click.echo(
+            f"  {(a['dated_at'] or '')[:16]}  {a['source'] or '?':<20}  {a['title']}{copies}"
+        )
+
+
+@stories.command("rebuild")
+@click.option(
+    "--since",
+    default=None,
+    help="Regroup the stories with an article from this date on (default: all).",
+)
+@click.option("--batch", type=click.IntRange(1, 10_000), default=500, show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def stories_rebuild(since: str | None, batch: int, quiet: bool) -> None:
+    """Recompute stories (after a tagger or threshold change): the stories reaching
+    --since are dissolved and their articles grouped again in date order. Running it
+    twice gives the same grouping."""
+    from services.store import stories as clustering
+    from services.store.queries import QueryError, parse_when
+
+    try:
+        when = parse_when(since, "since")
+    except QueryError as exc:
+        raise click.BadParameter(exc.message, param_hint="--since") from None
+    _prepare_database()
+    with progress_bar(quiet) as progress:
+        bar = progress.add_task("grouping", total=None)
+
+        def started(dissolved: int, articles: int) -> None:
+            click.echo(f"dissolved {dissolved} stories; grouping {articles} articles", err=True)
+            progress.update(bar, total=articles)
+
+        done = clustering.rebuild(
+            since=when,
+            batch=batch,
+            progress=lambda n: progress.advance(bar, n),
+            on_reset=started,
+        )
+    click.echo(
+        f"grouped {done.articles} articles: {done.created} stories, "
+        f"{done.joined} joined an existing one",
+        err=True,
+    )
+
+
+commands = [export, search_index, stories]

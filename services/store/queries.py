@@ -471,6 +471,7 @@ def articles_as_dicts(
             "countries": ctry.get(a.id, []),
             "regions": regs.get(a.id, []),
             "enrichment": a.enrichment,
+            "story_id": a.story_id,
         }
         if not body:
             del row["body"]
@@ -544,21 +545,29 @@ def list_articles(
 
 
 def top_entities(
-    session: Session, filters: ArticleFilters, *, limit: int = 20
+    session: Session, filters: ArticleFilters, *, limit: int = 20, count: str = "articles"
 ) -> list[dict[str, Any]]:
-    """Entities by mentions in the matching articles (``filters.label`` = entity label)."""
+    """Entities by mentions in the matching articles (``filters.label`` = entity label);
+    ``count="stories"``: by the stories of those articles instead (one event covered by
+    forty articles counts once)."""
     where = filter_clauses(session, filters, entity_label=False)
     if where is None:
         return []
     mentions = func.sum(ArticleEntity.count).label("mentions")
     articles = func.count(ArticleEntity.article_id).label("articles")
+    stories = func.count(func.distinct(Article.story_id)).label("stories")
+    columns: list[Any] = [Entity.id, Entity.name, Entity.label, Entity.country, mentions, articles]
+    order: list[Any] = [mentions.desc(), articles.desc(), Entity.name]
+    if count == "stories":
+        columns.append(stories)
+        order = [stories.desc(), *order]
     stmt = (
-        select(Entity.id, Entity.name, Entity.label, Entity.country, mentions, articles)
+        select(*columns)
         .join(ArticleEntity, ArticleEntity.entity_id == Entity.id)
         .join(Article, Article.id == ArticleEntity.article_id)
         .where(*where)
         .group_by(Entity.id, Entity.name, Entity.label, Entity.country)
-        .order_by(mentions.desc(), articles.desc(), Entity.name)
+        .order_by(*order)
         .limit(limit)
     )
     if filters.label:
@@ -571,6 +580,7 @@ def top_entities(
             "country": r.country,
             "mentions": int(r.mentions),
             "articles": int(r.articles),
+            **({"stories": int(r.stories)} if count == "stories" else {}),
         }
         for r in session.execute(stmt)
     ]
@@ -601,13 +611,20 @@ def tag_counts(
     *,
     bucket: Bucket = "day",
     limit: int = 50,
+    count: str = "articles",
 ) -> list[dict[str, Any]]:
-    """Article counts per country (or region) and time bucket, biggest totals first."""
+    """Article counts per country (or region) and time bucket, biggest totals first;
+    ``count="stories"``: distinct stories instead (a story is counted in every bucket it
+    has an article in, and once in the total)."""
     where = filter_clauses(session, filters)
     if where is None:
         return []
     start = _bucket_expr(session, bucket).label("bucket")
-    n = func.count(Article.id).label("articles")
+    by_story = count == "stories"
+    unit = "stories" if by_story else "articles"
+    n = (func.count(func.distinct(Article.story_id)) if by_story else func.count(Article.id)).label(
+        "n"
+    )
     keys: tuple[Any, ...]
     if kind == "countries":
         keys = (ArticleCountry.code, func.max(ArticleCountry.name))
@@ -625,8 +642,8 @@ def tag_counts(
     )
     series: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in session.execute(stmt):
-        *ident, name, when, count = row
-        count = int(count)  # type: ignore[call-overload]
+        *ident, name, when, value = row
+        number = int(value)  # type: ignore[call-overload]
         key = tuple(ident)
         entry = series.get(key)
         if entry is None:
@@ -635,8 +652,15 @@ def tag_counts(
                 if kind == "countries"
                 else {"scheme": ident[0], "code": ident[1], "name": name, "total": 0, "buckets": []}
             )
-        entry["total"] += count
-        entry["buckets"].append({"start": _bucket_iso(when), "articles": count})
+        entry["total"] += number
+        entry["buckets"].append({"start": _bucket_iso(when), unit: number})
+    if by_story:  # a story with articles in several buckets is one story in the total
+        totals = select(*group, func.count(func.distinct(Article.story_id))).join(
+            Article, Article.id == tag.article_id
+        )
+        for *ident, total in session.execute(totals.where(*where).group_by(*group)):
+            if tuple(ident) in series:
+                series[tuple(ident)]["total"] = int(total)  # type: ignore[call-overload]
     out = sorted(series.values(), key=lambda e: (-e["total"], e["code"]))[:limit]
     for entry in out:
         entry["buckets"].sort(key=lambda b: b["start"])

@@ -230,9 +230,9 @@ def make_item(
     keys = sorted(
         {k for k in names if names[k][1] in KEY_LABELS} | {"t:" + t[:100] for t in title_terms}
     )
-    filter_keys = sorted(
-        set(names) | {"c:" + c for c in cmap} | {("r:" + c.lower())[:KEY_CHARS] for c in rmap}
-    )
+    region_keys = {("r:" + c.lower())[:KEY_CHARS] for c in rmap}
+    region_keys |= {("r:" + name.lower())[:KEY_CHARS] for name, _ in rmap.values()}
+    filter_keys = sorted(set(names) | {"c:" + c for c in cmap} | region_keys)
     return Item(
         id=article_id,
         title=(title or "").strip(),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.store import queries
 from services.store.api.auth import require_read, require_write
+from services.store.api.deps import get_session
 from services.store.api.schemas import (
     ArticleDetail,
     ArticlePage,
@@ -32,6 +33,7 @@ from services.store.api.schemas import (
     ErrorBody,
     TagCounts,
 )
+from services.store.api.stories import router as stories_router
 from services.store.queries import MAX_PAGE_SIZE, ArticleFilters, QueryError
 from shared.db import get_sessionmaker
 from shared.logging import get_logger
@@ -45,11 +47,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
     422: {"model": ErrorBody, "description": "a parameter is invalid; message says which"},
 }
-
-
-def get_session() -> Iterator[Session]:
-    with get_sessionmaker()() as session:
-        yield session
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -160,16 +157,23 @@ def get_article(
     return article
 
 
+CountQuery = Annotated[
+    Literal["articles", "stories"],
+    Query(description="count articles, or the stories they belong to (one event counts once)"),
+]
+
+
 @reads.get("/entities", response_model=EntityList, tags=["aggregates"])
 def top_entities(
     session: SessionDep,
     filters: FiltersDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
+    count: CountQuery = "articles",
 ) -> dict[str, Any]:
     """Most-mentioned entities in the articles matching the filters (``label`` narrows the
-    entities, e.g. PERSON)."""
+    entities, e.g. PERSON); with count=stories, entities in the most stories."""
     return {
-        "entities": queries.top_entities(session, filters, limit=limit),
+        "entities": queries.top_entities(session, filters, limit=limit, count=count),
         "filters": filters.describe(),
     }
 
@@ -180,6 +184,7 @@ def _tag_counts(
     filters: ArticleFilters,
     bucket: str,
     limit: int,
+    count: str = "articles",
 ) -> dict[str, Any]:
     if filters.since is None:
         filters = ArticleFilters(**{**filters.__dict__, "since": _default_since()})
@@ -189,9 +194,11 @@ def _tag_counts(
         filters,
         bucket=bucket,  # type: ignore[arg-type]
         limit=limit,
+        count=count,
     )
     return {
         "bucket": bucket,
+        "count": count,
         "since": filters.since.isoformat() if filters.since else None,
         "until": filters.until.isoformat() if filters.until else None,
         "series": series,
@@ -213,9 +220,11 @@ def country_counts(
     filters: FiltersDep,
     bucket: BucketQuery = "day",
     limit: Annotated[int, Query(ge=1, le=300, description="countries")] = 50,
+    count: CountQuery = "articles",
 ) -> dict[str, Any]:
-    """Articles per country and time bucket (``since`` defaults to the last 7 days)."""
-    return _tag_counts("countries", session, filters, bucket, limit)
+    """Articles (or stories, count=stories) per country and time bucket (``since``
+    defaults to the last 7 days)."""
+    return _tag_counts("countries", session, filters, bucket, limit, count)
 
 
 @reads.get("/regions", response_model=TagCounts, tags=["aggregates"])
@@ -224,10 +233,11 @@ def region_counts(
     filters: FiltersDep,
     bucket: BucketQuery = "day",
     limit: Annotated[int, Query(ge=1, le=300, description="regions")] = 50,
+    count: CountQuery = "articles",
 ) -> dict[str, Any]:
-    """Articles per region (M49 and groupings) and time bucket (``since`` defaults to the
-    last 7 days)."""
-    return _tag_counts("regions", session, filters, bucket, limit)
+    """Articles (or stories, count=stories) per region (M49 and groupings) and time
+    bucket (``since`` defaults to the last 7 days)."""
+    return _tag_counts("regions", session, filters, bucket, limit, count)
 
 
 def check_health() -> tuple[bool, dict[str, str]]:
@@ -336,6 +346,7 @@ def create_app() -> FastAPI:
         )
 
     api.include_router(reads)
+    api.include_router(stories_router)
     _include_optional(api, INGEST_ROUTER, dependencies=[Depends(require_write)])
     _include_optional(api, OPS_ROUTER)
     return api

@@ -52,6 +52,7 @@ class ArticleOut(BaseModel):
     countries: list[CountryTag]
     regions: list[RegionTag]
     enrichment: dict[str, Any]
+    story_id: int | None = Field(None, description="the story it belongs to (null until grouped)")
 
 
 class ArticlePage(BaseModel):
@@ -84,6 +85,7 @@ class EntityCount(BaseModel):
     country: str | None = None
     mentions: int = Field(description="sum of mention counts in the matching articles")
     articles: int = Field(description="matching articles that mention it")
+    stories: int | None = Field(None, description="stories of those articles (count=stories)")
 
 
 class EntityList(BaseModel):
@@ -93,7 +95,8 @@ class EntityList(BaseModel):
 
 class BucketCount(BaseModel):
     start: str
-    articles: int
+    articles: int | None = Field(None, description="articles in the bucket (count=articles)")
+    stories: int | None = Field(None, description="stories in the bucket (count=stories)")
 
 
 class TagSeries(BaseModel):
@@ -106,6 +109,7 @@ class TagSeries(BaseModel):
 
 class TagCounts(BaseModel):
     bucket: str
+    count: str = Field("articles", description='what is counted: "articles" or "stories"')
     since: str | None
     until: str | None
     series: list[TagSeries]
