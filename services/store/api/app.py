@@ -43,6 +43,7 @@ log = get_logger(__name__)
 
 INGEST_ROUTER = "services.ingest.api"
 OPS_ROUTER = "services.ops.api"
+CONSOLE_ROUTER = "services.ops.console"  # /console and /sources (per-source health)
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
     422: {"model": ErrorBody, "description": "a parameter is invalid; message says which"},
@@ -349,6 +350,7 @@ def create_app() -> FastAPI:
     api.include_router(stories_router)
     _include_optional(api, INGEST_ROUTER, dependencies=[Depends(require_write)])
     _include_optional(api, OPS_ROUTER)
+    _include_optional(api, CONSOLE_ROUTER)
     return api
 
 
