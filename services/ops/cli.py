@@ -683,4 +683,76 @@ def reconcile(after: int | None, no_guard: bool) -> None:
     click.echo(json.dumps(run(after=after, guard=not no_guard)))
 
 
-commands = [queues_command, dead, status, trace, health, flower, reconcile]
+# ---------------------------------------------------------------- sources
+
+
+@click.command("sources")
+@click.argument("source", required=False)
+@click.option("--json", "as_json", is_flag=True, help="One JSON document (for scripts).")
+@click.option(
+    "--status",
+    "only",
+    default=None,
+    type=click.Choice(["failing", "quiet", "degraded", "ok"]),
+    help="Only sources in this state.",
+)
+def sources_command(source: str | None, as_json: bool, only: str | None) -> None:
+    """Per-source health, worst first: feeds failing (with why and the backoff), sources
+    quiet far longer than usual, extraction quality dropped, rejections by reason.
+
+    SOURCE (a name as listed, or a feed id) shows that one source in full.
+    """
+    from services.ops import sources
+
+    _prepare_db()
+    found = sources.health(source=source if source and not source.isdigit() else None)
+    if source:
+        found = [h for h in found if h.id == source or any(str(f["id"]) == source for f in h.feeds)]
+        if not found:
+            _fail(f"no source {source!r}")
+    if only:
+        found = [h for h in found if h.status == only]
+    if as_json:
+        click.echo(json.dumps({"sources": [h.as_dict() for h in found]}, ensure_ascii=False))
+        return
+    if source:
+        click.echo(json.dumps(found[0].as_dict(), indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Newswire sources (worst first)", title_justify="left")
+    for col, justify in (
+        ("source", "left"),
+        ("status", "left"),
+        ("last article", "right"),
+        ("usually", "right"),
+        ("24h", "right"),
+        ("30 days", "left"),
+        ("date/author/body", "right"),
+        ("problems", "left"),
+    ):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    colours = {"failing": "red", "quiet": "yellow", "degraded": "magenta"}
+    for h in found:
+        recent = h.quality.get("recent")
+        quality = (
+            " / ".join("-" if recent[m] is None else f"{recent[m]:.0%}" for m in sources.MEASURES)
+            if recent
+            else "-"
+        )
+        table.add_row(
+            h.id,
+            h.status,
+            _age(h.quiet_s),
+            _age(h.usual_interval_s),
+            str(h.articles_24h),
+            sparkline(h.per_day),
+            quality,
+            "\n".join(h.problems) or "-",
+            style=colours.get(h.status),
+        )
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+
+commands = [queues_command, dead, status, trace, health, flower, reconcile, sources_command]

@@ -64,6 +64,7 @@ class NewswireCollector:
         )
         yield from self._broker(settings, up)
         yield from self._database(up)
+        yield from self._sources()
         yield up
         yield GaugeMetricFamily(
             "newswire_scrape_duration_seconds",
@@ -148,6 +149,18 @@ class NewswireCollector:
         )
         lag.add_metric([], buckets, total)
         yield lag
+
+    # -- per-source health ----------------------------------------------------------------
+
+    def _sources(self) -> Iterator[Metric]:
+        from services.ops import sources
+
+        try:
+            found = sources.health()
+        except Exception as exc:  # noqa: BLE001 - a scrape must still answer
+            log.warning("metrics_sources_failed", error=str(exc))
+            return
+        yield from sources.metric_families(found)
 
     # -- database -----------------------------------------------------------------------
 
