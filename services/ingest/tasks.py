@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.ingest import feeds, pipeline
+from services.ingest.health import record_outcome_rejections
 from shared import dispatch, queues
 from shared.celery_app import app
 from shared.logging import get_logger
@@ -20,6 +21,7 @@ POLL_FEED = "ingest.poll_feed"
 def ingest_items(self: PipelineTask, message: dict[str, Any]) -> dict[str, int]:
     request = parse(IngestRequest, message)
     outcomes = pipeline.accept(request.items)
+    record_outcome_rejections(request.items, outcomes)  # per-source health (console)
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
