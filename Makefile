@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install lock run test test-fast lint format bench compose-check clean
+.PHONY: help install lock run test test-fast test-deploy lint format bench bench-compose compose-check clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -32,11 +32,14 @@ run: $(STAMP) ## Ingest the bundled samples on the embedded default (SQLite, no 
 	env -u NEWSWIRE_BROKER_URL $(BIN)/newswire ingest samples/
 	env -u NEWSWIRE_BROKER_URL $(BIN)/newswire articles
 
-test: $(STAMP) ## Run every test (needs PostgreSQL and Redis on 127.0.0.1)
-	env -u NEWSWIRE_BROKER_URL -u NEWSWIRE_DATABASE_URL $(BIN)/python -m pytest $(PYTEST_ARGS)
+test: $(STAMP) ## Run every test but the Docker ones (needs PostgreSQL and Redis on 127.0.0.1)
+	env -u NEWSWIRE_BROKER_URL -u NEWSWIRE_DATABASE_URL $(BIN)/python -m pytest -m "not deploy" $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## Tests without the end-to-end and fault suites
-	env -u NEWSWIRE_BROKER_URL -u NEWSWIRE_DATABASE_URL $(BIN)/python -m pytest -m "not e2e and not faults" $(PYTEST_ARGS)
+	env -u NEWSWIRE_BROKER_URL -u NEWSWIRE_DATABASE_URL $(BIN)/python -m pytest -m "not e2e and not faults and not deploy" $(PYTEST_ARGS)
+
+test-deploy: $(STAMP) ## docker-compose.yml on a real Docker engine (builds the image; see README)
+	$(BIN)/python -m pytest tests/deploy -m deploy $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff check, ruff format --check, mypy, hadolint
 	$(BIN)/ruff check .
@@ -54,6 +57,9 @@ bench: $(STAMP) ## Run the benchmarks (print figures; needs PostgreSQL and Redis
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/pipeline.py
+
+bench-compose: $(STAMP) ## Same load through the compose stack (Docker) and local processes
+	$(BIN)/python bench/compose_pipeline.py
 
 compose-check: ## Validate docker-compose.yml with the example environment (no engine needed)
 	docker-compose --env-file .env.example -f docker-compose.yml config -q

@@ -139,7 +139,8 @@ class Settings(BaseSettings):
                 ("database_url", "POSTGRES_PASSWORD"),
             ):
                 url = getattr(self, name) or ""
-                if _placeholder(urlsplit(url).password):
+                password = urlsplit(url).password
+                if password is not None and _placeholder(password):
                     raise ValueError(
                         f"NEWSWIRE_{name.upper()} has a placeholder password: set {hint} "
                         "(docker compose) or the URL's password to a real secret"
