@@ -617,3 +617,26 @@ def build_story_corpus(seed: int = 7, events: int = 90, days: int = 21) -> list[
             out.append(_write(rng, ev, k))
     out.sort(key=lambda a: (a.published_at, a.id))
     return out
+
+
+def bcubed(truth: dict[str, int], got: dict[str, int | None]) -> tuple[float, float, float]:
+    """B-cubed precision, recall and F1 of a grouping ``got`` (article -> story; None =
+    not grouped, counted as a story of its own) against ``truth`` (article -> event)."""
+    groups_t: dict[object, set[str]] = {}
+    groups_g: dict[object, set[str]] = {}
+    for aid, ev in truth.items():
+        groups_t.setdefault(ev, set()).add(aid)
+        sid = got.get(aid)
+        groups_g.setdefault(("alone", aid) if sid is None else sid, set()).add(aid)
+    precision = recall = 0.0
+    for aid, ev in truth.items():
+        sid = got.get(aid)
+        mine = groups_g[("alone", aid) if sid is None else sid]
+        same = groups_t[ev]
+        both = len(mine & same)
+        precision += both / len(mine)
+        recall += both / len(same)
+    precision /= len(truth)
+    recall /= len(truth)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1

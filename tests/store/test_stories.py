@@ -1,0 +1,475 @@
+"""Stories: grouping quality on the generated corpus, redelivery and replay, two
+concurrent writers on PostgreSQL, the backlog sweep, rebuild, and the API and CLI."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from services.store import migrate, stories
+from services.store.models import Story
+from services.store.repository import upsert_batch
+from services.store.tasks import store_batch
+from shared import db
+from tests.conftest import create_pg_database, drop_pg_database
+from tests.store.conftest import make_client, write
+from tests.store.story_corpus import StoryArticle, bcubed, build_story_corpus
+
+EVENTS = 40
+
+
+def grouping(url: str) -> dict[str, int | None]:
+    with db.session_scope(url) as session:
+        return dict(session.execute(sa.text("SELECT id, story_id FROM articles")).all())
+
+
+def partition(url: str) -> set[frozenset[str]]:
+    """The grouping without the story ids (a rebuild makes new ids)."""
+    groups: dict[Any, set[str]] = {}
+    for aid, sid in grouping(url).items():
+        groups.setdefault(sid if sid is not None else ("alone", aid), set()).add(aid)
+    return {frozenset(g) for g in groups.values()}
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[StoryArticle]:
+    return build_story_corpus(seed=11, events=EVENTS, days=10)
+
+
+@pytest.fixture(scope="module", params=["postgresql", "sqlite"])
+def stories_url(
+    request: pytest.FixtureRequest,
+    corpus: list[StoryArticle],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """The story corpus stored as the store worker does (batches of 20, in date order)."""
+    if request.param == "postgresql":
+        url = create_pg_database("nw_stories")
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('stories') / 'stories.db'}"
+    migrate.upgrade(url)
+    write(url, [a.article() for a in corpus], batch=20)
+    yield url
+    if request.param == "postgresql":
+        drop_pg_database(url)
+    else:
+        db.dispose_engine()
+
+
+@pytest.fixture
+def fresh_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    if getattr(request, "param", "sqlite") == "postgresql":
+        url = create_pg_database("nw_stories")
+        migrate.upgrade(url)
+        yield url
+        drop_pg_database(url)
+    else:
+        url = f"sqlite:///{tmp_path / 'fresh.db'}"
+        migrate.upgrade(url)
+        yield url
+        db.dispose_engine()
+
+
+BOTH = pytest.mark.parametrize("fresh_url", ["postgresql", "sqlite"], indirect=True)
+
+
+# ---------------------------------------------------------------- grouping
+
+
+def test_every_article_gets_a_story_and_the_grouping_matches_the_events(
+    stories_url: str, corpus: list[StoryArticle]
+):
+    got = grouping(stories_url)
+    assert len(got) == len(corpus) and None not in got.values()
+    truth = {a.id: a.event for a in corpus}
+    precision, recall, f1 = bcubed(truth, got)
+    assert f1 >= 0.9, (precision, recall, f1)
+    # Control: lumping everything together or splitting everything apart scores badly.
+    assert bcubed(truth, {a: 1 for a in truth})[2] < 0.5
+    assert bcubed(truth, {a: None for a in truth})[2] < 0.6
+
+
+def test_story_counts_agree_with_its_articles(stories_url: str):
+    with db.session_scope(stories_url) as session:
+        rows = session.execute(
+            sa.text(
+                "SELECT s.id, s.article_count, s.source_count, count(a.id), "
+                "count(DISTINCT a.source), min(a.dated_at), max(a.dated_at) "
+                "FROM stories s JOIN articles a ON a.story_id = s.id "
+                "GROUP BY s.id, s.article_count, s.source_count"
+            )
+        ).all()
+        stored = {s.id: s for s in session.scalars(sa.select(Story))}
+    assert rows and len(rows) == len(stored)  # no story without articles
+    for sid, n, sources, counted, counted_sources, first, last in rows:
+        assert (n, sources) == (counted, counted_sources)
+        story = stored[sid]
+        assert str(story.first_seen)[:19] == str(first)[:19]
+        assert str(story.last_seen)[:19] == str(last)[:19]
+        assert story.title  # a representative title
+        assert story.growth > 0
+
+
+def test_redelivery_and_replay_never_change_the_grouping(
+    stories_url: str, corpus: list[StoryArticle]
+):
+    before = grouping(stories_url)
+    with db.session_scope(stories_url) as session:
+        counts = dict(session.execute(sa.text("SELECT id, article_count FROM stories")).all())
+    # Redelivery: the same messages again, newest first, in other batch sizes.
+    articles = [a.article() for a in reversed(corpus)]
+    write(stories_url, articles, batch=7)
+    # Replay after re-enrichment: newer enrichment (tags replaced), same articles.
+    later = corpus[0].published_at + timedelta(days=60)
+    write(stories_url, [a.article(enriched_at=later) for a in corpus[:50]], batch=50)
+    assert grouping(stories_url) == before
+    with db.session_scope(stories_url) as session:
+        after = dict(session.execute(sa.text("SELECT id, article_count FROM stories")).all())
+    assert after == counts
+
+
+def test_an_article_is_never_moved_by_clustering_it_again(stories_url: str):
+    before = grouping(stories_url)
+    with db.session_scope(stories_url) as session:
+        result = stories.cluster_articles(session, sorted(before))
+    assert result.articles == 0 and result.skipped == len(before)
+    assert grouping(stories_url) == before
+
+
+@BOTH
+def test_a_late_article_joins_its_story_by_date_and_a_later_lookalike_does_not(
+    fresh_url: str, corpus: list[StoryArticle]
+):
+    sizes = Counter(a.event for a in corpus)
+    event = max(sizes, key=lambda e: (sizes[e], -e))
+    members = [a for a in corpus if a.event == event]
+    late, early = members[-1], members[:-1]
+    write(fresh_url, [a.article() for a in early])
+    story_ids = set(grouping(fresh_url).values())
+    assert len(story_ids) == 1
+    # Stored long after the story went quiet, but dated within it: joins it.
+    write(fresh_url, [late.article()])
+    assert grouping(fresh_url)[late.id] in story_ids
+    # The same text dated two weeks later is another event: a new story.
+    copy = late.article().model_copy(
+        update={
+            "id": "lookalike-" + late.id[:20],
+            "published_at": late.published_at + timedelta(days=14),
+        }
+    )
+    write(fresh_url, [copy])
+    assert grouping(fresh_url)[copy.id] not in story_ids
+
+
+@BOTH
+def test_the_sweep_places_what_the_store_step_left_unclustered(
+    fresh_url: str, corpus: list[StoryArticle]
+):
+    articles = [a.article() for a in corpus[:60]]
+    with db.session_scope(fresh_url) as session:
+        upsert_batch(session, articles)  # as if the worker died before clustering
+    with db.session_scope(fresh_url) as session:
+        assert stories.backlog(session) == 60
+    done = stories.cluster_backlog(fresh_url, batch=25)
+    assert done.articles == 60
+    with db.session_scope(fresh_url) as session:
+        assert stories.backlog(session) == 0
+    assert None not in grouping(fresh_url).values()
+
+
+@BOTH
+def test_rebuild_is_idempotent_and_since_keeps_earlier_stories(
+    fresh_url: str, corpus: list[StoryArticle]
+):
+    write(fresh_url, [a.article() for a in corpus], batch=20)
+    first = stories.rebuild(fresh_url)
+    assert first.articles == len(corpus)
+    once = partition(fresh_url)
+    stories.rebuild(fresh_url)
+    assert partition(fresh_url) == once
+    # --since: stories that ended before it keep their ids; the rest regroup the same way.
+    mid = corpus[len(corpus) // 2].published_at
+    with db.session_scope(fresh_url) as session:
+        kept = dict(
+            session.execute(
+                sa.text("SELECT id, article_count FROM stories WHERE last_seen < :m"), {"m": mid}
+            ).all()
+        )
+    stories.rebuild(fresh_url, since=mid)
+    again = partition(fresh_url)
+    stories.rebuild(fresh_url, since=mid)
+    assert partition(fresh_url) == again
+    with db.session_scope(fresh_url) as session:
+        for sid, n in kept.items():
+            assert session.get(Story, sid).article_count == n  # type: ignore[union-attr]
+    assert None not in grouping(fresh_url).values()
+
+
+# ---------------------------------------------------------------- two writers
+
+
+def test_two_writers_with_one_event_make_one_story(
+    fresh_pg_url: str, corpus: list[StoryArticle], monkeypatch: pytest.MonkeyPatch
+):
+    """Both writers look for candidates at the same moment when they can: without the
+    advisory lock both would find none and start a story each (the control below)."""
+    assert _race(fresh_pg_url, corpus, monkeypatch) == 1
+
+
+def test_two_writers_without_the_lock_make_two_stories(
+    fresh_pg_url: str, corpus: list[StoryArticle], monkeypatch: pytest.MonkeyPatch
+):
+    """Control: the race test can fail. With the lock taken away, the same two writers
+    start two stories for one event."""
+    monkeypatch.setattr(stories, "_lock", lambda session: None)
+    assert _race(fresh_pg_url, corpus, monkeypatch) == 2
+
+
+def _race(url: str, corpus: list[StoryArticle], monkeypatch: pytest.MonkeyPatch) -> int:
+    sizes = Counter(a.event for a in corpus)
+    event = max(sizes, key=lambda e: (sizes[e], -e))
+    members = [a.article() for a in corpus if a.event == event]
+    halves = [members[0::2], members[1::2]]
+    both_looking = threading.Barrier(2)
+    real = stories._candidates
+
+    def candidates(session: Any, items: Any, floor: Any) -> Any:
+        found = real(session, items, floor)
+        try:  # with the lock the other writer cannot get here: the wait times out
+            both_looking.wait(timeout=3)
+        except threading.BrokenBarrierError:
+            pass
+        return found
+
+    monkeypatch.setattr(stories, "_candidates", candidates)
+    errors: list[BaseException] = []
+
+    def writer(batch: list[Any]) -> None:
+        try:
+            store_batch(batch, url)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(h,)) for h in halves]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    got = grouping(url)
+    assert len(got) == len(members) and None not in got.values()
+    return len(set(got.values()))
+
+
+# ---------------------------------------------------------------- API
+
+
+@pytest.fixture
+def client(stories_url: str):
+    return make_client(stories_url)
+
+
+def _all_pages(client: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        r = client.get("/stories", params={**params, **({"cursor": cursor} if cursor else {})})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        out.extend(body["stories"])
+        cursor = body["next_cursor"]
+        if not cursor:
+            return out
+
+
+@pytest.mark.parametrize("sort", ["recency", "size", "growth"])
+def test_stories_page_through_every_story_once_in_order(client: Any, stories_url: str, sort: str):
+    with db.session_scope(stories_url) as session:
+        total = session.scalar(sa.text("SELECT count(*) FROM stories"))
+    seen = _all_pages(client, {"sort": sort, "limit": 7})
+    assert len(seen) == total and len({s["id"] for s in seen}) == total
+    key = {"recency": "last_seen", "size": "article_count", "growth": "growth"}[sort]
+    values = [s[key] for s in seen]
+    assert values == sorted(values, reverse=True)
+
+
+def test_story_filters(client: Any, stories_url: str, corpus: list[StoryArticle]):
+    got = grouping(stories_url)
+    sizes = Counter(a.event for a in corpus)
+    event = max(sizes, key=lambda e: (sizes[e], -e))
+    sample = next(a for a in corpus if a.event == event)
+    person = next(n for n, label, _, _ in sample.entities if label == "PERSON")
+    code = sample.countries[0][0]
+    region_code, region_name, _ = sample.regions[0]
+
+    def ids(**params: Any) -> set[int]:
+        return {s["id"] for s in _all_pages(client, {"limit": 50, **params})}
+
+    def stories_of(articles: list[StoryArticle]) -> set[int]:
+        return {got[a.id] for a in articles}  # type: ignore[misc]
+
+    assert ids(entity=person.upper()) == stories_of(
+        [a for a in corpus if any(n == person for n, *_ in a.entities)]
+    )
+    assert ids(country=code.lower()) == stories_of([a for a in corpus if a.countries[0][0] == code])
+    in_region = stories_of([a for a in corpus if a.regions[0][0] == region_code])
+    assert ids(region=region_name.lower()) == in_region == ids(region=region_code)
+    both = ids(country=code, entity=person)
+    assert both and both <= ids(entity=person)
+    sizes_by_story = Counter(got.values())
+    assert ids(min_articles=5) == {sid for sid, n in sizes_by_story.items() if n >= 5}
+    assert ids(min_articles=5) < ids()
+    since = sample.published_at
+    until = sample.published_at + timedelta(hours=6)
+    for s in _all_pages(client, {"since": since.isoformat(), "until": until.isoformat()}):
+        assert s["last_seen"] >= since.isoformat() and s["first_seen"] < until.isoformat()
+    # q: full text over the articles; the story of the sampled article is found.
+    word = sample.title.split()[-1]
+    assert got[sample.id] in ids(q=word)
+    assert ids(entity="Nobody At All") == set()
+
+
+def test_story_detail_lists_articles_once_and_counts_copies(fresh_url: str):
+    from tests.store.story_corpus import build_story_corpus as build
+
+    corpus = [a for a in build(seed=3, events=12, days=3)]
+    sizes = Counter(a.event for a in corpus)
+    event = max(sizes, key=lambda e: (sizes[e], -e))
+    members = [a.article() for a in corpus if a.event == event]
+    # A syndicated copy: another outlet, same text (same content hash).
+    copy = members[0].model_copy(update={"id": "copy-of-" + members[0].id[:20], "source": "X"})
+    write(fresh_url, [*members, copy])
+    client = make_client(fresh_url)
+    sid = grouping(fresh_url)[members[0].id]
+    r = client.get(f"/stories/{sid}")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["article_count"] == len(members) + 1
+    assert body["articles_listed"] == len(members)
+    listed = {a["id"]: a for a in body["articles"]}
+    pair = [listed.get(copy.id), listed.get(members[0].id)]
+    assert pair.count(None) == 1  # one text, listed once ...
+    assert next(p for p in pair if p)["copies"] == 2  # ... and counted twice
+    assert body["duplicates"] == 1
+    assert [a["dated_at"] for a in body["articles"]] == sorted(
+        a["dated_at"] for a in body["articles"]
+    )
+    assert body["countries"][0]["articles"] >= 1 and body["entities"]
+    missing = client.get("/stories/999999")
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+
+
+def test_articles_carry_their_story_and_aggregates_count_stories(client: Any, stories_url: str):
+    rows = client.get("/articles", params={"limit": 200}).json()["articles"]
+    got = grouping(stories_url)
+    assert rows and all(r["story_id"] == got[r["id"]] for r in rows)
+    by_articles = client.get("/entities", params={"label": "PERSON", "limit": 200}).json()
+    by_stories = client.get(
+        "/entities", params={"label": "PERSON", "limit": 200, "count": "stories"}
+    ).json()
+    articles_of = {e["name"]: e["articles"] for e in by_articles["entities"]}
+    for e in by_stories["entities"]:
+        assert 1 <= e["stories"] <= articles_of[e["name"]]
+    assert any(e["stories"] < e["articles"] for e in by_stories["entities"])
+    counts = client.get(
+        "/countries", params={"since": "2026-09-01", "count": "stories", "bucket": "month"}
+    ).json()
+    assert counts["count"] == "stories"
+    with db.session_scope(stories_url) as session:
+        expected = dict(
+            session.execute(
+                sa.text(
+                    "SELECT c.code, count(DISTINCT a.story_id) FROM article_countries c "
+                    "JOIN articles a ON a.id = c.article_id GROUP BY c.code"
+                )
+            ).all()
+        )
+    assert {s["code"]: s["total"] for s in counts["series"]} == expected
+    assert all("stories" in b for s in counts["series"] for b in s["buckets"])
+
+
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"sort": "loudest"}, "sort"),
+        ({"min_articles": 0}, "min_articles"),
+        ({"country": "FRA"}, "country"),
+        ({"cursor": "bm9wZQ"}, "cursor"),
+        ({"since": "soon"}, "since"),
+    ],
+)
+def test_bad_story_parameters_get_422_with_a_reason(client: Any, params: dict, field: str):
+    r = client.get("/stories", params=params)
+    assert r.status_code == 422
+    body = r.json()
+    assert body["error"] == "invalid_request" and field in body["message"]
+
+
+def test_a_cursor_of_another_sort_is_refused(client: Any):
+    cursor = client.get("/stories", params={"limit": 1, "sort": "size"}).json()["next_cursor"]
+    r = client.get("/stories", params={"sort": "growth", "cursor": cursor})
+    assert r.status_code == 422 and "sort=size" in r.json()["message"]
+
+
+def test_stories_need_the_read_token(env: pytest.MonkeyPatch, fresh_url: str):
+    env.setenv("NEWSWIRE_API_READ_TOKEN", "reader-secret")
+    env.setenv("NEWSWIRE_API_TOKEN", "writer-secret")
+    client = make_client(fresh_url)
+    assert client.get("/stories").status_code == 401
+    assert client.get("/stories/1").status_code == 401
+    ok = client.get("/stories", headers={"Authorization": "Bearer reader-secret"})
+    assert ok.status_code == 200
+
+
+def test_openapi_documents_the_story_routes(client: Any):
+    spec = client.get("/openapi.json").json()
+    for path in ("/stories", "/stories/{story_id}"):
+        assert {"200", "401", "422"} <= set(spec["paths"][path]["get"]["responses"])
+    assert "404" in spec["paths"]["/stories/{story_id}"]["get"]["responses"]
+    count = spec["paths"]["/countries"]["get"]["parameters"]
+    assert any(p["name"] == "count" for p in count)
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    from shared.cli import cli
+
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_lists_shows_and_rebuilds(
+    env: pytest.MonkeyPatch, fresh_url: str, corpus: list[StoryArticle]
+):
+    import json
+
+    env.setenv("NEWSWIRE_DATABASE_URL", fresh_url)
+    write(fresh_url, [a.article() for a in corpus[:80]])
+    code, out, _ = run("stories", "--sort", "size", "--json", "--limit", "200")
+    assert code == 0
+    listed = [json.loads(line) for line in out.splitlines()]
+    assert listed and [s["article_count"] for s in listed] == sorted(
+        (s["article_count"] for s in listed), reverse=True
+    )
+    before = partition(fresh_url)
+    code, out, err = run("stories", "rebuild", "--quiet")
+    assert code == 0 and "grouped 80 articles" in err
+    assert partition(fresh_url) == before  # same input order -> same grouping
+    code, out, _ = run("stories", "--min-articles", "2")
+    assert code == 0 and out.strip()
+    sid = grouping(fresh_url)[corpus[0].id]
+    code, out, _ = run("stories", "show", str(sid))
+    assert code == 0 and corpus[0].title in out
+    code, out, _ = run("articles", "--json", "--limit", "5")
+    assert code == 0 and all("story_id" in json.loads(line) for line in out.splitlines())
+    code, _, err = run("stories", "--country", "France")
+    assert code == 2 and "alpha-2" in err
