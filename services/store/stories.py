@@ -441,39 +441,61 @@ def _lock(session: Session) -> None:
         session.execute(text("UPDATE stories SET id = id WHERE 0 = 1"))
 
 
+Spans = dict[int, tuple[datetime, datetime]]
+
+
+def _date_groups(items: list[Item]) -> list[list[Item]]:
+    """Items (sorted by date) in runs spanning at most a day each: a batch with articles
+    from many days (a backfill) looks up each day's candidates in its own window."""
+    groups: list[list[Item]] = []
+    for item in items:
+        if groups and item.dated_at - groups[-1][0].dated_at <= timedelta(days=1):
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    return groups
+
+
 def _candidates(
     session: Session, items: list[Item], floor: tuple[datetime, int] | None
-) -> dict[str, set[int]]:
-    """Story ids by key, for the stories sharing a key with some item whose span is
-    within the window of the batch's dates (see :func:`rebuild` for ``floor``)."""
-    keys = sorted({k for i in items for k in i.keys})
+) -> tuple[dict[str, set[int]], Spans]:
+    """Story ids by key, and their spans, for the stories sharing a key with an item and
+    within the window of its dates (see :func:`rebuild` for ``floor``)."""
     by_key: dict[str, set[int]] = defaultdict(set)
-    if not keys:
-        return by_key
-    lo = min(i.dated_at for i in items) - WINDOW
-    hi = max(i.dated_at for i in items) + WINDOW
-    for start in range(0, len(keys), 500):
-        stmt = (
-            select(StoryKey.key, StoryKey.story_id)
-            .join(Story, Story.id == StoryKey.story_id)
-            .where(StoryKey.key.in_(keys[start : start + 500]))
-            .where(Story.last_seen >= lo, Story.first_seen <= hi)
-        )
-        if floor is not None:
-            stmt = stmt.where(or_(Story.last_seen >= floor[0], Story.id > floor[1]))
-        for key, sid in session.execute(stmt):
-            by_key[key].add(sid)
-    return by_key
+    spans: Spans = {}
+    for group in _date_groups(items):
+        keys = sorted({k for i in group for k in i.keys})
+        lo = group[0].dated_at - WINDOW
+        hi = group[-1].dated_at + WINDOW
+        for start in range(0, len(keys), 500):
+            stmt = (
+                select(StoryKey.key, StoryKey.story_id, Story.first_seen, Story.last_seen)
+                .join(Story, Story.id == StoryKey.story_id)
+                .where(StoryKey.key.in_(keys[start : start + 500]))
+                .where(Story.last_seen >= lo, Story.first_seen <= hi)
+            )
+            if floor is not None:
+                stmt = stmt.where(or_(Story.last_seen >= floor[0], Story.id > floor[1]))
+            for key, sid, first, last in session.execute(stmt):
+                by_key[key].add(sid)
+                spans[sid] = (_aware(first), _aware(last))
+    return by_key, spans
 
 
-def _ranked(item: Item, by_key: dict[str, set[int]]) -> list[int]:
-    """Candidate stories of an item: sharing the most keys first (at least MIN_SHARED_KEYS)."""
+def _ranked(item: Item, by_key: dict[str, set[int]], spans: Spans) -> list[int]:
+    """Candidate stories of an item: within the window of its date, sharing at least
+    MIN_SHARED_KEYS keys with it, those sharing the most first."""
     shared: dict[int, int] = defaultdict(int)
     for k in item.keys:
         for sid in by_key.get(k, ()):
             shared[sid] += 1
+    when = item.dated_at
     return sorted(
-        (sid for sid, n in shared.items() if n >= MIN_SHARED_KEYS),
+        (
+            sid
+            for sid, n in shared.items()
+            if n >= MIN_SHARED_KEYS and spans[sid][0] - WINDOW <= when <= spans[sid][1] + WINDOW
+        ),
         key=lambda sid: (-shared[sid], sid),
     )[:MAX_CANDIDATES]
 
@@ -492,22 +514,21 @@ def cluster_articles(
     if not items:
         return result
     now = utcnow()
-    by_key = _candidates(session, items, floor)
-    wanted = sorted({sid for item in items for sid in _ranked(item, by_key)})
+    by_key, spans = _candidates(session, items, floor)
+    wanted = sorted({sid for item in items for sid in _ranked(item, by_key, spans)})
     stories: dict[int, _Open] = {}
     for start in range(0, len(wanted), 500):
         for row in session.scalars(select(Story).where(Story.id.in_(wanted[start : start + 500]))):
             stories[row.id] = _Open.of(row)
     new: list[_Open] = []  # started in this call, known by negative ids until flushed
     assigned: list[tuple[Item, _Open]] = []
-    window_h = WINDOW.total_seconds() / 3600
     for item in items:
         best: _Open | None = None
         best_score = THRESHOLD
         best_sid = 0
-        for sid in _ranked(item, by_key):
+        for sid in _ranked(item, by_key, spans):
             st = new[-sid - 1] if sid < 0 else stories.get(sid)
-            if st is None or st.gap_hours(item.dated_at) > window_h:
+            if st is None:
                 continue
             s = st.score(item)
             if s > best_score:
@@ -531,6 +552,7 @@ def cluster_articles(
         else:
             result.joined += 1
         best.add(item)
+        spans[best_sid] = (best.first, best.last)
         for k in item.keys:
             by_key[k].add(best_sid)
         assigned.append((item, best))
