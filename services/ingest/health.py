@@ -88,9 +88,15 @@ def record_outcome_rejections(items: Iterable[Any], outcomes: Iterable[Any]) -> 
     """
     from shared.db import session_scope
 
+    items = list(items)
     by_origin = {i.origin: source_of(i.source, i.url) for i in items if i.origin}
+    named = {source_of(i.source, i.url) for i in items}
+    only = next(iter(named)) if len(named) == 1 else None  # one feed's or site's batch
     pairs = [
-        (by_origin.get(o.origin) or source_of(None, o.origin), o.reason or "unknown")
+        (
+            by_origin.get(o.origin) or only or source_of(None, o.origin),
+            o.reason or "unknown",
+        )
         for o in outcomes
         if o.status == "rejected"
     ]

@@ -47,7 +47,7 @@ class SourceHealth:
     id: str
     status: str = "ok"  # worst of: failing | quiet | degraded | ok
     problems: list[str] = field(default_factory=list)
-    articles_30d: int = 0
+    articles_30d: int = 0  # = sum(per_day): today and the 29 UTC days before
     articles_24h: int = 0
     per_day: list[int] = field(default_factory=lambda: [0] * DAYS)  # oldest first, today last
     last_article_at: datetime | None = None
@@ -151,9 +151,10 @@ def collect(
 
     only_source = [Article.source == source] if source is not None else []
     day = _day(session, Article.ingested_at)
+    day_start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
     per_day: Any = session.execute(
         select(Article.source, day, func.count())
-        .where(Article.ingested_at >= since, *only_source)
+        .where(Article.ingested_at >= day_start, *only_source)
         .group_by(Article.source, day)
     )
     for name, d, n in per_day:
