@@ -86,7 +86,7 @@ def test_malformed_file_is_named_and_other_files_still_stored(tmp_path: Path):
     binary.write_bytes(b"\xff\xfe\x00\x00" * 10 + os.urandom(200))
     env = {"NEWSWIRE_DATABASE_URL": f"sqlite:///{tmp_path / 'nw.db'}"}
     run = newswire("ingest", str(tmp_path / "in"), env=env)
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 1, run.stderr  # some rejected (issue 12: exit codes)
     assert f"{bad}:2" in run.stdout + run.stderr
     assert "invalid JSON Lines record" in run.stdout + run.stderr
     titles = {
@@ -98,7 +98,7 @@ def test_malformed_file_is_named_and_other_files_still_stored(tmp_path: Path):
 def test_missing_path_is_a_clear_error(tmp_path: Path):
     env = {"NEWSWIRE_DATABASE_URL": f"sqlite:///{tmp_path / 'nw.db'}"}
     run = newswire("ingest", str(tmp_path / "nope.jsonl"), env=env)
-    assert run.returncode == 1
+    assert run.returncode == 2  # nothing usable (issue 12: exit codes)
     assert "no such file or directory" in run.stdout + run.stderr
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import numpy as np
@@ -28,8 +29,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.ingest.config import dedup_settings
+from services.ingest.urls import dedup_key
 from shared.ids import normalize_for_hash
-from shared.models import DUPLICATE, IngestRecord, NearDupBand
+from shared.models import DUPLICATE, RECEIVED, IngestRecord, NearDupBand
 from shared.schemas import ArticlePayload
 
 NUM_PERM = 128
@@ -127,26 +129,38 @@ class BatchIndex:
     batch are caught too.
     """
 
-    def __init__(self, session: Session, articles: list[ArticlePayload]) -> None:
+    def __init__(
+        self,
+        session: Session,
+        articles: list[ArticlePayload],
+        resume_before: datetime | None = None,
+    ) -> None:
         self.threshold = dedup_settings().threshold
         ids = sorted({a.id for a in articles})
-        urls = sorted({a.url for a in articles if a.url})
+        urls = sorted({u for a in articles if (u := dedup_key(a.url))})
         hashes = sorted({a.content_hash for a in articles})
         self.records: dict[str, tuple[str, str | None, float | None]] = {}
         self.by_url: dict[str, str] = {}
         self.by_hash: dict[str, str] = {}
         self.bands: dict[str, set[str]] = {}
         self.signatures: dict[str, np.ndarray] = {}
+        self.resumable: set[str] = set()
         if ids:
-            for rid, status, dup_of, sim in session.execute(
+            for rid, status, dup_of, sim, sent_at in session.execute(
                 select(
                     IngestRecord.article_id,
                     IngestRecord.status,
                     IngestRecord.duplicate_of,
                     IngestRecord.similarity,
+                    IngestRecord.last_sent_at,
                 ).where(IngestRecord.article_id.in_(ids))
             ):
                 self.records[rid] = (status, dup_of, sim)
+                if status == RECEIVED and resume_before is not None:
+                    if sent_at is not None and sent_at.tzinfo is None:
+                        sent_at = sent_at.replace(tzinfo=UTC)
+                    if sent_at is None or sent_at < resume_before:
+                        self.resumable.add(rid)
         if urls:
             for url, rid, dup_of in session.execute(
                 select(
@@ -185,6 +199,20 @@ class BatchIndex:
                 if raw is not None:
                     self.signatures[rid] = from_bytes(raw)
 
+    def resume(self, article: ArticlePayload) -> bool:
+        """True (once per article) when its record is "received", never stored, and
+        was last sent before ``resume_before`` (the start of this process).
+
+        Embedded mode only (the caller passes ``resume_before``): the run that sent it
+        is gone (interrupted, killed), so the article is sent on again instead of
+        being counted as a duplicate of itself. What this process sent itself is in
+        hand here, and with a broker the reconciler re-sends what was lost.
+        """
+        if article.id not in self.resumable:
+            return False
+        self.resumable.discard(article.id)
+        return True
+
     @staticmethod
     def _keys(article: ArticlePayload) -> list[str]:
         sig = _signature_of(article)
@@ -197,8 +225,9 @@ class BatchIndex:
             if status == DUPLICATE and dup_of:
                 return Match(dup_of, sim or 1.0, "url")
             return Match(article.id, 1.0, "url" if article.url else "content_hash")
-        if article.url and article.url in self.by_url:
-            return Match(self.by_url[article.url], 1.0, "url")
+        key = dedup_key(article.url)
+        if key and key in self.by_url:
+            return Match(self.by_url[key], 1.0, "url")
         if article.content_hash in self.by_hash:
             return Match(self.by_hash[article.content_hash], 1.0, "content_hash")
         return self._near(article)
@@ -227,8 +256,9 @@ class BatchIndex:
         """Make an article visible to the rest of the batch (accepted or duplicate)."""
         status = DUPLICATE if duplicate_of else "received"
         self.records[article.id] = (status, duplicate_of, None)
-        if article.url:
-            self.by_url.setdefault(article.url, duplicate_of or article.id)
+        key = dedup_key(article.url)
+        if key:
+            self.by_url.setdefault(key, duplicate_of or article.id)
         if duplicate_of:
             return
         self.by_hash.setdefault(article.content_hash, article.id)
@@ -248,8 +278,15 @@ def find_duplicate(session: Session, article: ArticlePayload) -> Match | None:
     return BatchIndex(session, [article]).match(article)
 
 
-def seen_urls(session: Session, canonicals: list[str]) -> dict[str, str]:
-    """Before fetching: canonical URL -> first article id, for the URLs already known."""
+def seen_urls(
+    session: Session, canonicals: list[str], *, resume_before: datetime | None = None
+) -> dict[str, str]:
+    """Before fetching: canonical URL -> first article id, for the URLs already known.
+
+    ``resume_before``: records still "received" (never stored) that were last sent
+    before it do not count, so the pages of an interrupted embedded run are fetched
+    and resumed (see :meth:`BatchIndex.resume`).
+    """
     from shared.ids import article_id
 
     if not canonicals:
@@ -257,14 +294,25 @@ def seen_urls(session: Session, canonicals: list[str]) -> dict[str, str]:
     by_id = {article_id(c, None, ""): c for c in canonicals}
     found: dict[str, str] = {}
     rows = session.execute(
-        select(IngestRecord.article_id, IngestRecord.canonical_url, IngestRecord.duplicate_of)
+        select(
+            IngestRecord.article_id,
+            IngestRecord.canonical_url,
+            IngestRecord.duplicate_of,
+            IngestRecord.status,
+            IngestRecord.last_sent_at,
+        )
         .where(
             IngestRecord.article_id.in_(sorted(by_id))
             | IngestRecord.canonical_url.in_(sorted(set(canonicals)))
         )
         .order_by(IngestRecord.received_at.desc())
     )
-    for rid, url, dup_of in rows:
+    for rid, url, dup_of, status, sent_at in rows:
+        if resume_before is not None and status == RECEIVED:
+            if sent_at is not None and sent_at.tzinfo is None:
+                sent_at = sent_at.replace(tzinfo=UTC)
+            if sent_at is None or sent_at < resume_before:
+                continue
         key = by_id.get(rid) or url
         if key:
             found[key] = dup_of or rid

@@ -12,23 +12,13 @@ import json
 import re
 from typing import Any
 
+from services.ingest.encoding import decode_bytes
 from services.ingest.furniture import is_furniture
 
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.IGNORECASE
 )
 _XML_ENCODING = re.compile(rb"""^<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_\-.]+)["']""")
-# WHATWG: pages labelled Latin-1 or ASCII are decoded as windows-1252.
-_CHARSET_ALIASES = {
-    "iso-8859-1": "cp1252",
-    "iso8859-1": "cp1252",
-    "latin1": "cp1252",
-    "latin-1": "cp1252",
-    "us-ascii": "cp1252",
-    "ascii": "cp1252",
-    "windows-1252": "cp1252",
-    "x-sjis": "shift_jis",
-}
 DATE_META = (
     "article:published_time",
     "og:published_time",
@@ -53,27 +43,11 @@ def _import_trafilatura() -> Any:
 
 
 def decode_html(data: bytes, declared: str | None = None, origin: str = "page") -> str:
-    """Bytes of a page to text: HTTP charset, then ``<meta charset>``, then detection."""
-    from services.ingest.prepare import decode_bytes
-
-    candidates: list[str] = []
-    if declared:
-        candidates.append(declared)
+    """Bytes of a page to text: BOM, HTTP charset, ``<meta charset>``, then detection."""
     head = data[:4096]
     m = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
-    if m:
-        candidates.append(m.group(1).decode("ascii", "ignore"))
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace")
-    for name in candidates:
-        codec = _CHARSET_ALIASES.get(name.strip().lower(), name.strip().lower())
-        try:
-            return data.decode(codec)
-        except LookupError:
-            continue  # unknown label: try the next clue
-        except UnicodeDecodeError:
-            continue  # a label that lies: fall back to detection
-    return decode_bytes(data, origin)
+    meta = m.group(1).decode("ascii", "ignore") if m else None
+    return decode_bytes(data, origin, declared=(declared, meta))
 
 
 def fragment_to_text(html: str) -> str:

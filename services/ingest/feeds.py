@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import io
 import json
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import structlog
 from sqlalchemy import or_, select
 
 from services.ingest.config import fetch_settings
+from services.ingest.encoding import strip_bom, xml_encoding, xml_to_utf8
 from services.ingest.extract import fragment_to_text
 from services.ingest.fetch import FetchError, fetch
 from services.ingest.health import record_poll_health, record_rejections, source_of
@@ -67,20 +69,75 @@ def check_xml(data: bytes) -> None:
             raise UnsafeXML("unsafe_xml", f"malformed XML with entity declarations: {exc}") from exc
 
 
+FEED_ROOTS = {"rss", "rdf", "feed", "channel"}  # RSS 0.9x/2.0, RSS 1.0 (rdf:RDF), Atom
+SITEMAP_ROOTS = {"urlset", "sitemapindex"}
+_SKIP_PROLOG = re.compile(
+    r"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?:[^\[>]|\[.*?\])*>)", re.IGNORECASE | re.DOTALL
+)
+_ROOT = re.compile(r"\s*<(?:[A-Za-z_][\w.\-]*:)?([A-Za-z_][\w.\-]*)")
+
+
+def _head_text(data: bytes, size: int = 65536) -> str:
+    """The start of a document as text, enough to find its root element."""
+    head = data[:size]
+    wide = xml_encoding(head)
+    if wide is not None:
+        body, _ = strip_bom(head)
+        return body[: len(body) - len(body) % 4].decode(wide, errors="replace")
+    return head.decode("latin-1")  # ASCII-compatible: markup reads right whatever the text
+
+
+def xml_root(data: bytes) -> str | None:
+    """Local name of the root element (``rss``, ``RDF``, ``feed``, ``urlset``, ``html``
+    ...), whatever its prefix or the document's encoding; None when there is none."""
+    text = _head_text(data).lstrip("\ufeff")
+    pos = 0
+    while True:
+        m = _SKIP_PROLOG.match(text, pos)
+        if not m or m.end() == pos:
+            break
+        pos = m.end()
+    m = _ROOT.match(text, pos)
+    return m.group(1) if m else None
+
+
+def is_json_feed(data: bytes) -> bool:
+    """A JSON Feed by content: an object with a jsonfeed.org ``version`` (or a
+    ``version`` and an ``items`` list), whatever the file is called."""
+    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head.startswith(b"{"):
+        return False
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    if not isinstance(doc, dict):
+        return False
+    version = str(doc.get("version", ""))
+    return "jsonfeed.org/version/" in version or (
+        bool(version) and isinstance(doc.get("items"), list)
+    )
+
+
 def sniff(data: bytes, content_type: str = "") -> str:
-    """``jsonfeed`` | ``feed`` | ``sitemap`` | ``html`` from the bytes (and Content-Type)."""
-    head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if head.startswith(b"{") or content_type in {"application/feed+json", "application/json"}:
+    """``jsonfeed`` | ``feed`` | ``sitemap`` | ``html`` | ``xml`` (another XML root)
+    from the bytes, the Content-Type only breaking ties."""
+    head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"{"):
         return "jsonfeed"
     if head.startswith(b"\x1f\x8b"):
         return "sitemap"  # a gzipped sitemap; feeds and pages come with Content-Encoding
-    if b"<urlset" in head or b"<sitemapindex" in head:
+    root = xml_root(data)
+    name = (root or "").lower()
+    if name in FEED_ROOTS:
+        return "feed"
+    if name in SITEMAP_ROOTS:
         return "sitemap"
-    if b"<rss" in head or b"<feed" in head or b"<rdf:rdf" in head or b"<channel" in head:
-        return "feed"
-    if content_type in {"application/rss+xml", "application/atom+xml", "application/rdf+xml"}:
-        return "feed"
-    return "html"
+    if content_type in {"application/feed+json"}:
+        return "jsonfeed"
+    if name in {"html", "xhtml"} or root is None:
+        return "html"
+    return "xml"
 
 
 @dataclass
@@ -153,21 +210,36 @@ def parse_feed(
     content_type: str = "",
     fetched_at: datetime | None = None,
     source: str | None = None,
+    charset: str | None = None,
 ) -> ParsedFeed:
     """Items of an RSS/Atom/JSON feed; summary-only items become URL items."""
     base = fetched_at or utcnow()
     summary_chars = fetch_settings().summary_chars
     origin = url or "feed"
-    if sniff(data, content_type) == "jsonfeed":
+    kind = sniff(data, content_type)
+    if kind == "jsonfeed":
         return _parse_json_feed(data, origin, base, source, summary_chars)
+    if kind != "feed":
+        root = xml_root(data)
+        what = f"the root element is <{root}>" if root else "there is no XML root element"
+        raise Rejected("bad_feed", f"not RSS, RDF, Atom or a JSON Feed: {what}")
+    try:
+        # One encoding decision (BOM, UTF-16, declaration, HTTP charset, detection of
+        # undeclared legacy encodings), then UTF-8 bytes for the checks and feedparser.
+        data = xml_to_utf8(data, charset, origin)
+    except ValueError as exc:
+        raise Rejected("bad_encoding", str(exc)) from exc
     check_xml(data)
     import feedparser
 
-    headers = {"content-location": url or "", "content-type": content_type or "application/xml"}
+    headers = {
+        "content-location": "" if url is None or "://" not in url else url,
+        "content-type": "application/xml; charset=utf-8",
+    }
     parsed = feedparser.parse(io.BytesIO(data), response_headers=headers)
     if not parsed.entries and not parsed.get("version"):
-        exc = parsed.get("bozo_exception") or "no RSS, RDF or Atom root element"
-        raise Rejected("bad_feed", f"not a readable feed: {exc}")
+        problem = parsed.get("bozo_exception") or "no RSS, RDF or Atom root element"
+        raise Rejected("bad_feed", f"not a readable feed: {problem}")
     feed = parsed.feed
     title = feed.get("title")
     feed_date = parse_date(
@@ -397,6 +469,7 @@ def poll_feed(feed_id: int) -> PollResult:
                     content_type=resp.content_type,
                     fetched_at=fetched_at,
                     source=source,
+                    charset=resp.charset,
                 )
                 items = parsed.items
                 for item in items:

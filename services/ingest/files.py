@@ -1,7 +1,11 @@
-"""Files and directories -> raw items (JSON Lines, JSON, plain-text articles, HTML, sitemaps).
+"""Files and directories -> raw items (JSON Lines, JSON, plain-text articles, HTML,
+saved feeds, sitemaps).
 
-Sitemaps (``.xml``, ``.xml.gz``) become URL items: the pages are fetched at ingest.
-Saved RSS/Atom files (``.xml``) give their items, as a polled feed would.
+What an XML file is comes from its root element (RSS, RDF, Atom: its items, as a
+polled feed would give them; ``urlset``/``sitemapindex``: URL items fetched at
+ingest), whatever its extension, prefix or encoding; a ``.json`` file holding a
+JSON Feed gives the feed's items. Inside a directory, every file that is not read
+is named with the reason (:class:`FileRejection` with ``skipped``).
 """
 
 from __future__ import annotations
@@ -9,34 +13,70 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+from services.ingest.encoding import decode_bytes
+from services.ingest.errors import Rejected
+from services.ingest.feeds import is_json_feed, parse_feed, sniff, xml_root
+from services.ingest.sitemaps import parse_sitemap
+from services.ingest.textdump import parse_text_article
 from shared.schemas import RawItem
 from shared.settings import get_settings
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 JSON_SUFFIXES = {".json"}
 TEXT_SUFFIXES = {".txt", ".text", ".md"}
-HTML_SUFFIXES = {".html", ".htm"}
-SITEMAP_SUFFIXES = {".xml", ".gz"}
-SUPPORTED = JSONL_SUFFIXES | JSON_SUFFIXES | TEXT_SUFFIXES | HTML_SUFFIXES | SITEMAP_SUFFIXES
+HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+XML_SUFFIXES = {".xml", ".rss", ".atom", ".rdf", ".gz"}  # .gz: .xml.gz sitemaps only
+SUPPORTED = JSONL_SUFFIXES | JSON_SUFFIXES | TEXT_SUFFIXES | HTML_SUFFIXES | XML_SUFFIXES
+# For --help and the reasons of refused files: what is read, as it is read.
+SUPPORTED_HELP = (
+    "JSON Lines (.jsonl, .ndjson), JSON records or a JSON Feed (.json), plain-text "
+    "articles (.txt, .text, .md), HTML pages (.html, .htm, .xhtml), RSS/RDF/Atom feeds "
+    "and XML sitemaps (.xml, .rss, .atom, .rdf, .xml.gz)"
+)
 
 
 @dataclass
 class FileRejection:
-    """Something in an input file that cannot become an article, and why."""
+    """Something in an input file that cannot become an article, and why.
+
+    ``skipped``: a file found inside a directory and not read (a type that is not
+    supported, or hidden); named so that nothing is left out without a word.
+    """
 
     origin: str
     reason: str
+    skipped: bool = False
+
+
+def unsupported(path: Path) -> str | None:
+    """Why a file is not read, or None when it is."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        return f"unsupported file type {suffix or '(none)'}"
+    if suffix == ".gz" and not path.name.lower().endswith(".xml.gz"):
+        return "unsupported file type .gz (only .xml.gz sitemaps)"
+    return None
 
 
 def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | FileRejection]:
+    """Files to read, in order; inside directories every file left out is named."""
     for p in paths:
         path = Path(p)
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                if child.is_file() and child.suffix.lower() in SUPPORTED:
+                if not child.is_file():
+                    continue
+                if any(part.startswith(".") for part in child.relative_to(path).parts):
+                    yield FileRejection(str(child), "hidden file", skipped=True)
+                    continue
+                why = unsupported(child)
+                if why is None:
                     yield child
+                else:
+                    yield FileRejection(str(child), why, skipped=True)
         elif path.is_file():
             yield path
         else:
@@ -44,8 +84,6 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | FileRejection]:
 
 
 def decode(data: bytes, origin: str) -> str:
-    from services.ingest.prepare import decode_bytes
-
     return decode_bytes(data, origin)
 
 
@@ -104,8 +142,6 @@ def record_item(obj: object, origin: str) -> RawItem:
     elif authors is not None:
         data["authors"] = []
     if isinstance(data.get("published"), int | float):  # epoch seconds (or ms)
-        from datetime import UTC, datetime
-
         ts = float(data["published"])
         data["published"] = datetime.fromtimestamp(ts / 1000 if ts > 1e11 else ts, UTC).isoformat()
     data["origin"] = origin
@@ -126,8 +162,9 @@ def read_file(path: Path) -> Iterator[RawItem | FileRejection]:
     """Items of one file; a bad line is rejected alone, a bad file as a whole."""
     origin = str(path)
     suffix = path.suffix.lower()
-    if suffix not in SUPPORTED:
-        yield FileRejection(origin, f"unsupported file type {suffix or '(none)'}")
+    why = unsupported(path)
+    if why is not None:
+        yield FileRejection(origin, f"{why}; supported: {SUPPORTED_HELP}")
         return
     try:
         size = path.stat().st_size
@@ -135,11 +172,18 @@ def read_file(path: Path) -> Iterator[RawItem | FileRejection]:
             yield FileRejection(origin, f"file too large ({size} bytes)")
             return
         data = path.read_bytes()
-        if suffix in SITEMAP_SUFFIXES:
-            yield from _sitemap_items(path, data)
-            return
+    except OSError as exc:
+        yield FileRejection(origin, str(exc))
+        return
+    if suffix in XML_SUFFIXES:
+        yield from _xml_items(path, data)
+        return
+    if suffix in JSON_SUFFIXES and is_json_feed(data):
+        yield from _feed_items(origin, data)
+        return
+    try:
         text = decode(data, origin)
-    except (OSError, ValueError) as exc:
+    except ValueError as exc:
         yield FileRejection(origin, str(exc))
         return
     if suffix in JSONL_SUFFIXES:
@@ -153,44 +197,54 @@ def read_file(path: Path) -> Iterator[RawItem | FileRejection]:
                 yield FileRejection(where, f"invalid JSON Lines record: {exc}")
     elif suffix in JSON_SUFFIXES:
         try:
-            data = json.loads(text)
+            doc = json.loads(text)
         except ValueError as exc:
             yield FileRejection(origin, f"invalid JSON: {exc}")
             return
-        records = data if isinstance(data, list) else [data]
+        records = doc if isinstance(doc, list) else [doc]
         for n, obj in enumerate(records):
             try:
                 yield record_item(obj, f"{origin}[{n}]")
             except (ValueError, TypeError) as exc:
                 yield FileRejection(f"{origin}[{n}]", f"invalid record: {exc}")
     elif suffix in HTML_SUFFIXES:
-        yield RawItem(kind="html", html=text, origin=origin, source=path.parent.name or None)
+        # No source from the folder's name: the page's site (og:site_name, host) is used.
+        yield RawItem(kind="html", html=text, origin=origin)
     else:
-        from services.ingest.textdump import parse_text_article
-
         try:
             yield parse_text_article(text, origin)
         except ValueError as exc:
             yield FileRejection(origin, str(exc))
 
 
-def _sitemap_items(path: Path, data: bytes) -> Iterator[RawItem | FileRejection]:
-    from services.ingest.prepare import Rejected
-    from services.ingest.sitemaps import parse_sitemap
-
-    origin = str(path)
-    if path.suffix.lower() == ".gz" and not path.name.lower().endswith(".xml.gz"):
-        yield FileRejection(origin, "unsupported file type .gz (only .xml.gz sitemaps)")
-        return
-    from services.ingest.feeds import parse_feed, sniff
-
+def _feed_items(origin: str, data: bytes) -> Iterator[RawItem | FileRejection]:
     try:
-        if sniff(data) == "feed":  # a saved RSS/Atom file: its items, as when polled
-            parsed = parse_feed(data, url=origin)
-            yield from parsed.items
-            for where, reason in parsed.rejected:
-                yield FileRejection(where, reason)
-            return
+        parsed = parse_feed(data, url=origin)
+    except Rejected as exc:
+        yield FileRejection(origin, str(exc))
+        return
+    yield from parsed.items
+    for where, reason in parsed.rejected:
+        yield FileRejection(where, reason)
+    if not parsed.items and not parsed.rejected:
+        yield FileRejection(origin, "empty_feed: the feed lists no items")
+
+
+def _xml_items(path: Path, data: bytes) -> Iterator[RawItem | FileRejection]:
+    """A saved feed or a sitemap, told apart by the root element, not the extension."""
+    origin = str(path)
+    kind = "sitemap" if data[:2] == b"\x1f\x8b" else sniff(data)  # .xml.gz: a sitemap
+    if kind in {"feed", "jsonfeed"}:
+        yield from _feed_items(origin, data)
+        return
+    if kind != "sitemap":
+        root = xml_root(data)
+        what = f"root element <{root}>" if root else "no XML root element"
+        yield FileRejection(
+            origin, f"bad_xml: {what}, not RSS, RDF, Atom or a sitemap (urlset, sitemapindex)"
+        )
+        return
+    try:
         sitemap = parse_sitemap(data, origin=origin)
     except Rejected as exc:
         yield FileRejection(origin, str(exc))

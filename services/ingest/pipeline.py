@@ -7,13 +7,15 @@ from dataclasses import asdict, dataclass
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import Table
+from sqlalchemy import Table, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.ingest import dedup
-from services.ingest.prepare import Rejected, canonical_url, prepare
+from services.ingest.errors import Rejected
+from services.ingest.prepare import prepare
 from services.ingest.sources import resolve_url, submit
+from services.ingest.urls import canonical_url, dedup_key
 from shared import dispatch, queues
 from shared.db import session_scope
 from shared.ids import article_id
@@ -26,6 +28,9 @@ from shared.tasks import TRANSIENT_ERRORS
 log = get_logger(__name__)
 
 MAX_EXPAND_DEPTH = 2
+RESUMED = "resumed"  # Outcome.reason of an article an interrupted run had received
+# Records "received" by an earlier process and never stored are resumed (embedded).
+PROCESS_STARTED = utcnow()
 
 
 @dataclass
@@ -62,7 +67,7 @@ def _duplicate_row(
         "article_id": article.id,
         "trace_id": article.trace_id,
         "status": DUPLICATE,
-        "canonical_url": article.url,
+        "canonical_url": dedup_key(article.url),
         "content_hash": article.content_hash,
         "source": article.source,
         "origin": origin,
@@ -85,14 +90,27 @@ def record_batch(
     duplicate link so the next poll of the same feed item is known before any fetch.
     A second copy is recorded with ``duplicate_of`` and ``similarity``, never stored
     as an article.
+
+    Embedded, an article whose record is still "received" (its run was interrupted
+    before the store) is resumed: its record is refreshed and it is sent on again,
+    with ``reason`` "resumed".
     """
-    index = dedup.BatchIndex(session, [a for _, a, _ in prepared])
+    resume = get_settings().embedded
+    index = dedup.BatchIndex(
+        session, [a for _, a, _ in prepared], resume_before=PROCESS_STARTED if resume else None
+    )
     outcomes: list[Outcome] = []
     received_rows: list[dict[str, Any]] = []
     duplicate_rows: list[dict[str, Any]] = []
     received: list[tuple[int, ArticlePayload, str | None, str | None]] = []
+    resumed: list[ArticlePayload] = []
     for origin, article, alias in prepared:
         base: dict[str, Any] = {"origin": origin, "article_id": article.id, "title": article.title}
+        if index.resume(article):
+            resumed.append(article)
+            index.add(article)
+            outcomes.append(Outcome(status="queued", reason=RESUMED, **base))
+            continue
         match = index.match(article)
         if match is not None:
             if match.duplicate_of != article.id:
@@ -115,7 +133,7 @@ def record_batch(
                 "article_id": article.id,
                 "trace_id": article.trace_id,
                 "status": RECEIVED,
-                "canonical_url": article.url,
+                "canonical_url": dedup_key(article.url),
                 "content_hash": article.content_hash,
                 "source": article.source,
                 "origin": origin,
@@ -129,7 +147,20 @@ def record_batch(
         received.append((len(outcomes), article, origin, alias))
         outcomes.append(Outcome(status="queued", **base))
     inserted = _insert_records(session, received_rows)
-    remembered = []
+    remembered = list(resumed)
+    for article in resumed:
+        session.execute(
+            update(IngestRecord)
+            .where(IngestRecord.article_id == article.id)
+            .where(IngestRecord.status == RECEIVED)
+            .values(
+                payload=dump(article),
+                trace_id=article.trace_id,
+                last_sent_at=utcnow(),
+                sends=IngestRecord.sends + 1,
+                attempts=0,  # a new run: the interrupted one's starts do not count
+            )
+        )
     for pos, article, origin, alias in received:
         if article.id not in inserted:  # another worker took it between our check and insert
             outcomes[pos] = Outcome(
@@ -142,7 +173,7 @@ def record_batch(
             )
             continue
         remembered.append(article)
-        if alias and alias != article.url:
+        if alias and alias != dedup_key(article.url):
             duplicate_rows.append(
                 _duplicate_row(
                     article,
@@ -249,7 +280,8 @@ def _known_urls(items: list[RawItem]) -> dict[str, str]:
     if not canonicals:
         return {}
     with session_scope() as session:
-        return dedup.seen_urls(session, canonicals)
+        before = PROCESS_STARTED if get_settings().embedded else None
+        return dedup.seen_urls(session, canonicals, resume_before=before)
 
 
 def accept(items: Iterable[RawItem], *, _depth: int = 0) -> list[Outcome]:
@@ -281,6 +313,8 @@ def accept(items: Iterable[RawItem], *, _depth: int = 0) -> list[Outcome]:
             outcomes.append(outcome)
             if outcome.status == "queued":
                 accepted.append(article)
+                if outcome.reason == RESUMED:
+                    log.info("article_resumed", article_id=article.id)
     for article in accepted:
         with structlog.contextvars.bound_contextvars(
             article_id=article.id, trace_id=article.trace_id

@@ -7,70 +7,19 @@ import re
 import unicodedata
 import warnings
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from charset_normalizer import from_bytes
 from dateutil import parser as dateutil_parser
 
+from services.ingest.errors import Rejected
+from services.ingest.urls import canonical_url, host_of
 from shared.ids import article_id, content_hash
 from shared.schemas import ArticlePayload, RawItem, new_trace_id, utcnow
 from shared.settings import get_settings
 
-
-class Rejected(ValueError):
-    """An item that cannot become an article; ``reason`` is for operators."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
-
-
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
 _PARA_SPLIT = re.compile(r"\n\s*\n")
-TRACKING_PREFIXES = ("utm_", "mc_", "pk_")
-TRACKING_PARAMS = {"fbclid", "gclid", "dclid", "msclkid", "igshid", "ref", "ref_src", "cmpid"}
-
-
-def decode_bytes(data: bytes, origin: str = "input") -> str:
-    """UTF-8 (with or without BOM) first, else detect; a clear error when undecidable."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    western = _plausible_cp1252(data)
-    if western is not None:
-        return western
-    best = from_bytes(data).best()
-    if best is None:
-        raise ValueError(f"{origin}: cannot determine the text encoding")
-    return str(best)
-
-
-# Non-ASCII characters of Western European text in windows-1252 (letters with
-# diacritics, typographic quotes and dashes, currency): the most common legacy encoding.
-_WESTERN = frozenset(
-    [chr(c) for c in range(0xC0, 0x100) if c not in (0xD7, 0xF7)]
-    + list("€‘’‚“”„–—…«»°")
-    + list("£©®™•·½¼¾§¿¡º")
-    + list("ª ŒœŠšŽžŸ")
-)
-
-
-def _plausible_cp1252(data: bytes) -> str | None:
-    """The windows-1252 reading when every non-ASCII character is a Western one."""
-    try:
-        text = data.decode("cp1252")
-    except UnicodeDecodeError:
-        return None
-    non_ascii = [c for c in text if ord(c) > 127]
-    if not non_ascii:
-        return text
-    good = sum(1 for c in non_ascii if c in _WESTERN)
-    return text if good >= 0.98 * len(non_ascii) else None
 
 
 def clean_text(text: str) -> str:
@@ -196,46 +145,12 @@ def _dateparser(text: str, relative_to: datetime | None) -> datetime | None:
     return None
 
 
-def canonical_url(url: str | None) -> str | None:
-    """Scheme and host lower-cased, ``www.`` and fragments and tracking parameters dropped."""
-    if not url or not url.strip():
-        return None
-    try:
-        parts = urlsplit(url.strip())
-        host = (parts.hostname or "").lower().rstrip(".")
-        port = parts.port  # raises on a port that is not a number or out of range
-    except ValueError as exc:  # "http://[::1", "http://host:99999"
-        raise Rejected("bad_url", f"malformed URL {url[:200]!r}: {exc}") from exc
-    if parts.scheme.lower() not in {"http", "https"} or not host:
-        raise Rejected("bad_url", f"not an http(s) URL: {url[:200]}")
-    if host.startswith("www."):
-        host = host[4:]
-    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
-    query = [
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not k.lower().startswith(TRACKING_PREFIXES) and k.lower() not in TRACKING_PARAMS
-    ]
-    path = parts.path or "/"
-    if len(path) > 1 and path.endswith("/"):
-        path = path.rstrip("/") or "/"  # /story/ and /story are one page on news sites
-    return urlunsplit(("https", netloc, path, urlencode(sorted(query)), ""))
-
-
-def _host(url: str | None) -> str:
-    try:
-        host = (urlsplit(url).hostname or "").lower() if url else ""
-    except ValueError:  # malformed, e.g. a page's broken rel=canonical
-        return ""
-    return host[4:] if host.startswith("www.") else host
-
-
 def _trusted_canonical(declared: str | None, fetched: str | None) -> str | None:
     """A page's ``rel=canonical`` only on its own host: another site's URL would let a
     page claim (and shadow, through dedup) an article it is not."""
     if not declared:
         return fetched
-    if fetched and _host(declared) != _host(fetched):
+    if fetched and host_of(declared) != host_of(fetched):
         return fetched
     return declared
 

@@ -33,7 +33,7 @@ class Resolved:
 
 def resolve_url(item: RawItem, depth: int = 0) -> Resolved:
     """Fetch a URL item; raises :class:`Rejected` with the fetch's reason on failure."""
-    from services.ingest.feeds import parse_feed, sniff
+    from services.ingest.feeds import parse_feed, sniff, xml_root
     from services.ingest.sitemaps import parse_sitemap
 
     assert item.url
@@ -43,7 +43,9 @@ def resolve_url(item: RawItem, depth: int = 0) -> Resolved:
         raise Rejected(exc.reason, exc.detail) from exc
     kind = sniff(resp.content, resp.content_type)
     if kind in {"feed", "jsonfeed"} and resp.content_type not in {"text/html"}:
-        parsed = parse_feed(resp.content, url=resp.url, content_type=resp.content_type)
+        parsed = parse_feed(
+            resp.content, url=resp.url, content_type=resp.content_type, charset=resp.charset
+        )
         children = parsed.items
         for child in children:
             child.source = child.source or item.source
@@ -64,6 +66,12 @@ def resolve_url(item: RawItem, depth: int = 0) -> Resolved:
             out.children.extend(sub.children)
             out.rejected.extend(sub.rejected)
         return out
+    if kind == "xml":
+        raise Rejected(
+            "not_a_page",
+            f"{resp.url} is an XML document (<{xml_root(resp.content)}>), not a page, feed "
+            "or sitemap",
+        )
     try:
         html = decode_html(resp.content, resp.charset, origin=resp.url)
     except ValueError as exc:

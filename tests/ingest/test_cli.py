@@ -66,10 +66,11 @@ def test_ingest_directory_summary(ingest_pg: str, site: Site, sent: Sent, tmp_pa
     (root / "sub" / "dump.txt").write_text(DUMP.replace("Harbour wall", "Quay wall"))
     (root / "sub" / "sitemap.xml").write_text(stories.sitemap([(site.url("/frost"), "2023-12-05")]))
     (root / "sub" / "notes.pdf").write_bytes(b"%PDF")  # not picked up from a directory
-    result = CliRunner().invoke(cli, ["ingest", str(root), "-q"])
-    assert result.exit_code == 0, result.output
-    assert "summary: 5 read, 3 queued, 1 duplicate, 1 rejected" in result.output
-    assert "invalid JSON Lines record" in result.output
+    result = CliRunner().invoke(cli, ["ingest", str(root)])
+    assert result.exit_code == 1, result.output  # some rejected
+    assert "summary: 5 read, 3 queued, 1 duplicate, 1 rejected, 1 skipped" in result.output
+    assert result.output.count("invalid JSON Lines record") == 1  # one line per reason
+    assert f"skipped {root / 'sub' / 'notes.pdf'}: unsupported file type .pdf" in result.output
     assert sorted(a["title"] for a in sent.articles()) == [
         "Frost halves the apple harvest",
         "Harbour",

@@ -248,4 +248,4 @@ def test_feed_that_moved_for_good_is_polled_at_its_new_url(
 def test_feed_url_serving_html_is_reported(ingest_pg: str, site: Site, sent: Sent) -> None:
     site.add("/feed", "<html><body><p>We moved!</p></body></html>", content_type="text/xml")
     result = feeds.poll_feed(feeds.add_feed(site.url("/feed")).id)
-    assert result.status == "bad_feed" and "not a readable feed" in (result.error or "")
+    assert result.status == "bad_feed" and "root element is <html>" in (result.error or "")

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from services.ingest.encoding import decode_bytes
 from services.ingest.extract import decode_html
-from services.ingest.prepare import Rejected, canonical_url, clean_text, decode_bytes, parse_date
+from services.ingest.prepare import Rejected, canonical_url, clean_text, parse_date
 
 REF = datetime(2023, 12, 6, 12, 0, tzinfo=UTC)
 
