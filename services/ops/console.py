@@ -551,8 +551,9 @@ def world_map_svg(countries: list[dict[str, Any]], unit: str) -> bytes:
         width=960,
         height=500,
         disable_xml_declaration=True,
-        js=[],  # offline: no tooltip script from a CDN (the page's JS handles clicks)
-        css=[],
+        # Offline: no tooltip script from pygal's CDN (the page's JS handles clicks); the
+        # default CSS stays, pygal inlines it from its own package files.
+        js=[],
         explicit_size=False,
         margin=0,
     )
