@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install lock run test test-fast test-deploy lint format bench bench-compose compose-check clean
+.PHONY: help install lock run test test-fast test-deploy lint format bench bench-compose compose-check clean browser-deps bench-console
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -60,6 +60,12 @@ bench: $(STAMP) ## Run the benchmarks (print figures; needs PostgreSQL and Redis
 
 bench-compose: $(STAMP) ## Same load through the compose stack (Docker) and local processes
 	$(BIN)/python bench/compose_pipeline.py
+
+browser-deps: ## Install Debian's chromium for the console browser tests (when missing)
+	tests/console/browser-deps.sh
+
+bench-console: $(STAMP) ## Console page load times with 100,000 articles (PostgreSQL, Redis)
+	$(BIN)/python bench/console_load.py
 
 compose-check: ## Validate docker-compose.yml with the example environment (no engine needed)
 	docker-compose --env-file .env.example -f docker-compose.yml config -q
