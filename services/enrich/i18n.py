@@ -430,6 +430,7 @@ def extract_cities(src: Path, out: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump([[r[0], r[1], r[2], r[4]] for r in rows], fh, ensure_ascii=False)
+    os.chmod(tmp, 0o644)  # mkstemp makes it 0600; every service user reads it
     os.replace(tmp, out)
 
 

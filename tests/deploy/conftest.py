@@ -7,6 +7,7 @@ peak memory) are printed at the end of the session, section "deployment".
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import subprocess
@@ -88,9 +89,15 @@ def stack(
     finally:
         sampler.halt()
         if sampler.peak:
+            limits = {}
+            with contextlib.suppress(Exception):
+                limits = stack.mem_limits()
             report(
-                f"DEPLOY peak memory (docker stats, {sampler.samples} samples): "
-                + sampler.summary()
+                f"DEPLOY peak memory / mem_limit (docker stats, {sampler.samples} samples): "
+                + " ".join(
+                    f"{k}={v:.0f}/{limits.get(k, 0):.0f}MiB"
+                    for k, v in sorted(sampler.peak.items())
+                )
             )
         if not setup_ok or request.session.testsfailed > failed_before:
             print(f"\n---- docker compose logs (tail) of {project} ----")

@@ -231,6 +231,14 @@ class Stack:
                 out[service] = state
         return out
 
+    def mem_limits(self) -> dict[str, float]:
+        """mem_limit of every service's container, MiB (0 = none)."""
+        out = {}
+        for name, st in self.states().items():
+            c = json.loads(must(run(["docker", "inspect", st.container], timeout=60)).stdout)[0]
+            out[name] = int(c["HostConfig"].get("Memory") or 0) / 2**20
+        return out
+
     def container(self, service: str) -> str:
         return self.states()[service].container
 

@@ -1,0 +1,179 @@
+"""Containers against local processes: the same load through both, in one run.
+
+Brings up the repository's docker-compose.yml (image built from the Dockerfile, a .env of
+random secrets, no test override) and, beside it, the same workers as local processes
+(``newswire worker ingest -c 2``, ``enrich -c 2``, ``store -c 1``, as in the compose file)
+on a private redis-server (append-only, fsync every second) and a PostgreSQL database of
+the bench's own. Both get the same articles the same way (``newswire ingest FILE``: inside
+the api container for the stack, a local process for the other) and the same batch size.
+Rounds alternate (stack, local, stack, local ...); throughput = articles / seconds from
+the ingest command to the last ``stored_at``. Prints every round, the medians and the ratio::
+
+    python bench/compose_pipeline.py --articles 300 --rounds 3
+
+Needs a Docker engine with the stand-in images (``../shared/docker/standins.sh``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import suppress
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+from tests.deploy.stack import ROOT as REPO  # noqa: E402
+from tests.deploy.stack import MemorySampler, Stack, build_image, random_env, wait_for  # noqa: E402
+from tests.faults.corpus import make_corpus  # noqa: E402
+from tests.faults.harness import Cluster, RedisServer, engine_for  # noqa: E402
+
+WORDS = (300, 800)  # as bench/pipeline.py
+
+
+def jsonl(items: list[dict]) -> bytes:
+    keys = ("title", "body", "url", "published", "source")
+    return "".join(json.dumps({k: x[k] for k in keys}) + "\n" for x in items).encode()
+
+
+def stack_round(stack: Stack, n: int, tag: str, seed: int) -> float:
+    items = make_corpus(n, tag, seed, WORDS)
+    stack.put_files("api", f"/tmp/{tag}", {"articles.jsonl": jsonl(items)})
+    t0 = float(stack.psql("SELECT extract(epoch FROM clock_timestamp())")[0][0])
+    out = stack.exec("api", "newswire", "ingest", "-q", f"/tmp/{tag}")
+    assert out.returncode == 0, out.stdout + out.stderr
+    wait_for(lambda: stack.stored_count(tag) >= n, 60 + 3 * n, 0.5, f"{tag} stored")
+    last = stack.psql(
+        f"SELECT extract(epoch FROM max(stored_at)) FROM articles WHERE title LIKE '{tag} #%'"
+    )
+    return n / (float(last[0][0]) - t0)
+
+
+def local_round(cluster: Cluster, n: int, tag: str, seed: int, workdir: Path) -> float:
+    items = make_corpus(n, tag, seed, WORDS)
+    path = workdir / f"{tag}.jsonl"
+    path.write_bytes(jsonl(items))
+    engine = engine_for(cluster.database_url)
+    try:
+
+        def scalar(sql: str) -> float:
+            with engine.connect() as conn:
+                return float(conn.execute(sa.text(sql)).scalar_one() or 0)
+
+        t0 = scalar("SELECT extract(epoch FROM clock_timestamp())")
+        env = {**cluster.env, "NEWSWIRE_LOG_LEVEL": "WARNING"}
+        out = subprocess.run(
+            [str(Path(sys.executable).parent / "newswire"), "ingest", "-q", str(path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert out.returncode == 0, out.stdout + out.stderr
+        like = f"title LIKE '{tag} #%'"
+        wait_for(
+            lambda: scalar(f"SELECT count(*) FROM articles WHERE {like}") >= n,
+            60 + 3 * n,
+            0.5,
+            f"{tag} stored",
+        )
+        last = scalar(f"SELECT extract(epoch FROM max(stored_at)) FROM articles WHERE {like}")
+    finally:
+        engine.dispose()
+    return n / (last - t0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=300, help="articles per round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds on each side")
+    parser.add_argument("--batch", type=int, default=20, help="NEWSWIRE_BATCH_SIZE, both sides")
+    parser.add_argument("--image", default=None, help="newswire:TAG already built from this tree")
+    parser.add_argument("--workdir", default=None)
+    args = parser.parse_args(argv)
+
+    from services.store import migrate
+    from tests.conftest import create_pg_database, drop_pg_database
+
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="nw-bench-compose-"))
+    tag = args.image.split(":", 1)[1] if args.image else f"bench-{secrets.token_hex(4)}"
+    if not args.image:
+        print(f"building newswire:{tag} ...", flush=True)
+        print(f"  built in {build_image(f'newswire:{tag}'):.0f} s", flush=True)
+    env = random_env(tag)
+    env["NEWSWIRE_BATCH_SIZE"] = str(args.batch)
+    stack = Stack(workdir / "stack", f"nwbench{secrets.token_hex(4)}", env)
+    stack.files = [REPO / "docker-compose.yml"]  # production settings, no test override
+    server = RedisServer(workdir / "redis", appendfsync="everysec")
+    database_url = create_pg_database("nw_bench_compose")
+    cluster: Cluster | None = None
+    sampler = MemorySampler(stack, interval=2.0)
+    try:
+        up = stack.up(timeout=400)
+        sampler.start()
+        server.start()
+        migrate.upgrade(database_url)
+        cluster = Cluster(
+            workdir / "local", server.url, database_url, batch_size=args.batch, log_level="INFO"
+        )
+        procs = [
+            cluster.worker("ingest", 2, wait=False),
+            cluster.worker("enrich", 2, wait=False),
+            cluster.worker("store", 1, wait=False),
+        ]
+        for proc in procs:
+            cluster.wait_ready(proc)
+        cluster.beat()  # the stack's scheduler has its local twin (reconciler, sweeps)
+        cores = os.cpu_count() or 1
+        print(
+            f"compose vs processes: {args.articles} articles per round ({WORDS[0]}-{WORDS[1]} "
+            f"words), batch {args.batch}, workers ingest -c 2, enrich -c 2, store -c 1 on both "
+            f"sides, {cores} cores; stack healthy {up:.0f} s after up",
+            flush=True,
+        )
+        # Warm-up: every pool child on both sides loads the model once.
+        stack_round(stack, 20, f"warm-s-{secrets.token_hex(2)}", 1)
+        local_round(cluster, 20, f"warm-l-{secrets.token_hex(2)}", 1, workdir)
+        rates: dict[str, list[float]] = {"containers": [], "processes": []}
+        for r in range(args.rounds):
+            seed = 100 + r
+            s = stack_round(stack, args.articles, f"bs{r}-{secrets.token_hex(2)}", seed)
+            rates["containers"].append(s)
+            p = local_round(cluster, args.articles, f"bl{r}-{secrets.token_hex(2)}", seed, workdir)
+            rates["processes"].append(p)
+            print(f"  round {r + 1}: containers {s:.1f}/s, processes {p:.1f}/s", flush=True)
+        med = {k: statistics.median(v) for k, v in rates.items()}
+        ratio = med["containers"] / med["processes"]
+        print(
+            f"median throughput: containers {med['containers']:.1f} articles/s, processes "
+            f"{med['processes']:.1f} articles/s -> containers at {100 * ratio:.0f}% "
+            f"({'within' if ratio >= 0.9 else 'MORE THAN'} 10% of the processes)"
+        )
+        sampler.halt()
+        print(f"peak memory per service (docker stats): {sampler.summary()}")
+    finally:
+        sampler.halt()
+        if cluster is not None:
+            cluster.stop()
+        server.stop()
+        stack.down(volumes=True)
+        with suppress(Exception):
+            drop_pg_database(database_url)
+        if not args.image:
+            subprocess.run(["docker", "rmi", f"newswire:{tag}"], capture_output=True, check=False)
+
+
+if __name__ == "__main__":
+    _started = time.monotonic()
+    main()
+    print(f"\n(bench took {time.monotonic() - _started:.0f} s)")
