@@ -25,6 +25,16 @@ from typing import TYPE_CHECKING, cast
 from urllib.parse import urlparse
 
 from services.enrich import i18n
+from services.enrich.context import (
+    NOT_NAMES,
+    ArticleWords,
+    choose_sense,
+    legal_suffixes,
+    place_context,
+    shape_label,
+    sports_story,
+    team_context,
+)
 from services.enrich.gazetteer import FUNCTION_WORDS, Entry, Gazetteer
 from services.enrich.regions import regions_for_country
 from services.enrich.truecase import truecase
@@ -47,7 +57,9 @@ KEEP_LABELS = frozenset(
     "PERSON NORP FAC ORG GPE LOC PRODUCT EVENT WORK_OF_ART LAW LANGUAGE".split()
 )
 PLACE_LABELS = frozenset(("GPE", "LOC", "FAC"))
-WEAK_KINDS = frozenset(("demonym", "company"))  # one such mention alone does not tag a country
+WEAK_KINDS = frozenset(
+    ("demonym", "company", "club")
+)  # one such mention alone does not tag a country
 VIA_WEIGHT = {"place": 1.0, "demonym": 0.7, "affiliation": 0.5}
 FOCUS_RATIO = 0.6
 CONTEXT_BONUS = 2.5  # the candidate's country is named unambiguously elsewhere in the story
@@ -101,6 +113,8 @@ class _Mention:
     entry: Entry | None
     cstart: int = 0  # char offsets into the tagged text
     cend: int = 0
+    tag: str = ""  # "team", "weak" (no country from this mention)
+    hint: str | None = None  # country the context chose for an ambiguous place name
 
 
 @dataclass
@@ -112,6 +126,14 @@ class _Group:
     source: str
     mentions: list[_Mention] = field(default_factory=list)
     words: tuple[str, ...] = ()
+
+    @property
+    def tag(self) -> str:
+        return next((m.tag for m in self.mentions if m.tag), "")
+
+    @property
+    def hint(self) -> str | None:
+        return next((m.hint for m in self.mentions if m.hint), None)
 
 
 class Tagger:
@@ -359,8 +381,17 @@ class Tagger:
                     m.start += 1
         if demonyms:
             mentions = sorted(mentions + demonyms, key=lambda m: m.start)
+        mentions = _drop_non_names(mentions, words)
+        _apply_shapes(mentions, words)
         _first_names(mentions, words, gz)
         mentions = _consistency(mentions, words)
+        ctx = ArticleWords(words)
+        self._place_not_person(mentions, words)
+        if sports_story(words):
+            mentions = self._teams(mentions, words)
+        mentions = self._senses(mentions, words, ctx)
+        mentions = _demonyms_in_titles(mentions, words)
+        _one_label(mentions, words)
         for m in mentions:
             m.cstart = idx[m.start]
             m.cend = cend(m.end)
@@ -368,6 +399,144 @@ class Tagger:
         ws = [t.whitespace_ for t in doc]
         groups = self._normalize(mentions, words, ws)
         self._emit(groups, art, offset, words, out)
+
+    # ------------------------------------------------------------------ context steps
+    def _strong_place(self, name: str) -> bool:
+        """The place index knows ``name`` as a country, state/province or curated place, or
+        a city of at least 200,000 people."""
+        cands = self.gz.lookup(name.lower())
+        return bool(cands) and cands[0].score >= 6.6
+
+    def _place_not_person(self, mentions: list[_Mention], words: list[str]) -> None:
+        """A model PERSON that the gazetteer or its context says is a place becomes one
+        ("the island of Redonda", "farmers in Mato Grosso"), unless the article names a person
+        with that surname or a role/honorific stands before it."""
+        surnames = {
+            words[m.end - 1] for m in mentions if m.label == "PERSON" and m.end - m.start >= 2
+        }
+        for m in mentions:
+            if m.label == "ORG" and m.entry is None and m.end - m.start <= 2:
+                name = " ".join(words[m.start : m.end])
+                if place_context(words, m.start, m.end) and self._strong_place(name):
+                    m.label = "GPE"  # "farmers in Kent"
+                continue
+            if m.label != "PERSON" or m.entry is not None:
+                continue
+            toks = words[m.start : m.end]
+            if toks[-1] in surnames and len(toks) == 1:
+                continue
+            prev = words[m.start - 1] if m.start > 0 else ""
+            if prev.rstrip(".") in HONORIFICS or prev.lower() in ROLE_WORDS:
+                continue
+            name = " ".join(toks)
+            if place_context(words, m.start, m.end) and (
+                len(toks) == 1 or self.gz.lookup(name.lower())
+            ):
+                m.label = "GPE" if self._strong_place(name) else "LOC"
+            elif self._strong_place(name) and not self._looks_personal(words, m):
+                m.label = "GPE"
+
+    @staticmethod
+    def _looks_personal(words: list[str], m: _Mention) -> bool:
+        nxt = words[m.end] if m.end < len(words) else ""
+        return nxt in ("said", "says", "told", "added", "wrote", "who", "whose") or (
+            m.end - m.start >= 2
+            and all(_is_name_word(w) for w in words[m.start : m.end])
+            and words[m.start] not in ("New", "San", "Los", "Las", "St", "Saint", "Santa")
+        )
+
+    def _teams(self, mentions: list[_Mention], words: list[str]) -> list[_Mention]:
+        """Sports story: place names used as sides are teams (ORG), found or not by the model."""
+        teams: set[str] = set()
+        covered = bytearray(len(words))
+        for m in mentions:
+            for k in range(m.start, m.end):
+                covered[k] = 1
+            if not self._team_name(m, words):
+                continue
+            if team_context(words, m.start, m.end):
+                teams.add(" ".join(words[m.start : m.end]))
+        extra: list[_Mention] = []
+        for k, w in enumerate(words):  # "Essex 532-8", "Derbyshire v Kent": unseen by the model
+            if covered[k] or not w[:1].isupper() or not w.isalpha() or len(w) < 3:
+                continue
+            low = w.lower()
+            if low in FUNCTION_WORDS or low in ROLE_WORDS or low in MONTHS_AND_DAYS:
+                continue
+            if team_context(words, k, k + 1) and self._strong_place(w) and self._club_place(w):
+                extra.append(_Mention(k, k + 1, "ORG", "model", None, tag="team"))
+                teams.add(w)
+        mentions = sorted(mentions + extra, key=lambda m: m.start)
+        # "Essex, Derbyshire and Surrey": the other sides listed with a team are teams too
+        changed = bool(teams)
+        while changed:
+            changed = False
+            for a, b in zip(mentions, mentions[1:], strict=False):
+                gap = words[a.end : b.start]
+                if not gap or len(gap) > 1 or gap[0] not in (",", "and", "&"):
+                    continue
+                na, nb = " ".join(words[a.start : a.end]), " ".join(words[b.start : b.end])
+                for x, other, mx in ((na, nb, b), (nb, na, a)):
+                    if x in teams and other not in teams and self._team_name(mx, words):
+                        teams.add(other)
+                        changed = True
+        for m in mentions:
+            if " ".join(words[m.start : m.end]) in teams:
+                m.label, m.entry, m.tag, m.source = "ORG", None, "team", "model"
+        return mentions
+
+    def _club_place(self, name: str) -> bool:
+        """A place that names clubs: a city, county or state, not a country (national sides
+        stay the country: "England beat Scotland")."""
+        cands = self.gz.lookup(name.lower())
+        return bool(cands) and cands[0].kind not in ("country", "curated")
+
+    def _team_name(self, m: _Mention, words: list[str]) -> bool:
+        if m.label not in ("GPE", "LOC", "PERSON", "NORP") and not (
+            m.label == "ORG" and m.entry is None
+        ):
+            return False
+        if m.entry is not None and m.entry.kind not in ("city", "place"):
+            return False
+        return self._club_place(" ".join(words[m.start : m.end]))
+
+    def _senses(
+        self, mentions: list[_Mention], words: list[str], ctx: ArticleWords
+    ) -> list[_Mention]:
+        """Names that are also common words, products or other places take the sense their
+        article supports (``data/senses.tsv``); unsupported, they give no country."""
+        keep: list[_Mention] = []
+        for m in mentions:
+            if m.end - m.start != 1 or m.tag == "team":
+                keep.append(m)
+                continue
+            nxt = words[m.end] if m.end < len(words) else ""
+            choice = choose_sense(words[m.start], nxt, m.label, ctx)
+            if choice is None:
+                keep.append(m)
+                continue
+            if choice.drop:
+                continue
+            if choice.weak or choice.sense is None:
+                if m.entry is not None and m.entry.kind == "country":
+                    keep.append(m)  # a country name: its usual sense in the news
+                    continue
+                m.entry, m.tag = None, "weak"
+                keep.append(m)
+                continue
+            sense = choice.sense
+            m.label = sense.label
+            m.hint = sense.country
+            if sense.kind in ("company", "country"):
+                eid = self.gz.phrases.get((words[m.start],))
+                entry = self.gz.entries[eid] if eid is not None else None
+                m.entry = entry if entry is not None and entry.label == sense.label else None
+            else:
+                m.entry = None
+                if sense.country is None:
+                    m.tag = "weak"
+            keep.append(m)
+        return keep
 
     def _normalize(
         self, mentions: list[_Mention], words: list[str], ws: list[str] | None = None
@@ -464,10 +633,19 @@ class Tagger:
 
         # 1) resolve places (two passes: unambiguous anchors, then context)
         for g in groups:
-            if g.label in PLACE_LABELS:
+            tag, hint = g.tag, g.hint
+            if tag == "weak":
+                continue  # an ambiguous name with no support in the story gives no country
+            if g.label in PLACE_LABELS or tag == "team":
                 cands = self._candidates(g)
                 if not cands and g.label == "FAC" and g.entry is None:
                     cands = self._institution_place(g)
+                if hint:
+                    from services.enrich.gazetteer import KIND_BASE, Candidate
+
+                    cands = [c for c in cands if c.country == hint] or [
+                        Candidate(hint, "curated", KIND_BASE["curated"])
+                    ]
                 if cands:
                     places.append((g, cands))
             elif g.label == "ORG" and g.entry is None:
@@ -479,6 +657,8 @@ class Tagger:
         anchor_admin: Counter = Counter()
         anchor_kind: Counter = Counter()
         for g, cands in places:
+            if g.tag == "team":
+                continue
             best = cands[0]
             other = next((c for c in cands if c.country != best.country), None)
             if best.score >= ANCHOR_MIN_SCORE and (
@@ -524,6 +704,13 @@ class Tagger:
                             s += 4.0
                 if s > best_s:
                     best_c, best_s = c, s
+            if (
+                g.tag == "team"
+                and best_c is not None
+                and anchors[best_c.country] == 0
+                and best_c.country != src
+            ):
+                continue  # a team gives its country only when the story is set there
             if best_c is not None and (best_s >= MIN_PLACE_SCORE or g.entry is not None):
                 resolved[id(g)] = best_c.country
 
@@ -553,7 +740,12 @@ class Tagger:
             entry = g.entry
             country = entry.country if entry is not None else None
             via = None
-            if g.label in PLACE_LABELS:
+            if g.tag == "weak":
+                country = None
+            elif g.tag == "team":
+                country = resolved.get(id(g))
+                via = "affiliation" if country else None
+            elif g.label in PLACE_LABELS:
                 country = resolved.get(id(g), country)
                 via = "place" if country else None
             elif country:
@@ -581,6 +773,8 @@ class Tagger:
                 ent["in_title"] = True
             if entry is not None and entry.kind:
                 ent["kind"] = entry.kind
+            elif g.tag == "team":
+                ent["kind"] = "team"
             entities.append(ent)
             if entry is not None and entry.region is not None:
                 mentioned_regions.append(entry.region)
@@ -697,6 +891,80 @@ class Tagger:
                         cands.append(c)
         cands.sort(key=lambda c: -c.score)
         return cands
+
+
+def _drop_non_names(mentions: list[_Mention], words: list[str]) -> list[_Mention]:
+    """ "None", "NULL", "N/A" ... are never entities."""
+    return [m for m in mentions if " ".join(words[m.start : m.end]) not in NOT_NAMES]
+
+
+def _apply_shapes(mentions: list[_Mention], words: list[str]) -> None:
+    """The model's label gives way to what the name's own words say ("Arecibo Observatory"
+    is a facility, "Acme Holdings Ltd" a company); a legal suffix right after a model
+    organization joins it ("Daniels Pharmaceuticals Inc")."""
+    suffixes = legal_suffixes()
+    taken = {k for m in mentions for k in range(m.start, m.end)}
+    for m in mentions:
+        if m.entry is not None:
+            continue
+        if (
+            m.label in ("ORG", "PERSON")
+            and m.end < len(words)
+            and m.end not in taken
+            and words[m.end] in suffixes
+        ):
+            m.end += 1
+            taken.add(m.end - 1)
+        shape = shape_label(words, m.start, m.end)
+        if shape is None or shape == m.label:
+            continue
+        if shape == "LOC" and m.label in PLACE_LABELS:
+            continue  # "Jefferson County" stays GPE
+        if shape == "FAC" and m.label == "ORG":
+            continue  # "Port Authority"-like names are fine as ORG
+        m.label = shape
+
+
+def _demonyms_in_titles(mentions: list[_Mention], words: list[str]) -> list[_Mention]:
+    """A demonym that is a title of a work ("The Irishman") or part of a name is not a
+    country: drop every mention of that demonym in the article."""
+    titles = set()
+    for m in mentions:
+        if m.label != "NORP" or m.entry is None or m.entry.kind != "demonym" or m.start == 0:
+            continue
+        prev = words[m.start - 1]
+        if prev == "The":
+            titles.add(words[m.start])
+    if not titles:
+        return mentions
+    return [
+        m
+        for m in mentions
+        if not (m.label == "NORP" and m.end - m.start == 1 and words[m.start] in titles)
+    ]
+
+
+_LABEL_RANK = {"GPE": 0, "ORG": 1, "PERSON": 2, "LOC": 3, "FAC": 4, "NORP": 5}
+
+
+def _one_label(mentions: list[_Mention], words: list[str]) -> None:
+    """One label per name per article: the best supported one (gazetteer entries and
+    context decisions first, then the model's majority) is given to every mention."""
+    by_name: dict[str, list[_Mention]] = {}
+    for m in mentions:
+        by_name.setdefault(" ".join(words[m.start : m.end]), []).append(m)
+    for group in by_name.values():
+        labels = {m.label for m in group}
+        if len(labels) < 2:
+            continue
+        votes: Counter[str] = Counter()
+        for m in group:
+            votes[m.label] += 3 if (m.tag or m.hint or m.source == "gazetteer") else 1
+        best = max(votes, key=lambda lab: (votes[lab], -_LABEL_RANK.get(lab, 9)))
+        winner = next(m for m in group if m.label == best)
+        for m in group:
+            if m.label != best:
+                m.label, m.entry, m.tag, m.hint = best, winner.entry, winner.tag, winner.hint
 
 
 def _name_mentions(text: str, found: list[tuple[int, int, Entry]]):

@@ -1,0 +1,254 @@
+"""Context evidence for the tagger: ambiguous names, name shapes, sports teams.
+
+Pure functions over the article's tokens; the tagger applies their decisions to its mentions.
+
+* :func:`choose_sense` -- a name that is also a common word, product, language or another
+  place (``data/senses.tsv``: Amazon, Apple, Java, Flint, Reliance, Turkey, Nice, Georgia,
+  Jordan, Chad) takes the sense whose cue words occur in the article; without any cue it keeps
+  the model's label but is *weak* (gives no country, so it never sets the focus alone).
+* :func:`shape_label` -- a span's head word says what it is ("Arecibo Observatory" is a
+  facility, "Redonda Island" a place, "Acme Holdings" and "Bank of X" organizations, a name
+  ending in a legal suffix from cleanco ("Ltd", "AG", "plc") a company).
+* :func:`sports_story` / :func:`team_context` -- in a sports story a place name that is
+  followed by a score, joined to another by "v", or the subject/object of a sporting verb is a
+  team (an organization), not the place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from services.enrich.gazetteer import DATA_DIR
+
+NOT_NAMES = frozenset(
+    "None NULL Null NaN N/A nil Nil True False Undefined undefined TBD TBA".split()
+)
+
+# head words (last token) that make a span an organization / facility / natural place
+ORG_HEADS = frozenset(
+    """Bank Party Council Agency Club FC United Ministry University College Association
+    Federation Union Committee Commission Corporation Corp Company Group Holdings Airlines
+    Airways Exchange Board Institute Foundation Authority Department Office Service Services
+    Society Trust Fund Organisation Organization Alliance Front Movement Brigade Brigades
+    Army Police Court Parliament Assembly Congress Senate Cabinet Government Administration
+    Bureau Industries Motors Bancorp Partners Capital Technologies Systems Pharmaceuticals
+    Telecom Communications Energy Petroleum Mining Media Times Post News Press Journal
+    Herald Tribune Gazette Network Studios Records Labs Laboratories Hospital School
+    Academy Institution Rovers Wanderers Athletic Albion City""".split()
+)
+FAC_HEADS = frozenset(
+    """Observatory Stadium Arena Airport Bridge Tower Palace Castle Cathedral Mosque Temple
+    Church Synagogue Museum Gallery Theatre Theater Hall Station Terminal Dam Canal Prison
+    Centre Center Plaza Square Street Avenue Road Boulevard Highway Motorway Tunnel Port
+    Harbour Harbor Base Mall""".split()
+)
+LOC_HEADS = frozenset(
+    """Island Islands Isle Isles Mountain Mountains Mount River Lake Valley Bay Strait Straits
+    Peninsula Desert Sea Ocean Gulf Coast Plateau Basin Delta Forest Glacier Cape Archipelago
+    Atoll Reef Heights Hills Hill Falls Canyon Park Province Region District County State
+    Territory Oblast Governorate Prefecture""".split()
+)
+PLACE_BEFORE = (
+    ("island", "of"),
+    ("islands", "of"),
+    ("city", "of"),
+    ("town", "of"),
+    ("village", "of"),
+    ("province", "of"),
+    ("state", "of"),
+    ("region", "of"),
+    ("county", "of"),
+    ("district", "of"),
+    ("port", "of"),
+    ("capital", "of"),
+)
+PLACE_PREPS = frozenset(("in", "near", "outside", "across", "around", "throughout", "inside"))
+
+# sports stories and teams
+SPORTS_CUES = frozenset(
+    """beat beats defeated drew draw scored goal goals innings wicket wickets match matches
+    league season championship cup tournament striker midfielder defender goalkeeper coach
+    halftime half-time quarter-final semi-final quarterfinal semifinal final points rebounds
+    touchdown touchdowns inning innings homer homers pitcher batsman batsmen bowler bowled
+    victory title club clubs team teams squad standings fixture fixtures soccer football
+    cricket baseball basketball rugby hockey tennis golf playoff playoffs stumps declared
+    unbeaten test runs standings division game games scorers scorer attendance""".split()
+)
+TEAM_VERBS = frozenset(
+    """beat beats defeated defeat drew draw lost lose loses won win wins edged routed
+    thrashed trounced downed held rallied clinched needed trail trailed lead led face faces
+    host hosts hosted visit visits play plays played meet meets edge crushed upset stunned
+    eliminated knocked""".split()
+)
+TEAM_BEFORE = frozenset(
+    "v vs vs. beat beats defeated against over to at versus and".split()
+)  # "lost to X", "X at Y" in results tables: the tagger checks the other side too
+_SCORE = re.compile(r"^\d{1,3}([-–]\d{1,3})?$")
+
+
+def is_score(word: str) -> bool:
+    return bool(_SCORE.match(word))
+
+
+@dataclass(frozen=True, slots=True)
+class Sense:
+    name: str
+    label: str  # "-" = not a name
+    kind: str
+    country: str | None
+    cues: tuple[str, ...]
+    not_before: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SenseChoice:
+    sense: Sense | None  # None: no cue for any sense
+    drop: bool  # the mention is a common word
+    weak: bool  # no cue: keep the model's label, give no country
+
+
+@lru_cache(maxsize=1)
+def senses() -> dict[str, tuple[Sense, ...]]:
+    out: dict[str, list[Sense]] = {}
+    for line in (DATA_DIR / "senses.tsv").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, label, kind, country, cues, not_before = (line.split("\t") + [""] * 6)[:6]
+        out.setdefault(name, []).append(
+            Sense(
+                name,
+                label,
+                kind,
+                country or None,
+                tuple(c for c in cues.split("|") if c and c.lower() != name.lower()),
+                frozenset(w for w in not_before.split("|") if w),
+            )
+        )
+    return {k: tuple(v) for k, v in out.items()}
+
+
+class ArticleWords:
+    """Token sets of one article for cue look-ups (built once per article, on demand)."""
+
+    def __init__(self, words: list[str]) -> None:
+        self.words = words
+        self._exact: set[str] | None = None
+        self._lower: set[str] | None = None
+        self._text: str | None = None
+
+    def has(self, cue: str) -> bool:
+        if self._exact is None:
+            self._exact = set(self.words)
+            self._lower = {w.lower() for w in self.words}
+        if " " in cue:
+            if self._text is None:
+                self._text = " ".join(self.words)
+            return cue in self._text if cue[:1].isupper() else cue in self._text.lower()
+        if cue[:1].isupper() or cue.isupper():
+            return cue in self._exact
+        assert self._lower is not None
+        return cue in self._lower
+
+
+def choose_sense(
+    name: str, next_word: str, model_label: str, ctx: ArticleWords
+) -> SenseChoice | None:
+    """The sense of an ambiguous name in this article, or None when the name is not listed."""
+    options = senses().get(name)
+    if not options:
+        return None
+    for s in options:
+        if next_word in s.not_before:
+            return SenseChoice(None, True, False)  # "Reliance on overtime"
+    scored = [(sum(1 for c in s.cues if ctx.has(c)), k, s) for k, s in enumerate(options)]
+    best = max(n for n, _, _ in scored)
+    if best == 0:
+        return SenseChoice(None, False, True)
+    tied = [s for n, _, s in scored if n == best]
+    pick = next((s for s in tied if _label_fits(model_label, s.label)), tied[0])
+    return SenseChoice(pick, pick.label == "-", False)
+
+
+def _label_fits(model_label: str, label: str) -> bool:
+    places = ("GPE", "LOC", "FAC")
+    return model_label == label or (model_label in places and label in places)
+
+
+@lru_cache(maxsize=1)
+def legal_suffixes() -> frozenset[str]:
+    """One-word legal suffixes of company names (cleanco), in the case news writes them."""
+    from cleanco.clean import prepare_default_terms
+
+    risky = {"uk", "eu", "at", "as", "ok", "et", "pt", "ca", "ent", "sem", "ses", "sha", "sal"}
+    risky |= {"vat", "sia", "ong", "dat", "ans", "etat", "private", "unlimited", "company"}
+    risky |= {"da", "dd", "ec", "ee", "eg", "ei", "ep", "ev", "fa", "gp", "ij", "ik", "ky"}
+    out: set[str] = set()
+    for n, words in prepare_default_terms():
+        if n != 1:
+            continue
+        w = words[0]
+        if w in risky or not w.isalpha() or len(w) < 2:
+            continue
+        out.update((w.upper(), w.capitalize(), w.capitalize() + "."))
+    out.update(("Inc.", "Corp.", "Co.", "Ltd.", "GmbH", "plc", "SpA", "NV", "BV", "AG", "SA"))
+    return frozenset(out)
+
+
+def shape_label(words: list[str], start: int, end: int) -> str | None:
+    """What the span's own words say it is, if anything: ORG, FAC or LOC."""
+    toks = words[start:end]
+    if not toks or not toks[0][:1].isupper():
+        return None
+    head = toks[-1]
+    if len(toks) >= 2 and head in legal_suffixes():
+        return "ORG"
+    if len(toks) >= 2 and head in ORG_HEADS:
+        return "ORG"
+    if len(toks) >= 3 and toks[0] in ORG_HEADS and toks[1] == "of":
+        return "ORG"  # "Bank of Japan", "Ministry of Defence", "University of Chicago"
+    if len(toks) >= 2 and head in FAC_HEADS:
+        return "FAC"
+    if len(toks) >= 2 and head in LOC_HEADS:
+        return "LOC"
+    return None
+
+
+def place_context(words: list[str], start: int, end: int) -> bool:
+    """The words around a span say it is a place: "the island of X", "in X" (not "in X's")."""
+    if start >= 2 and (words[start - 2].lower(), words[start - 1]) in PLACE_BEFORE:
+        return True
+    nxt = words[end] if end < len(words) else ""
+    if start >= 1 and words[start - 1] in PLACE_PREPS and nxt not in ("'s", "’s"):
+        return True
+    return False
+
+
+def sports_story(words: list[str]) -> bool:
+    """Enough sporting vocabulary and at least one score."""
+    cues = {w.lower() for w in words if w.lower() in SPORTS_CUES}
+    if len(cues) < 3:
+        return False
+    return any(is_score(w) and ("-" in w or "–" in w) for w in words) or len(cues) >= 4
+
+
+def team_context(words: list[str], start: int, end: int) -> bool:
+    """A place name used as a team: followed by a score, "v" another side, or a sporting
+    verb; or after "v", "beat", "against" ..."""
+    n = len(words)
+    nxt = words[end] if end < n else ""
+    prev = words[start - 1] if start > 0 else ""
+    if is_score(nxt) and not (end + 1 < n and words[end + 1] in MONTHS):
+        return True
+    if nxt.lower() in ("v", "vs", "vs.", "versus") or nxt in TEAM_VERBS:
+        return True
+    if prev.lower() in ("v", "vs", "vs.", "versus", "beat", "beats", "defeated", "against"):
+        return True
+    return False
+
+
+MONTHS = frozenset(
+    "January February March April May June July August September October November December "
+    "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec".split()
+)
