@@ -28,9 +28,11 @@ import gzip
 import hashlib
 import hmac
 import json
+import os
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -117,6 +119,32 @@ class SourceListOut(BaseModel):
 
 def _sources_now(source: str | None = None) -> list[health.SourceHealth]:
     return health.health(source=source)
+
+
+# The console's sections are cached for a few seconds (NEWSWIRE_CONSOLE_CACHE_S, 0 = off):
+# every open console refreshes every 15 s and the figures move by the minute. The pipeline
+# section is never cached; GET /sources, the CLI and /metrics always compute afresh.
+CACHE_S = float(os.environ.get("NEWSWIRE_CONSOLE_CACHE_S", "10"))
+_cache: dict[Any, tuple[float, Any]] = {}
+_cache_lock = threading.Lock()
+_pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="console")
+
+
+def cached(key: Any, compute: Any) -> Any:
+    if CACHE_S <= 0:
+        return compute()
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and now - hit[0] < CACHE_S:
+            return hit[1]
+    value = compute()
+    with _cache_lock:
+        _cache[key] = (time.monotonic(), value)
+        if len(_cache) > 256:
+            for k, _ in sorted(_cache.items(), key=lambda kv: kv[1][0])[:128]:
+                _cache.pop(k, None)
+    return value
 
 
 @router.get(
@@ -580,17 +608,24 @@ def _login_page(message: str | None, status_code: int = 401) -> HTMLResponse:
 
 
 def _sections(can_write: bool, nq: NewsQuery, only: str | None = None) -> dict[str, Any]:
+    """The data of every section (or one), the sections computed side by side."""
     ctx: dict[str, Any] = {"can_write": can_write, "nq": nq, "refresh_s": REFRESH_S}
+    jobs: dict[str, Any] = {}
+    if only in (None, "sources"):
+        jobs["sources"] = _pool.submit(cached, ("sources",), _sources_now)
+    if only in (None, "news"):
+        key = ("news", nq.model_dump_json())
+        jobs["news"] = _pool.submit(cached, key, lambda: news_data(nq))
     if only in (None, "pipeline"):
         ctx["pipe"] = pipeline_data()
-    if only in (None, "sources"):
-        found = _sources_now()
+    if "sources" in jobs:
+        found = jobs["sources"].result()
         ctx["sources"] = [h.as_dict() for h in found]
         ctx["source_counts"] = {
             s: sum(1 for h in found if h.status == s) for s in ("failing", "quiet", "degraded")
         }
-    if only in (None, "news"):
-        ctx["news"] = news_data(nq)
+    if "news" in jobs:
+        ctx["news"] = jobs["news"].result()
         ctx["map_url"] = "/console/map.svg?" + urlencode(
             {k: v for k, v in nq.model_dump().items() if v}
         )
@@ -629,7 +664,7 @@ async def console_map(request: Request, nq: Annotated[NewsQuery, Depends(news_qu
         return Response(status_code=401)
 
     def build() -> bytes:
-        data = news_data(nq)
+        data = cached(("news", nq.model_dump_json()), lambda: news_data(nq))
         return world_map_svg(data["countries"], data.get("unit", nq.unit))
 
     body = await run_in_threadpool(build)

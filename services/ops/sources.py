@@ -138,6 +138,10 @@ def collect(
     from shared.models import Feed, SourceRejection
 
     now = now or datetime.now(UTC)
+    if source is not None and source.isdigit():  # a feed id: that feed's source
+        feed = session.get(Feed, int(source))
+        if feed is not None:
+            source = feed_source(feed)
     today = now.date()
     since = now - timedelta(days=DAYS)
     first_day = today - timedelta(days=DAYS - 1)
@@ -215,7 +219,7 @@ def collect(
         get(name).rejections[reason] = int(n or 0)
     for feed in session.scalars(select(Feed).order_by(Feed.id)):
         name = feed_source(feed)
-        if source is not None and name != source and str(feed.id) != source:
+        if source is not None and name != source:
             continue
         get(name).feeds.append(_feed_dict(feed, now))
     for h in out.values():

@@ -1,0 +1,222 @@
+"""Console load time with 100,000 articles: the api process (uvicorn) on PostgreSQL and Redis.
+
+Stocks a fresh PostgreSQL database with the console test sources plus N articles over 30
+days from 40 sites and 30 countries (stored as the store worker stores them), puts
+messages in the queues (nobody consumes them: a pipeline under load), starts
+``uvicorn services.store.api.app:app`` and measures, side by side in one run:
+
+* ``GET /console`` (the whole server-rendered page: pipeline, sources, news), and its
+  parts as the auto-refresh fetches them, ``GET /console/map.svg`` and ``GET /sources``;
+* with Debian's chromium (when installed): the page in a real browser, navigation start
+  to the load event, and until the map is in the page.
+
+Prints median, p95 and max per target. Usage:
+
+    .venv/bin/python bench/console_load.py [--articles 100000] [--runs 60] [--keep]
+    .venv/bin/python bench/console_load.py --database-url postgresql://... (reuse a stocked db)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PG_ADMIN = os.environ.get("NEWSWIRE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS = os.environ.get("NEWSWIRE_BENCH_REDIS", "redis://127.0.0.1:6379/14")
+TOKEN = "bench-read-token"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def report(name: str, ms: list[float]) -> None:
+    print(
+        f"  {name:34} n={len(ms):3}  median {statistics.median(ms):7.1f} ms  "
+        f"p95 {pct(ms, 0.95):7.1f} ms  max {max(ms):7.1f} ms"
+    )
+
+
+def stock_database(url: str, articles: int) -> None:
+    from services.store import migrate
+    from tests.console.stock import bulk, stock
+
+    migrate.upgrade(url)
+    started = time.perf_counter()
+    stock(url)
+    bulk(url, articles)
+    print(f"stocked {articles:,} + 528 articles in {time.perf_counter() - started:.0f} s")
+
+
+def load_queues(broker: str, database: str) -> None:
+    import redis
+
+    os.environ["NEWSWIRE_BROKER_URL"] = broker
+    os.environ["NEWSWIRE_DATABASE_URL"] = database
+    from services.ops import signals  # noqa: F401 - publish headers, as producers do
+    from shared import dispatch, queues
+    from shared.settings import reset_settings
+
+    reset_settings()
+    redis.Redis.from_url(broker).flushdb()
+    item = {"kind": "record", "title": "waiting", "body": "word " * 200, "source": "bench"}
+    for _ in range(400):
+        dispatch.send(queues.INGEST_ITEMS, {"schema_version": 1, "items": [item] * 20})
+    for _ in range(100):
+        dispatch.send(queues.TAG_ARTICLES, {"schema_version": 1, "articles": []})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--articles", type=int, default=100_000)
+    ap.add_argument("--runs", type=int, default=60)
+    ap.add_argument("--browser-runs", type=int, default=20)
+    ap.add_argument("--database-url", default=None, help="reuse a stocked database")
+    ap.add_argument("--keep", action="store_true", help="keep the database it creates")
+    args = ap.parse_args()
+
+    import httpx
+    import sqlalchemy as sa
+
+    created = None
+    url = args.database_url
+    if url is None:
+        name = f"nw_bench_console_{uuid.uuid4().hex[:8]}"
+        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        url = created = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+        os.environ["NEWSWIRE_DATABASE_URL"] = url
+        stock_database(url, args.articles)
+    with sa.create_engine(url).connect() as conn:
+        n = conn.execute(sa.text("SELECT count(*) FROM articles")).scalar()
+    print(f"database {url.rsplit('/', 1)[1]}: {n:,} articles")
+    load_queues(REDIS, url)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
+    env.update(
+        NEWSWIRE_DATABASE_URL=url,
+        NEWSWIRE_BROKER_URL=REDIS,
+        NEWSWIRE_API_READ_TOKEN=TOKEN,
+        NEWSWIRE_LOG_LEVEL="WARNING",
+    )
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "uvicorn"),
+            "services.store.api.app:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(base + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"})
+        targets = {
+            "GET /console (whole page)": "/console",
+            "GET /console?part=pipeline": "/console?part=pipeline",
+            "GET /console?part=sources": "/console?part=sources",
+            "GET /console?part=news": "/console?part=news",
+            "GET /console?country=IQ&period=30d": "/console?country=IQ&period=30d",
+            "GET /console/map.svg (gzip)": "/console/map.svg",
+            "GET /sources": "/sources",
+        }
+        for path in targets.values():  # warm up: imports, templates, plans, caches
+            for _ in range(3):
+                assert client.get(path).status_code == 200, path
+        times: dict[str, list[float]] = {k: [] for k in targets}
+        for _ in range(args.runs):  # interleaved, so every target sees the same noise
+            for label, path in targets.items():
+                t = time.perf_counter()
+                r = client.get(path, headers={"Accept-Encoding": "gzip"})
+                times[label].append((time.perf_counter() - t) * 1000)
+                assert r.status_code == 200
+        print(f"server side, {args.runs} runs each (httpx, keep-alive, one client):")
+        for label, ms in times.items():
+            report(label, ms)
+        page = client.get("/console")
+        print(
+            f"  page size {len(page.content) / 1024:.0f} KiB HTML; map "
+            f"{len(client.get('/console/map.svg').content) / 1024:.0f} KiB gzip"
+        )
+        browser_times(base, args.browser_runs)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        if created and not args.keep:
+            from shared import db
+
+            db.dispose_engine()
+            admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(
+                    sa.text(f'DROP DATABASE IF EXISTS "{created.rsplit("/", 1)[1]}" WITH (FORCE)')
+                )
+        elif created:
+            print(f"kept {created}")
+
+
+def browser_times(base: str, runs: int) -> None:
+    if not Path("/usr/bin/chromium").exists():
+        print("browser: /usr/bin/chromium missing (make browser-deps); skipped")
+        return
+    from playwright.sync_api import sync_playwright
+
+    loads: list[float] = []
+    maps: list[float] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{base}/console?token={TOKEN}")
+        page.wait_for_selector("#map[data-loaded='1']", timeout=60_000)
+        for _ in range(runs):
+            t = time.perf_counter()
+            page.goto(f"{base}/console", wait_until="load")
+            loads.append((time.perf_counter() - t) * 1000)
+            page.wait_for_selector("#map[data-loaded='1']", timeout=60_000)
+            maps.append((time.perf_counter() - t) * 1000)
+        timing: Any = page.evaluate(
+            "JSON.stringify(performance.getEntriesByType('navigation')[0].toJSON())"
+        )
+        browser.close()
+    print(f"browser (chromium headless), {runs} loads:")
+    report("navigation to load event", loads)
+    report("navigation to map in the page", maps)
+    print(f"  last navigation entry: {timing[:200]}...")
+
+
+if __name__ == "__main__":
+    main()
