@@ -59,7 +59,7 @@ from services.store.models import (
 )
 from shared.db import is_postgres
 from shared.logging import get_logger
-from shared.schemas import utcnow
+from shared.schemas import EnrichedArticle, utcnow
 
 log = get_logger(__name__)
 
@@ -79,6 +79,7 @@ MIN_SHARED_KEYS = 2
 MAX_CANDIDATES = 12  # best-sharing candidate stories scored per article
 KEY_CHARS = 120
 ADVISORY_LOCK = 0x6E777374  # "nwst": one clustering transaction at a time (PostgreSQL)
+LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
 
 LABEL_WEIGHTS = {
     "PERSON": 3.0,
@@ -132,14 +133,24 @@ def _stem(word: str) -> str:
     return word
 
 
+_STEMS: dict[str, str] = {}
+
+
 def terms(text_: str | None) -> list[str]:
+    """Content words of a text, lower-cased and stemmed (stop words and words of one or
+    two letters dropped)."""
     if not text_:
         return []
+    stems = _STEMS
+    if len(stems) > 200_000:
+        stems.clear()
     out = []
     for w in _WORD_RE.findall(text_.lower()):
-        if len(w) < 3 or w in STOPWORDS:
-            continue
-        out.append(_stem(w))
+        t = stems.get(w)
+        if t is None:
+            t = stems[w] = "" if len(w) < 3 or w in STOPWORDS else _stem(w)
+        if t:
+            out.append(t)
     return out
 
 
@@ -154,8 +165,9 @@ def _top(weights: dict[str, float], n: int) -> dict[str, float]:
     return dict(sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
 
 
-def _cosine(unit: dict[str, float], other: dict[str, float]) -> float:
-    """``unit`` is normalized; ``other`` is not."""
+def _cosine(unit: dict[str, float], other: dict[str, float], squares: float | None = None) -> float:
+    """``unit`` is normalized; ``other`` is not (``squares``: its sum of squares, when
+    known)."""
     if not unit or not other:
         return 0.0
     dot = 0.0
@@ -165,7 +177,9 @@ def _cosine(unit: dict[str, float], other: dict[str, float]) -> float:
             dot += v * w
     if not dot:
         return 0.0
-    return dot / math.sqrt(sum(v * v for v in other.values()))
+    if squares is None:
+        squares = sum(v * v for v in other.values())
+    return dot / math.sqrt(squares) if squares > 0 else 0.0
 
 
 def _aware(dt: datetime) -> datetime:
@@ -248,10 +262,50 @@ def make_item(
     )
 
 
+def item_of(a: EnrichedArticle) -> Item:
+    """Features of an article as the store writes it (the names, labels and codes
+    ``repository._tag_rows`` keeps), without reading it back."""
+    entities: dict[tuple[str, str], list[Any]] = {}
+    for e in a.entities:
+        name = (e.canonical or e.text).replace("\x00", "")[:300]
+        label = e.label.replace("\x00", "")[:20]
+        if not label or not name.strip():
+            continue
+        row = entities.get((name, label))
+        if row is None:
+            entities[(name, label)] = [name, label, e.count, e.in_title]
+        else:
+            row[2] += e.count
+            row[3] = row[3] or e.in_title
+    countries: dict[str, str] = {}
+    for c in a.countries:
+        code = c.code.upper()
+        if len(code) == 2 and code not in countries:
+            countries[code] = c.name.replace("\x00", "")[:100] or code
+    regions: dict[tuple[str, str], tuple[str, str, str]] = {}
+    for r in a.regions:
+        scheme, code = r.scheme[:16], r.code.replace("\x00", "")[:64]
+        if code and (scheme, code) not in regions:
+            regions[(scheme, code)] = (code, r.name.replace("\x00", "")[:100] or code, scheme)
+    body = a.body.replace("\x00", "") if "\x00" in a.body else a.body
+    return make_item(
+        a.id,
+        a.title.replace("\x00", "") if a.title else a.title,
+        body[:LEAD_CHARS],
+        a.source[:300] if a.source else a.source,
+        a.published_at or a.ingested_at,
+        sorted((n, lab, c, t) for n, lab, c, t in entities.values()),
+        sorted(countries.items()),
+        sorted(regions.values()),
+    )
+
+
 def load_items(session: Session, ids: Sequence[str]) -> list[Item]:
     """Features of the given articles that have no story yet, in (date, id) order."""
     if not ids:
         return []
+    if is_postgres(session):
+        return _load_items_pg(session, sorted(set(ids)))
     rows: list[Any] = []
     for start in range(0, len(ids), 500):
         rows.extend(
@@ -302,6 +356,15 @@ def load_items(session: Session, ids: Sequence[str]) -> list[Item]:
             ).where(ArticleRegion.article_id.in_(part))
         ):
             regs[aid].append((code, rname, scheme))
+    return _items(rows, ents, ctry, regs)
+
+
+def _items(
+    rows: list[Any],
+    ents: dict[str, list[tuple[str, str, int, bool]]],
+    ctry: dict[str, list[tuple[str, str]]],
+    regs: dict[str, list[tuple[str, str, str]]],
+) -> list[Item]:
     items = [
         make_item(
             aid,
@@ -319,22 +382,82 @@ def load_items(session: Session, ids: Sequence[str]) -> list[Item]:
     return items
 
 
+def _pg(session: Session) -> Any:
+    """The psycopg connection under the session, in its transaction: the clustering
+    step's statements are few and written in plain SQL, so they skip SQLAlchemy's
+    statement building (most of the step's cost through the ORM)."""
+    dbapi = session.connection().connection.driver_connection
+    assert dbapi is not None
+    return dbapi
+
+
+def _load_items_pg(session: Session, ids: list[str]) -> list[Item]:
+    with _pg(session).cursor() as cur:
+        cur.execute(
+            f"SELECT id, title, substr(body, 1, {LEAD_CHARS}), source, dated_at FROM articles "
+            "WHERE id = ANY(%s) AND story_id IS NULL",
+            (ids,),
+        )
+        rows = cur.fetchall()
+        if not rows:
+            return []
+        found = [r[0] for r in rows]
+        ents: dict[str, list[tuple[str, str, int, bool]]] = defaultdict(list)
+        ctry: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        regs: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+        cur.execute(
+            "SELECT 'e', ae.article_id, e.name, e.label, ae.count::text, ae.in_title "
+            "FROM article_entities ae JOIN entities e ON e.id = ae.entity_id "
+            "WHERE ae.article_id = ANY(%s) "
+            "UNION ALL SELECT 'c', article_id, code, name, NULL, NULL FROM article_countries "
+            "WHERE article_id = ANY(%s) "
+            "UNION ALL SELECT 'r', article_id, code, name, scheme, NULL FROM article_regions "
+            "WHERE article_id = ANY(%s)",
+            (found, found, found),
+        )
+        for kind, aid, a, b, c, d in cur.fetchall():
+            if kind == "e":
+                ents[aid].append((a, b, int(c), bool(d)))
+            elif kind == "c":
+                ctry[aid].append((a, b))
+            else:
+                regs[aid].append((a, b, c))
+    return _items(rows, ents, ctry, regs)
+
+
 # ---------------------------------------------------------------- story state
+
+
+@dataclass
+class _Row:
+    """The columns of a story that clustering sets besides the profile's."""
+
+    id: int  # 0 until a new story is written
+    title: str = ""
+    article_id: str | None = None
 
 
 @dataclass
 class _Open:
     """A story as clustering sees it during one transaction."""
 
-    row: Story
+    row: _Row
     profile: dict[str, Any]
     first: datetime
     last: datetime
     changed: bool = False
 
     @classmethod
-    def of(cls, row: Story) -> _Open:
-        return cls(row, dict(row.profile or {}), _aware(row.first_seen), _aware(row.last_seen))
+    def of(
+        cls,
+        sid: int,
+        title: str,
+        article_id: str | None,
+        first: datetime,
+        last: datetime,
+        profile: dict[str, Any] | None,
+    ) -> _Open:
+        return cls(_Row(sid, title, article_id), dict(profile or {}), _aware(first), _aware(last))
 
     def gap_hours(self, when: datetime) -> float:
         if when < self.first:
@@ -345,74 +468,79 @@ class _Open:
 
     def score(self, item: Item) -> float:
         p = self.profile
-        text_sim = _cosine(item.terms, p.get("terms") or {})
-        ent_sim = _cosine(item.entities, p.get("ents") or {})
+        text_sim = _cosine(item.terms, p.get("terms") or {}, p.get("tn"))
+        ent_sim = _cosine(item.entities, p.get("ents") or {}, p.get("en"))
         s = TEXT_SHARE * text_sim + (1.0 - TEXT_SHARE) * ent_sim
         return s / (1.0 + self.gap_hours(item.dated_at) / TIME_SCALE_H)
 
     def add(self, item: Item) -> None:
+        """Take the article in: the profile is updated in place (it was read for this
+        transaction only)."""
         p = self.profile
-        n = int(p.get("n", 0)) + 1
-        tsum = dict(p.get("terms") or {})
-        for k, v in item.terms.items():
-            tsum[k] = tsum.get(k, 0.0) + v
-        esum = dict(p.get("ents") or {})
-        for k, v in item.entities.items():
-            esum[k] = esum.get(k, 0.0) + v
-        entities = {k: list(v) for k, v in (p.get("entities") or {}).items()}
+        p["n"] = int(p.get("n", 0)) + 1
+        for field_, norm, values, cap in (
+            ("terms", "tn", item.terms, MAX_TERMS),
+            ("ents", "en", item.entities, MAX_ENTITIES),
+        ):
+            sums = p.setdefault(field_, {})
+            squares = float(p.get(norm) or 0.0)
+            for k, v in values.items():
+                old = sums.get(k, 0.0)
+                sums[k] = new = old + v
+                squares += new * new - old * old
+            if len(sums) > cap + cap // 2:  # trimmed now and then, not on every article
+                sums = p[field_] = _top(sums, cap)
+                squares = sum(v * v for v in sums.values())
+            p[norm] = squares
+        entities = p.setdefault("entities", {})
         for k, (name, label) in item.names.items():
             entry = entities.get(k)
             if entry is None:
                 entities[k] = [name, label, 1]
             else:
                 entry[2] += 1
-        if len(entities) > MAX_ENTITIES:
-            entities = dict(
+        if len(entities) > MAX_ENTITIES + MAX_ENTITIES // 2:
+            p["entities"] = dict(
                 sorted(entities.items(), key=lambda kv: (-kv[1][2], kv[0]))[:MAX_ENTITIES]
             )
-        countries = {k: list(v) for k, v in (p.get("countries") or {}).items()}
+        countries = p.setdefault("countries", {})
         for code, cname in item.countries.items():
             countries.setdefault(code, [cname, 0])[1] += 1
-        regions = {k: list(v) for k, v in (p.get("regions") or {}).items()}
+        regions = p.setdefault("regions", {})
         for code, (rname, scheme) in item.regions.items():
             regions.setdefault(code, [rname, scheme, 0])[2] += 1
-        sources = dict(p.get("sources") or {})
+        sources = p.setdefault("sources", {})
         src = item.source or "?"
         sources[src] = sources.get(src, 0) + 1
         self.first = min(self.first, item.dated_at)
         self.last = max(self.last, item.dated_at)
-        cutoff = self.last - timedelta(hours=GROWTH_HOURS)
-        recent = [r for r in (p.get("recent") or []) if datetime.fromisoformat(r) > cutoff]
-        if item.dated_at > cutoff:
-            recent.append(item.dated_at.isoformat())
-        self.profile = {
-            "n": n,
-            "terms": _top({k: round(v, 4) for k, v in tsum.items()}, MAX_TERMS),
-            "ents": _top({k: round(v, 4) for k, v in esum.items()}, MAX_ENTITIES),
-            "entities": entities,
-            "countries": countries,
-            "regions": regions,
-            "sources": sources,
-            "recent": sorted(recent),
-            "rep": p.get("rep", 0.0),
-        }
+        # Dates (epoch seconds) of the articles in the GROWTH_HOURS before the last one.
+        cutoff = self.last.timestamp() - GROWTH_HOURS * 3600
+        when = item.dated_at.timestamp()
+        recent = [r for r in p.get("recent") or [] if r > cutoff]
+        if when > cutoff:
+            recent.append(when)
+        p["recent"] = sorted(recent)
         # Representative title: the title closest to the story's centroid so far.
-        rep = _cosine(_normalized({t: 1.0 for t in terms(item.title)}), self.profile["terms"])
+        rep = _cosine(_normalized(dict.fromkeys(terms(item.title), 1.0)), p["terms"], p["tn"])
         if item.title and (not self.row.title or rep > float(p.get("rep", 0.0)) + 0.05):
             self.row.title = item.title
             self.row.article_id = item.id
-            self.profile["rep"] = round(rep, 4)
+            p["rep"] = rep
         self.changed = True
 
-    def write(self, now: datetime) -> None:
-        row, p = self.row, self.profile
-        row.profile = p
-        row.first_seen = self.first
-        row.last_seen = self.last
-        row.article_count = int(p["n"])
-        row.source_count = len(p["sources"])
-        row.growth = round(len(p["recent"]) / GROWTH_HOURS, 3)
-        row.updated_at = now
+    def columns(self) -> dict[str, Any]:
+        p = self.profile
+        return {
+            "title": self.row.title,
+            "article_id": self.row.article_id,
+            "first_seen": self.first,
+            "last_seen": self.last,
+            "article_count": int(p["n"]),
+            "source_count": len(p["sources"]),
+            "growth": round(len(p["recent"]) / GROWTH_HOURS, 3),
+            "profile": p,
+        }
 
 
 # ---------------------------------------------------------------- clustering
@@ -436,7 +564,8 @@ class ClusterResult:
 def _lock(session: Session) -> None:
     """Serialize clustering transactions: stories of one event are never started twice."""
     if is_postgres(session):
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK})
+        with _pg(session).cursor() as cur:
+            cur.execute(LOCK_SQL, (ADVISORY_LOCK,))
     else:  # SQLite: take the database's write lock now, not at the first write
         session.execute(text("UPDATE stories SET id = id WHERE 0 = 1"))
 
@@ -463,6 +592,7 @@ def _candidates(
     within the window of its dates (see :func:`rebuild` for ``floor``)."""
     by_key: dict[str, set[int]] = defaultdict(set)
     spans: Spans = {}
+    postgres = is_postgres(session)
     for group in _date_groups(items):
         keys = sorted({k for i in group for k in i.keys})
         lo = group[0].dated_at - WINDOW
@@ -476,10 +606,69 @@ def _candidates(
             )
             if floor is not None:
                 stmt = stmt.where(or_(Story.last_seen >= floor[0], Story.id > floor[1]))
-            for key, sid, first, last in session.execute(stmt):
+            if postgres:
+                with _pg(session).cursor() as cur:
+                    cur.execute(*_candidates_sql(keys[start : start + 500], lo, hi, floor))
+                    found = cur.fetchall()
+            else:
+                found = list(session.execute(stmt).all())
+            for key, sid, first, last in found:
                 by_key[key].add(sid)
                 spans[sid] = (_aware(first), _aware(last))
     return by_key, spans
+
+
+def _candidates_sql(
+    keys: list[str], lo: datetime, hi: datetime, floor: tuple[datetime, int] | None
+) -> tuple[str, tuple[Any, ...]]:
+    sql = (
+        "SELECT k.key, k.story_id, s.first_seen, s.last_seen FROM story_keys k "
+        "JOIN stories s ON s.id = k.story_id WHERE k.key = ANY(%s) "
+        "AND s.last_seen >= %s AND s.first_seen <= %s"
+    )
+    if floor is None:
+        return sql, (keys, lo, hi)
+    return sql + " AND (s.last_seen >= %s OR s.id > %s)", (keys, lo, hi, floor[0], floor[1])
+
+
+def _lock_and_prefetch(
+    session: Session, items: list[Item], floor: tuple[datetime, int] | None, savepoint: bool
+) -> tuple[set[str], dict[str, set[int]], Spans]:
+    """PostgreSQL, one round trip: the lock, the articles still without a story, and
+    the candidates of every item (see :func:`_candidates`)."""
+    conn = _pg(session)
+    by_key: dict[str, set[int]] = defaultdict(set)
+    spans: Spans = {}
+    cursors = []
+    with conn.pipeline():
+        lock = conn.cursor()
+        if savepoint:
+            lock.execute("SAVEPOINT nw_stories")
+        lock.execute(LOCK_SQL, (ADVISORY_LOCK,))
+        todo_cur = conn.cursor()
+        todo_cur.execute(
+            "SELECT id FROM articles WHERE id = ANY(%s) AND story_id IS NULL",
+            (sorted(i.id for i in items),),
+        )
+        for group in _date_groups(items):
+            keys = sorted({k for i in group for k in i.keys})
+            if keys:
+                cur = conn.cursor()
+                cur.execute(
+                    *_candidates_sql(
+                        keys, group[0].dated_at - WINDOW, group[-1].dated_at + WINDOW, floor
+                    )
+                )
+                cursors.append(cur)
+    todo = {r[0] for r in todo_cur.fetchall()}
+    for cur in cursors:
+        for key, sid, first, last in cur.fetchall():
+            by_key[key].add(sid)
+            spans[sid] = (_aware(first), _aware(last))
+        cur.close()
+    lock.close()
+    todo_cur.close()
+    return todo, by_key, spans
 
 
 def _ranked(item: Item, by_key: dict[str, set[int]], spans: Spans) -> list[int]:
@@ -501,25 +690,82 @@ def _ranked(item: Item, by_key: dict[str, set[int]], spans: Spans) -> list[int]:
 
 
 def cluster_articles(
-    session: Session, ids: Sequence[str], *, floor: tuple[datetime, int] | None = None
+    session: Session,
+    ids: Sequence[str],
+    *,
+    floor: tuple[datetime, int] | None = None,
+    articles: Sequence[EnrichedArticle] | None = None,
+    savepoint: bool = False,
 ) -> ClusterResult:
-    """Place these articles into stories, in the caller's transaction (see module doc).
+    """Place these articles into stories, in the caller's transaction (see module doc);
+    with ``savepoint``, a failure undoes the clustering only, not the caller's work.
 
     Articles already in a story, or not stored, are skipped. ``floor`` = (since, id):
     stories that ended before ``since`` are no candidates unless their id is above
-    ``id`` (rebuild: made by this rebuild)."""
-    _lock(session)
-    items = load_items(session, ids)
+    ``id`` (rebuild: made by this rebuild). ``articles``: the batch just written (the
+    store step), so their features need not be read back.
+
+    On PostgreSQL with ``articles`` this is three round trips: lock, which articles
+    still need a story and the candidates (pipelined: each statement runs after the
+    one before, so the reads see everything committed before the lock was granted);
+    the candidate stories and ids for new ones; all the writes (the savepoint travels
+    with the first and the last)."""
+    if not savepoint:
+        return _cluster(session, ids, floor, articles, False)
+    if not is_postgres(session):
+        with session.begin_nested():
+            return _cluster(session, ids, floor, articles, False)
+    try:
+        return _cluster(session, ids, floor, articles, True)
+    except Exception:
+        with _pg(session).cursor() as cur:
+            cur.execute("ROLLBACK TO SAVEPOINT nw_stories")
+        raise
+
+
+def _cluster(
+    session: Session,
+    ids: Sequence[str],
+    floor: tuple[datetime, int] | None,
+    articles: Sequence[EnrichedArticle] | None,
+    savepoint: bool,
+) -> ClusterResult:
+    postgres = is_postgres(session)
+    if savepoint and (articles is None or not postgres):
+        with _pg(session).cursor() as cur:
+            cur.execute("SAVEPOINT nw_stories")
+    reserved: list[int] = []
+    if articles is not None:
+        wanted_ids = set(ids)
+        newest: dict[str, EnrichedArticle] = {}
+        for a in articles:  # the copy upsert_batch kept: the newest enrichment
+            old = newest.get(a.id)
+            if a.id in wanted_ids and (
+                old is None or a.enrichment.enriched_at >= old.enrichment.enriched_at
+            ):
+                newest[a.id] = a
+        items = sorted((item_of(a) for a in newest.values()), key=lambda i: (i.dated_at, i.id))
+        if postgres:
+            todo, by_key, spans = _lock_and_prefetch(session, items, floor, savepoint)
+        else:
+            _lock(session)
+            todo = set(_unclustered(session, ids))
+        items = [i for i in items if i.id in todo]
+    else:
+        _lock(session)
+        items = load_items(session, ids)
     result = ClusterResult(skipped=len(set(ids)) - len(items))
     if not items:
+        if savepoint:
+            with _pg(session).cursor() as cur:
+                cur.execute("RELEASE SAVEPOINT nw_stories")
         return result
     now = utcnow()
-    by_key, spans = _candidates(session, items, floor)
+    if articles is None or not postgres:
+        by_key, spans = _candidates(session, items, floor)
+    known = {(k, sid) for k, sids in by_key.items() for sid in sids}  # stored keys
     wanted = sorted({sid for item in items for sid in _ranked(item, by_key, spans)})
-    stories: dict[int, _Open] = {}
-    for start in range(0, len(wanted), 500):
-        for row in session.scalars(select(Story).where(Story.id.in_(wanted[start : start + 500]))):
-            stories[row.id] = _Open.of(row)
+    stories, reserved = _load_stories(session, wanted, reserve=len(items) if postgres else 0)
     new: list[_Open] = []  # started in this call, known by negative ids until flushed
     assigned: list[tuple[Item, _Open]] = []
     for item in items:
@@ -534,18 +780,7 @@ def cluster_articles(
             if s > best_score:
                 best, best_score, best_sid = st, s, sid
         if best is None:
-            row = Story(
-                title="",
-                first_seen=item.dated_at,
-                last_seen=item.dated_at,
-                article_count=0,
-                source_count=0,
-                growth=0.0,
-                profile={},
-                created_at=now,
-                updated_at=now,
-            )
-            best = _Open(row, {}, item.dated_at, item.dated_at)
+            best = _Open(_Row(0), {}, item.dated_at, item.dated_at)
             new.append(best)
             best_sid = -len(new)
             result.created += 1
@@ -557,11 +792,173 @@ def cluster_articles(
             by_key[k].add(best_sid)
         assigned.append((item, best))
 
-    for st in (*stories.values(), *new):
-        if st.changed:
-            st.write(now)
-    session.add_all([st.row for st in new])
+    changed = [st for st in stories.values() if st.changed]
+    if postgres:
+        for st, sid in zip(new, reserved, strict=False):
+            st.row.id = sid
+        _write_pg(session, changed, new, assigned, now, known, savepoint)
+    else:
+        _write_orm(session, changed, new, assigned, now, known)
+    result.articles = len(assigned)
+    return result
+
+
+def _unclustered(session: Session, ids: Sequence[str]) -> list[str]:
+    if is_postgres(session):
+        with _pg(session).cursor() as cur:
+            cur.execute(
+                "SELECT id FROM articles WHERE id = ANY(%s) AND story_id IS NULL",
+                (sorted(set(ids)),),
+            )
+            return [r[0] for r in cur.fetchall()]
+    out: list[str] = []
+    wanted = sorted(set(ids))
+    for start in range(0, len(wanted), 500):
+        out.extend(
+            session.scalars(
+                select(Article.id).where(
+                    Article.id.in_(wanted[start : start + 500]), Article.story_id.is_(None)
+                )
+            )
+        )
+    return out
+
+
+def _load_stories(
+    session: Session, ids: list[int], reserve: int = 0
+) -> tuple[dict[int, _Open], list[int]]:
+    """The candidate stories, and (PostgreSQL) ``reserve`` ids for new stories from the
+    sequence in the same round trip (unused ones are gaps, as after any rollback)."""
+    out: dict[int, _Open] = {}
+    reserved: list[int] = []
+    if is_postgres(session):
+        conn = _pg(session)
+        with conn.pipeline(), conn.cursor() as cur, conn.cursor() as seq:
+            cur.execute(
+                "SELECT id, title, article_id, first_seen, last_seen, profile FROM stories "
+                "WHERE id = ANY(%s)",
+                (ids,),
+            )
+            if reserve:
+                seq.execute(
+                    "SELECT nextval(pg_get_serial_sequence('stories', 'id')) "
+                    "FROM generate_series(1, %s)",
+                    (reserve,),
+                )
+            rows = cur.fetchall()
+            if reserve:
+                reserved = [int(r[0]) for r in seq.fetchall()]
+    else:
+        rows = []
+        for start in range(0, len(ids), 500):
+            rows.extend(
+                session.execute(
+                    select(
+                        Story.id,
+                        Story.title,
+                        Story.article_id,
+                        Story.first_seen,
+                        Story.last_seen,
+                        Story.profile,
+                    ).where(Story.id.in_(ids[start : start + 500]))
+                ).all()
+            )
+    for row in rows:
+        out[row[0]] = _Open.of(*row)
+    return out, reserved
+
+
+def _key_rows(
+    assigned: list[tuple[Item, _Open]], known: set[tuple[str, int]]
+) -> list[tuple[str, int]]:
+    """Keys of the assigned articles' stories, but those already stored."""
+    rows = {(k, st.row.id) for item, st in assigned for k in (*item.keys, *item.filter_keys)}
+    return sorted(rows - known)
+
+
+def _write_pg(
+    session: Session,
+    changed: list[_Open],
+    new: list[_Open],
+    assigned: list[tuple[Item, _Open]],
+    now: datetime,
+    known: set[tuple[str, int]],
+    savepoint: bool = False,
+) -> None:
+    """Everything in one round trip: new stories (their ids reserved before), changed
+    stories, the articles' story_id, the keys (and the savepoint's release)."""
+    from psycopg.types.json import Jsonb
+
+    conn = _pg(session)
+    # Sent in one go (pipeline mode): one round trip, not one per statement.
+    with conn.pipeline(), conn.cursor() as cur:
+        for rows, sql in (
+            (
+                new,
+                "INSERT INTO stories (id, title, article_id, first_seen, last_seen, "
+                "article_count, source_count, growth, profile, created_at, updated_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            ),
+            (
+                changed,
+                "UPDATE stories SET title = %s, article_id = %s, first_seen = %s, "
+                "last_seen = %s, article_count = %s, source_count = %s, growth = %s, "
+                "profile = %s, updated_at = %s WHERE id = %s",
+            ),
+        ):
+            if not rows:
+                continue
+            params = []
+            for st in rows:
+                c = st.columns()
+                values = [
+                    c["title"],
+                    c["article_id"],
+                    c["first_seen"],
+                    c["last_seen"],
+                    c["article_count"],
+                    c["source_count"],
+                    c["growth"],
+                    Jsonb(c["profile"]),
+                ]
+                if rows is new:
+                    params.append([st.row.id, *values, now, now])
+                else:
+                    params.append([*values, now, st.row.id])
+            cur.executemany(sql, params)
+        cur.execute(
+            "UPDATE articles a SET story_id = t.sid "
+            "FROM unnest(%s::text[], %s::int[]) AS t(id, sid) "
+            "WHERE a.id = t.id AND a.story_id IS NULL",
+            ([i.id for i, _ in assigned], [st.row.id for _, st in assigned]),
+        )
+        keys = _key_rows(assigned, known)
+        cur.execute(
+            "INSERT INTO story_keys (key, story_id) "
+            "SELECT * FROM unnest(%s::text[], %s::int[]) ON CONFLICT DO NOTHING",
+            ([k for k, _ in keys], [sid for _, sid in keys]),
+        )
+        if savepoint:
+            cur.execute("RELEASE SAVEPOINT nw_stories")
+
+
+def _write_orm(
+    session: Session,
+    changed: list[_Open],
+    new: list[_Open],
+    assigned: list[tuple[Item, _Open]],
+    now: datetime,
+    known: set[tuple[str, int]],
+) -> None:
+    rows = [Story(**st.columns(), created_at=now, updated_at=now) for st in new]
+    session.add_all(rows)
     session.flush()
+    for st, row in zip(new, rows, strict=True):
+        st.row.id = row.id
+    for st in changed:
+        session.execute(
+            update(Story).where(Story.id == st.row.id).values(**st.columns(), updated_at=now)
+        )
     table = cast(Table, Article.__table__)
     session.execute(
         table.update()
@@ -569,23 +966,11 @@ def cluster_articles(
         .values(story_id=bindparam("sid")),
         [{"aid": item.id, "sid": st.row.id} for item, st in assigned],
     )
-    key_rows = sorted(
-        {(k, st.row.id) for item, st in assigned for k in (*item.keys, *item.filter_keys)}
-    )
-    _insert_keys(session, key_rows)
-    result.articles = len(assigned)
-    return result
+    from sqlalchemy.dialects.sqlite import insert
 
-
-def _insert_keys(session: Session, rows: list[tuple[str, int]]) -> None:
-    if not rows:
-        return
-    if is_postgres(session):
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    for start in range(0, len(rows), 400):
-        chunk = [{"key": k, "story_id": s} for k, s in rows[start : start + 400]]
+    keys = _key_rows(assigned, known)
+    for start in range(0, len(keys), 400):
+        chunk = [{"key": k, "story_id": sid} for k, sid in keys[start : start + 400]]
         session.execute(insert(StoryKey).values(chunk).on_conflict_do_nothing())
 
 

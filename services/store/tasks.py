@@ -1,11 +1,12 @@
 """Store tasks: upsert a batch of enriched articles, then make it searchable.
 
-A batch is three transactions: the articles, tags and ingest records (one
+A batch is two transactions: the articles, tags and ingest records (one
 ``upsert_batch``), then the full-text documents of what was written
-(``index_search``), then the stories of the new articles (``stories.cluster_articles``).
+(``index_search``) and the stories of the new articles (``stories.cluster_articles``,
+in a savepoint: a commit costs more than the whole clustering of a small batch).
 When the second fails the articles stay stored and queued in ``search_pending``; the
-``store.index_search`` sweep builds what is left. When the third fails the articles
-stay without a story; the ``store.cluster_stories`` sweep places them.
+``store.index_search`` sweep builds what is left. When the clustering fails the
+articles stay without a story; the ``store.cluster_stories`` sweep places them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
+from sqlalchemy.orm import Session
 
 from services.store import stories
 from services.store.repository import index_search, search_backlog, upsert_batch
@@ -33,7 +35,7 @@ SWEEP_BUDGET_S = 20.0
 
 def store_batch(articles: list[EnrichedArticle], url: str | None = None) -> int:
     """The store step as a plain function: one transaction per batch, then its search
-    documents in a second one."""
+    documents and stories in a second one."""
     started = time.perf_counter()
     with session_scope(url) as session:
         result = upsert_batch(session, articles)
@@ -55,19 +57,19 @@ def store_batch(articles: list[EnrichedArticle], url: str | None = None) -> int:
     if result.updated or result.stale:
         log.info("redelivery_absorbed", updated=len(result.updated), stale=len(result.stale))
     if result.written:
-        index_written(result.written, url)
-        cluster_written(result.written, url)
+        index_written(result.written, url, articles)
     return len(articles)
 
 
-def cluster_written(ids: list[str], url: str | None = None) -> int:
-    """Stories for articles just written (those already in a story are left where they
-    are). A failure loses nothing: the articles stay unclustered and the sweep places
-    them."""
+def cluster_in(
+    session: Session, ids: list[str], articles: list[EnrichedArticle] | None = None
+) -> int:
+    """Stories for articles just written, in a savepoint of the caller's transaction
+    (those already in a story are left where they are). A failure loses nothing: the
+    articles stay unclustered and the ``store.cluster_stories`` sweep places them."""
     started = time.perf_counter()
     try:
-        with session_scope(url) as session:
-            done = stories.cluster_articles(session, ids)
+        done = stories.cluster_articles(session, ids, articles=articles, savepoint=True)
     except Exception as exc:  # noqa: BLE001 - logged; the sweep retries
         log.warning("stories_deferred", articles=len(ids), error=repr(exc)[:300])
         return 0
@@ -82,13 +84,18 @@ def cluster_written(ids: list[str], url: str | None = None) -> int:
     return done.articles
 
 
-def index_written(ids: list[str], url: str | None = None) -> int:
-    """Search documents for articles just written. A failure here loses nothing: the
-    articles are stored and still queued, and the sweep retries them."""
+def index_written(
+    ids: list[str], url: str | None = None, articles: list[EnrichedArticle] | None = None
+) -> int:
+    """Search documents for articles just written, then their stories (when
+    ``articles``, the batch, is given). A failure here loses nothing: the articles are
+    stored and still queued, and the sweeps retry them."""
     started = time.perf_counter()
     try:
         with session_scope(url) as session:
             done = index_search(session, ids)
+            if articles is not None:
+                cluster_in(session, ids, articles)
     except Exception as exc:  # noqa: BLE001 - logged; the sweep retries
         log.warning("search_index_deferred", articles=len(ids), error=repr(exc)[:300])
         return 0

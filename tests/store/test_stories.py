@@ -228,7 +228,7 @@ def test_two_writers_without_the_lock_make_two_stories(
 ):
     """Control: the race test can fail. With the lock taken away, the same two writers
     start two stories for one event."""
-    monkeypatch.setattr(stories, "_lock", lambda session: None)
+    monkeypatch.setattr(stories, "LOCK_SQL", "SELECT %s")
     assert _race(fresh_pg_url, corpus, monkeypatch) == 2
 
 
@@ -238,17 +238,17 @@ def _race(url: str, corpus: list[StoryArticle], monkeypatch: pytest.MonkeyPatch)
     members = [a.article() for a in corpus if a.event == event]
     halves = [members[0::2], members[1::2]]
     both_looking = threading.Barrier(2)
-    real = stories._candidates
+    real = stories._lock_and_prefetch
 
-    def candidates(session: Any, items: Any, floor: Any) -> Any:
-        found = real(session, items, floor)
+    def prefetch(*args: Any) -> Any:
+        found = real(*args)
         try:  # with the lock the other writer cannot get here: the wait times out
             both_looking.wait(timeout=3)
         except threading.BrokenBarrierError:
             pass
         return found
 
-    monkeypatch.setattr(stories, "_candidates", candidates)
+    monkeypatch.setattr(stories, "_lock_and_prefetch", prefetch)
     errors: list[BaseException] = []
 
     def writer(batch: list[Any]) -> None:
@@ -473,3 +473,25 @@ def test_cli_lists_shows_and_rebuilds(
     assert code == 0 and all("story_id" in json.loads(line) for line in out.splitlines())
     code, _, err = run("stories", "--country", "France")
     assert code == 2 and "alpha-2" in err
+
+
+@BOTH
+def test_a_failing_clustering_step_loses_nothing(
+    fresh_url: str, corpus: list[StoryArticle], monkeypatch: pytest.MonkeyPatch
+):
+    """The stories are deferred, the articles and their search documents are not."""
+    from services.store.repository import search_backlog
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("clustering broke")
+
+    monkeypatch.setattr(stories, "_ranked", broken)
+    write(fresh_url, [a.article() for a in corpus[:30]])
+    with db.session_scope(fresh_url) as session:
+        assert session.scalar(sa.text("SELECT count(*) FROM articles")) == 30
+        assert search_backlog(session) == 0  # indexed in the same transaction
+        assert stories.backlog(session) == 30
+        assert session.scalar(sa.text("SELECT count(*) FROM stories")) == 0
+    monkeypatch.undo()
+    assert stories.cluster_backlog(fresh_url).articles == 30
+    assert None not in grouping(fresh_url).values()
