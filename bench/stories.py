@@ -51,7 +51,13 @@ from services.store import migrate  # noqa: E402
 from services.store.repository import index_search, upsert_batch  # noqa: E402
 from services.store.tasks import cluster_in  # noqa: E402
 from shared import db  # noqa: E402
-from shared.schemas import ArticlePayload, EnrichedArticle  # noqa: E402
+from shared.schemas import (  # noqa: E402
+    ArticlePayload,
+    EnrichedArticle,
+    EnrichedBatch,
+    dump,
+    parse,
+)
 from tests.store.story_corpus import StoryArticle, bcubed, build_story_corpus  # noqa: E402
 
 DEV_SEED = 7
@@ -61,11 +67,16 @@ HELD_OUT = (101, 102, 103)
 # ---------------------------------------------------------------- store + cluster, timed
 
 
-def store_and_cluster(url: str, batch: list[EnrichedArticle]) -> tuple[float, float]:
-    """The store task's two transactions for one batch (store_batch without its log
-    lines): (seconds of the store step = upsert + search documents + the commits,
-    seconds of the clustering inside the second transaction)."""
+def store_and_cluster(
+    url: str, batch: list[EnrichedArticle], message: dict[str, Any] | None = None
+) -> tuple[float, float]:
+    """The store task for one batch (store_batch without its log lines): (seconds of
+    the store step = upsert + search documents + the commits, and the validation of the
+    message when one is given; seconds of the clustering inside the second
+    transaction)."""
     started = time.perf_counter()
+    if message is not None:
+        batch = parse(EnrichedBatch, message).articles
     with db.session_scope(url) as session:
         result = upsert_batch(session, batch)
     with db.session_scope(url) as session:
@@ -93,7 +104,8 @@ def tagged(corpus: list[StoryArticle]) -> list[EnrichedArticle]:
 def quality_and_cost(args: argparse.Namespace) -> None:
     print(
         f"\n1-2. grouping quality and cost (corpus: {args.events} events over {args.days} days; "
-        f"store batches of {args.batch}, in date order)"
+        f"store batches of {args.batch}, in date order; store step "
+        f"{'with' if args.with_parse else 'without'} the message validation)"
     )
     header = (
         f"  {'seed':<12} {'tags':<8} {'articles':>8} {'events':>6} {'stories':>7} "
@@ -114,7 +126,9 @@ def quality_and_cost(args: argparse.Namespace) -> None:
                 migrate.upgrade(url)
                 t_store = t_cluster = 0.0
                 for start in range(0, len(articles), args.batch):
-                    s, c = store_and_cluster(url, articles[start : start + args.batch])
+                    part = articles[start : start + args.batch]
+                    message = dump(EnrichedBatch(articles=part)) if args.with_parse else None
+                    s, c = store_and_cluster(url, part, message)
                     t_store += s
                     t_cluster += c
                 got = grouping(url)
@@ -381,6 +395,11 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=21, help="days the events spread over")
     parser.add_argument("--batch", type=int, default=20, help="articles per store batch")
     parser.add_argument("--no-tagger", action="store_true", help="corpus tags only")
+    parser.add_argument(
+        "--with-parse",
+        action="store_true",
+        help="count the validation of the store message in the store step (as the task does)",
+    )
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-views", action="store_true")
     parser.add_argument("--views-articles", type=int, default=100_000)

@@ -223,11 +223,11 @@ def make_item(
     """Features of an article: ``entities`` as (name, label, count, in_title),
     ``countries`` as (code, name), ``regions`` as (code, name, scheme)."""
     title_terms = terms(title)
-    tw: dict[str, float] = defaultdict(float)
+    # Presence, not counts: a word repeated in a lead is not more telling, and the
+    # commonest words (which no stop list catches) would otherwise outweigh the rest.
+    tw: dict[str, float] = dict.fromkeys(terms((lead or "")[:LEAD_CHARS]), 1.0)
     for t in title_terms:
-        tw[t] += TITLE_WEIGHT
-    for t in terms((lead or "")[:LEAD_CHARS]):
-        tw[t] += 1.0
+        tw[t] = TITLE_WEIGHT + (1.0 if t in tw else 0.0)
     ew: dict[str, float] = defaultdict(float)
     names: dict[str, tuple[str, str]] = {}
     for name, label, count, in_title in entities:
