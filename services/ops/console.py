@@ -121,13 +121,18 @@ def _sources_now(source: str | None = None) -> list[health.SourceHealth]:
     return health.health(source=source)
 
 
-# The console's sections are cached for a few seconds (NEWSWIRE_CONSOLE_CACHE_S, 0 = off):
-# every open console refreshes every 15 s and the figures move by the minute. The pipeline
-# section is never cached; GET /sources, the CLI and /metrics always compute afresh.
+# The console's sources and news sections are cached (NEWSWIRE_CONSOLE_CACHE_S, 0 = off):
+# fresh for that long; then, for up to STALE_S more, the last value is served at once while
+# one background thread recomputes it (stale-while-revalidate), so a page load waits for a
+# computation only on a cold start or after STALE_S without visitors. Every open console
+# refreshes every 15 s and these figures move by the minute. The pipeline section is never
+# cached; GET /sources, the CLI and /metrics always compute afresh.
 CACHE_S = float(os.environ.get("NEWSWIRE_CONSOLE_CACHE_S", "10"))
+STALE_S = 300.0
 _cache: dict[Any, tuple[float, Any]] = {}
+_refreshing: set[Any] = set()
 _cache_lock = threading.Lock()
-_pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="console")
+_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="console")
 
 
 def cached(key: Any, compute: Any) -> Any:
@@ -136,15 +141,32 @@ def cached(key: Any, compute: Any) -> Any:
     now = time.monotonic()
     with _cache_lock:
         hit = _cache.get(key)
-        if hit is not None and now - hit[0] < CACHE_S:
+        age = now - hit[0] if hit is not None else None
+        if hit is not None and age is not None and age < CACHE_S:
             return hit[1]
-    value = compute()
-    with _cache_lock:
-        _cache[key] = (time.monotonic(), value)
-        if len(_cache) > 256:
-            for k, _ in sorted(_cache.items(), key=lambda kv: kv[1][0])[:128]:
-                _cache.pop(k, None)
-    return value
+        if hit is not None and age is not None and age < CACHE_S + STALE_S:
+            if key not in _refreshing:
+                _refreshing.add(key)
+                _pool.submit(_refresh, key, compute)
+            return hit[1]
+    return _refresh(key, compute)
+
+
+def _refresh(key: Any, compute: Any) -> Any:
+    try:
+        value = compute()
+        with _cache_lock:
+            _cache[key] = (time.monotonic(), value)
+            if len(_cache) > 256:
+                for k, _ in sorted(_cache.items(), key=lambda kv: kv[1][0])[:128]:
+                    _cache.pop(k, None)
+        return value
+    except Exception:  # noqa: BLE001 - logged; a foreground caller sees it raised
+        log.exception("console_refresh_failed", key=str(key)[:200])
+        raise
+    finally:
+        with _cache_lock:
+            _refreshing.discard(key)
 
 
 @router.get(
