@@ -80,3 +80,14 @@ def fetch_settings() -> FetchSettings:
 
 def dedup_settings() -> DedupSettings:
     return _dedup_settings(_env("NEWSWIRE_NEAR_DUP_"))
+
+
+def keep_short_pages() -> bool:
+    """``NEWSWIRE_INGEST_KEEP_SHORT=1`` (``newswire ingest --keep-short``): pages with too
+    little main text are kept instead of rejected as ``no_main_text``."""
+    return os.environ.get("NEWSWIRE_INGEST_KEEP_SHORT", "").strip().lower() in {
+        "1",
+        "true",
+        "yes",
+        "on",
+    }

@@ -108,28 +108,54 @@ def _meta_dates(tree: Any) -> list[str]:
     return found
 
 
-def extract_page(html: str, url: str | None = None) -> dict[str, Any] | None:
+def _first_text(tree: Any, xpath: str) -> str | None:
+    for el in tree.xpath(xpath)[:1]:
+        value = el if isinstance(el, str) else el.text_content()
+        value = " ".join(str(value).split())
+        if value:
+            return value
+    return None
+
+
+def _meta(tree: Any, *names: str) -> str | None:
+    for meta in tree.iter("meta"):
+        key = (meta.get("property") or meta.get("name") or "").strip().lower()
+        if key in names and (meta.get("content") or "").strip():
+            return " ".join(meta.get("content").split())
+    return None
+
+
+# trafilatura's settings, compared on tests/ingest/corpus/pages (bench/ingest.py
+# --extraction): favor_precision drops more sidebar, "related" and teaser blocks and
+# loses no paragraph of the articles there.
+EXTRACTION = {"favor_precision": True, "include_comments": False, "include_tables": False}
+
+
+def extract_page(
+    html: str, url: str | None = None, settings: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
     """Main text and metadata of a page; None when there is no main text."""
     import lxml.html
     from lxml import etree
 
+    from services.ingest.pagemeta import clean_authors, clean_title
+    from services.ingest.urls import host_of
+
     trafilatura = _import_trafilatura()
     doc = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False, include_tables=False
+        html, url=url, with_metadata=True, **(EXTRACTION if settings is None else settings)
     )
     if doc is None:
         return None
     data = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
     text = data.get("text") or ""
     title = (data.get("title") or "").strip() or None
-    lines = [" ".join(ln.split()) for ln in text.split("\n")]
-    lines = [ln for ln in lines if ln and not is_furniture(ln)]
-    if lines and title and lines[0].casefold() == title.casefold():
-        lines.pop(0)
     published = None
     time_el = None
+    site = data.get("sitename")
     try:
-        tree = lxml.html.document_fromstring(html.encode("utf-8", "replace"))
+        parser = lxml.html.HTMLParser(encoding="utf-8")  # the text is decoded already
+        tree = lxml.html.document_fromstring(html.encode("utf-8", "replace"), parser=parser)
         from services.ingest.prepare import parse_date
 
         for candidate in _meta_dates(tree):
@@ -141,9 +167,22 @@ def extract_page(html: str, url: str | None = None) -> dict[str, Any] | None:
             if parse_date(el.get("datetime")) is not None:
                 time_el = el.get("datetime")
         lang = tree.get("lang") or tree.get("xml:lang")
+        site = _meta(tree, "og:site_name", "application-name") or site
+        title = clean_title(
+            _first_text(tree, "//head/title") or title,
+            _meta(tree, "og:title", "twitter:title"),
+            _first_text(tree, "//article//h1 | //main//h1 | //h1"),
+            site,
+            host_of(data.get("url") or url),
+        )
     except (etree.ParserError, ValueError):
         lang = None
+    lines = [" ".join(ln.split()) for ln in text.split("\n")]
+    lines = [ln for ln in lines if ln and not is_furniture(ln)]
+    if lines and title and lines[0].casefold() == title.casefold():
+        lines.pop(0)
     authors = data.get("author")
+    # <html lang> (or trafilatura's reading of it) is a hint: prepare() detects.
     language = data.get("language") or (lang.split("-")[0].lower() if lang else None)
     return {
         "title": title,
@@ -153,7 +192,8 @@ def extract_page(html: str, url: str | None = None) -> dict[str, Any] | None:
         # ... and trafilatura's guess (day only, may come from the text).
         "published": time_el or data.get("date"),
         "url": data.get("url"),
-        "authors": [a.strip() for a in authors.split(";") if a.strip()] if authors else [],
+        "authors": clean_authors(authors.split(";")) if authors else [],
         "language": language,
-        "source": data.get("sitename") or data.get("hostname"),
+        # The site: og:site_name, else the host of the page's own URL (never a folder).
+        "source": site or host_of(data.get("url") or url) or data.get("hostname"),
     }

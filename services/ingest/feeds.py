@@ -196,8 +196,10 @@ def _make_item(
     if full and (len(full) >= summary_chars or not link):
         return RawItem(kind="record", url=link, body=full, **common)
     if link:
-        # Summary only: the page is fetched and extracted at ingest.
-        return RawItem(kind="url", url=link, **common)
+        # Summary only: the page is fetched and extracted at ingest. The feed's own
+        # text rides along and is kept when the page cannot be fetched or gives less.
+        carried = max((full, short), key=len) or None
+        return RawItem(kind="url", url=link, body=carried, **common)
     if full or short:
         return RawItem(kind="record", body=full or short, **common)
     return None

@@ -212,14 +212,34 @@ def _safe_prepare(item: RawItem) -> ArticlePayload:
         raise Rejected("internal_error", f"{type(exc).__name__}: {exc}"[:500]) from exc
 
 
+def _feed_text(item: RawItem, why: str) -> ArticlePayload | None:
+    """The article from the feed's own title and summary (a URL item's ``body``), when
+    its page cannot be used; None when the feed gave no text."""
+    if not (item.body or "").strip():
+        return None
+    fallback = item.model_copy(update={"kind": "record", "html": None})
+    try:
+        article = _safe_prepare(fallback)
+    except Rejected:
+        return None
+    log.info("feed_summary_kept", origin=item.origin, url=item.url, why=why)
+    return article
+
+
 def _accept_url(
     item: RawItem,
     outcomes: list[Outcome],
     prepared: list[tuple[RawItem, ArticlePayload, str | None]],
     depth: int,
     known: dict[str, str],
+    notes: dict[int, str],
 ) -> None:
-    """A URL item: known URL -> duplicate without a fetch; else fetch, page or expand."""
+    """A URL item: known URL -> duplicate without a fetch; else fetch, page or expand.
+
+    A feed item's own title and summary (carried in ``body``) are kept, marked with
+    ``reason`` "feed_summary: ...", when its page cannot be fetched or extracted, or
+    gives less text than the feed did.
+    """
     try:
         canonical = canonical_url(item.url)
         if canonical is None:
@@ -238,9 +258,22 @@ def _accept_url(
                 )
             )
             return
-        resolved = resolve_url(item)
-        if resolved.page is not None:
-            prepared.append((item, _safe_prepare(resolved.page), canonical))
+        try:
+            resolved = resolve_url(item)
+            if resolved.page is not None:
+                article = _safe_prepare(resolved.page)
+                summary = _feed_text(item, "") if item.body else None
+                if summary is not None and len(summary.body) > len(article.body):
+                    article = summary
+                    notes[id(article)] = "feed_summary: the page gave less text than the feed"
+                prepared.append((item, article, canonical))
+                return
+        except Rejected as exc:
+            summary = _feed_text(item, str(exc))
+            if summary is None:
+                raise
+            notes[id(summary)] = f"feed_summary: page not used ({exc})"[:500]
+            prepared.append((item, summary, canonical))
             return
     except Rejected as exc:
         outcomes.append(Outcome(origin=item.origin, status="rejected", reason=str(exc)))
@@ -297,9 +330,10 @@ def accept(items: Iterable[RawItem], *, _depth: int = 0) -> list[Outcome]:
     prepared: list[tuple[RawItem, ArticlePayload, str | None]] = []
     items = list(items)
     known = _known_urls([i for i in items if i.kind == "url"])
+    notes: dict[int, str] = {}  # id(article) -> why the feed's own text was kept
     for item in items:
         if item.kind == "url":
-            _accept_url(item, outcomes, prepared, _depth, known)
+            _accept_url(item, outcomes, prepared, _depth, known, notes)
             continue
         try:
             prepared.append((item, _safe_prepare(item), None))
@@ -310,6 +344,8 @@ def accept(items: Iterable[RawItem], *, _depth: int = 0) -> list[Outcome]:
         with session_scope() as session:
             recorded = record_batch(session, [(i.origin, a, alias) for i, a, alias in prepared])
         for (_, article, _), outcome in zip(prepared, recorded, strict=True):
+            if outcome.status == "queued" and id(article) in notes:
+                outcome.reason = notes[id(article)]
             outcomes.append(outcome)
             if outcome.status == "queued":
                 accepted.append(article)

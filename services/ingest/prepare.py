@@ -7,12 +7,13 @@ import re
 import unicodedata
 import warnings
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 from dateutil import parser as dateutil_parser
 
+from services.ingest.config import keep_short_pages
 from services.ingest.errors import Rejected
-from services.ingest.urls import canonical_url, host_of
+from services.ingest.language import detect as detect_language
+from services.ingest.urls import canonical_url, host_of, page_address
 from shared.ids import article_id, content_hash
 from shared.schemas import ArticlePayload, RawItem, new_trace_id, utcnow
 from shared.settings import get_settings
@@ -73,7 +74,17 @@ _HAS_YEAR = re.compile(r"\b(19|20)\d\d\b")
 _NUMERIC_DATE = re.compile(r"\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b")
 MIN_YEAR = 1990
 FUTURE_SLACK = timedelta(days=2)
-MIN_PAGE_WORDS = 15
+MIN_WORDS = 4  # any article, from any source ("a 1-word item is not an article")
+MIN_PAGE_WORDS = 40  # main text of a page: fewer is a caption or a teaser
+_DENSE = re.compile(r"[\u0e00-\u0e7f\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def text_units(text: str) -> int:
+    """Words, with scripts written without spaces (CJK, Thai) counted at two
+    characters a word."""
+    tokens = text.split()
+    dense = len(_DENSE.findall(text))
+    return len(tokens) + dense // 2
 
 
 def _utc(dt: datetime) -> datetime:
@@ -161,10 +172,14 @@ def extract_html(item: RawItem) -> RawItem:
 
     data = extract_page(item.html or "", url=item.url)
     if data is None or not data.get("body"):
-        raise Rejected("no_content", "no main text found in the page")
-    words = len(data["body"].split())
-    if words < MIN_PAGE_WORDS:
-        raise Rejected("no_content", f"only {words} words of main text in the page")
+        raise Rejected("no_main_text", "no main text found in the page")
+    words = text_units(data["body"])
+    if words < MIN_PAGE_WORDS and not keep_short_pages():
+        raise Rejected(
+            "no_main_text",
+            f"only {words} words of main text (a caption or a teaser, not an article; "
+            "--keep-short or NEWSWIRE_INGEST_KEEP_SHORT=1 keeps such pages)",
+        )
     return item.model_copy(
         update={
             "kind": "record",
@@ -176,6 +191,7 @@ def extract_html(item: RawItem) -> RawItem:
             "published": data.get("published_meta") or item.published or data.get("published"),
             "url": _trusted_canonical(data.get("url"), item.url),
             "authors": item.authors or data.get("authors") or [],
+            # The page's <html lang> is a hint only: detected from the text in prepare().
             "language": item.language or data.get("language"),
             "source": item.source or data.get("source"),
         }
@@ -202,22 +218,31 @@ def prepare(item: RawItem) -> ArticlePayload:
     body = clean_text(raw_body)
     if not body:
         raise Rejected("empty_body", "the article has no text")
+    words = text_units(body)
+    if words < MIN_WORDS:
+        # One rule for every source (files, feeds, pages, the API).
+        raise Rejected(
+            "too_short", f"{words} word{'s' if words != 1 else ''}; an article needs {MIN_WORDS}"
+        )
     limit = get_settings().max_body_chars
     if len(body) > limit:
         body = body[:limit]
     title = clean_line(item.title)
-    url = canonical_url(item.url)
+    # The canonical form is the dedup key (and makes the id); the address as given
+    # (the page's own, or the record's) is what is kept as ``url``.
+    key = canonical_url(item.url)
+    url = page_address(clean_line(item.url)) if key else None
     published = parse_date(item.published)
     if item.published and published is None:
         raise Rejected("bad_date", f"cannot parse date {item.published[:80]!r}")
     if published is not None and published > utcnow() + FUTURE_SLACK:
         raise Rejected("bad_date", f"date in the future: {published.isoformat()}")
-    # No guessing here: the enrich stage identifies the language of unlabelled text.
-    language = (item.language or "").strip().lower()[:16] or None
+    # From the text (the body is decoded by now); a declared language is a hint only.
+    language = detect_language(f"{title or ''}\n{body}", item.language)
     return ArticlePayload(
-        id=article_id(url, title, body),
+        id=article_id(key, title, body),
         url=url,
-        source=clean_line(item.source) or (urlsplit(url).hostname if url else None),
+        source=clean_line(item.source) or host_of(key) or None,
         title=title,
         published_at=published,
         ingested_at=utcnow(),

@@ -53,3 +53,24 @@ def dedup_key(url: str | None) -> str | None:
         return canonical_url(url)
     except Rejected:
         return url
+
+
+def page_address(url: str | None) -> str | None:
+    """The address as given, less what identifies the click rather than the page: the
+    ``#fragment`` and tracking parameters. Scheme, ``www.``, port, path and trailing
+    slash stay as the site wrote them (the canonical form is only the dedup key)."""
+    if not url or not url.strip():
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [
+        (k, v)
+        for k, v in pairs
+        if not k.lower().startswith(TRACKING_PREFIXES) and k.lower() not in TRACKING_PARAMS
+    ]
+    query = parts.query if len(kept) == len(pairs) else urlencode(kept)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))

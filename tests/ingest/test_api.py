@@ -71,7 +71,11 @@ def test_batch_statuses(client: TestClient, site: Site, sent: Sent) -> None:
                 "url": "https://wire.example/h",
             },
             {"title": "No body"},
-            {"title": "Bad date", "body": "Some text here.", "published": "someday maybe"},
+            {
+                "title": "Bad date",
+                "body": "Some text about the harbour.",
+                "published": "someday maybe",
+            },
             "not an object",
             {"kind": "url", "url": site.url("/frost")},
             {"kind": "url", "url": "file:///etc/passwd"},

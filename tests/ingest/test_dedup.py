@@ -67,7 +67,7 @@ def test_same_story_from_two_feeds_is_stored_once(ingest_pg: str, site: Site, se
     assert feeds.poll_feed(b).counts == {"duplicate": 2}
 
     [article] = sent.articles()  # one article goes on to enrich and the store
-    assert article["url"] == "https://gazette.example/2023/12/harbour"
+    assert article["url"] == "https://www.gazette.example/2023/12/harbour"  # as the feed gave it
     records = _records()
     assert len(records) == 2  # the utm copy has the same id: nothing new to record
     first = records[article["id"]]
