@@ -50,7 +50,7 @@ def stack_round(stack: Stack, n: int, tag: str, seed: int) -> float:
     items = make_corpus(n, tag, seed, WORDS)
     stack.put_files("api", f"/tmp/{tag}", {"articles.jsonl": jsonl(items)})
     t0 = float(stack.psql("SELECT extract(epoch FROM clock_timestamp())")[0][0])
-    out = stack.exec("api", "newswire", "ingest", "-q", f"/tmp/{tag}")
+    out = stack.exec("api", "newswire", "ingest", f"/tmp/{tag}")
     assert out.returncode == 0, out.stdout + out.stderr
     wait_for(lambda: stack.stored_count(tag) >= n, 60 + 3 * n, 0.5, f"{tag} stored")
     last = stack.psql(
@@ -73,7 +73,7 @@ def local_round(cluster: Cluster, n: int, tag: str, seed: int, workdir: Path) ->
         t0 = scalar("SELECT extract(epoch FROM clock_timestamp())")
         env = {**cluster.env, "NEWSWIRE_LOG_LEVEL": "WARNING"}
         out = subprocess.run(
-            [str(Path(sys.executable).parent / "newswire"), "ingest", "-q", str(path)],
+            [str(Path(sys.executable).parent / "newswire"), "ingest", str(path)],
             env=env,
             capture_output=True,
             text=True,

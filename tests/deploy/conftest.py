@@ -78,7 +78,7 @@ def stack(
         t0 = time.monotonic()
         stack.compose("up", "-d", "--no-build", timeout=600)
         sampler.start()
-        healthy = stack.wait_healthy(timeout=300)
+        healthy = stack.wait_healthy(timeout=600)
         report(
             f"DEPLOY up -> all healthy: {time.monotonic() - t0:.1f}s "
             f"(of which waiting for health {healthy:.1f}s; project {project})"

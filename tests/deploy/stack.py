@@ -256,7 +256,7 @@ class Stack:
                 bad.append(f"{name}={s.status + '/' + str(s.exit_code) if s else 'missing'}")
         return bad
 
-    def wait_healthy(self, timeout: float = 300) -> float:
+    def wait_healthy(self, timeout: float = 600) -> float:
         """Seconds until every service is healthy (migrate: exited 0)."""
         t0 = time.monotonic()
         last: list[str] = []
@@ -274,7 +274,7 @@ class Stack:
             raise AssertionError(f"{exc}: not ready: {last}") from None
         return time.monotonic() - t0
 
-    def up(self, timeout: float = 300) -> float:
+    def up(self, timeout: float = 600) -> float:
         """``up -d`` and wait: seconds from the command to every service healthy."""
         t0 = time.monotonic()
         self.compose("up", "-d", "--no-build", timeout=timeout)

@@ -147,14 +147,13 @@ def test_ingest_through_exec_and_http(stack: Stack) -> None:
     tag = f"files-{secrets.token_hex(3)}"
     samples = sample_titles()
     # 1. The bundled samples, from inside the api container (they are in the image).
-    out = stack.exec("api", "newswire", "ingest", "-q", "samples/")
+    out = stack.exec("api", "newswire", "ingest", "samples/")
     assert out.returncode == 0, out.stdout + out.stderr
     # 2. A directory of plain-text, JSON Lines and HTML files copied in.
     files, file_titles = article_files(tag)
     stack.put_files("api", f"/tmp/{tag}", files)
-    out = stack.exec("api", "newswire", "ingest", "-q", f"/tmp/{tag}")
+    out = stack.exec("api", "newswire", "ingest", f"/tmp/{tag}")
     assert out.returncode == 0, out.stdout + out.stderr
-    assert f"{len(file_titles)} sent" in out.stdout + out.stderr, out.stdout + out.stderr
     # 3. POST /articles with the write token (and refused with the read token).
     rng = random.Random(tag + "http")
     posted = [make_article(rng, f"{tag}-http", i, words=(80, 150)) for i in range(5)]
@@ -216,7 +215,7 @@ def flow(stack: Stack, fault: str, n: int, inject: Callable[[str], str]) -> None
     stack.put_files("api", f"/tmp/{tag}", {"articles.jsonl": data})
     resends = stack.resends()
     t0 = time.monotonic()
-    out = stack.exec("api", "newswire", "ingest", "-q", f"/tmp/{tag}")
+    out = stack.exec("api", "newswire", "ingest", f"/tmp/{tag}")
     assert out.returncode == 0, out.stdout + out.stderr
     detail = inject(tag)
     wait_for(lambda: stack.stored_count(tag) >= n, DRAIN_TIMEOUT, 2.0, f"{n} of {tag} stored")
@@ -233,7 +232,7 @@ def flow(stack: Stack, fault: str, n: int, inject: Callable[[str], str]) -> None
     assert dead == [], dead
     oom = [s.service for s in stack.states().values() if s.oom_killed]
     assert not oom, f"killed by their mem_limit: {oom}"
-    stack.wait_healthy(timeout=300)
+    stack.wait_healthy(timeout=600)
 
 
 def flowing(stack: Stack, tag: str, at_least: int = 5) -> int:

@@ -3,6 +3,10 @@
 Every service of docker-compose.yml that runs our image is started from its
 ``command:`` with the compose environment (hosts mapped to 127.0.0.1); articles go
 in through the CLI; every one must come out stored exactly once, tagged.
+
+This is the fast check of the topology (commands, environment, wiring), not the proof of
+the deployment: it runs as root, without the image, its user, its read-only file system or
+its volumes. The deployment itself is tested on a real Docker engine in tests/deploy/.
 """
 
 from __future__ import annotations
