@@ -25,6 +25,17 @@ from services.enrich.gazetteer import DATA_DIR
 NOT_NAMES = frozenset(
     "None NULL Null NaN N/A nil Nil True False Undefined undefined TBD TBA".split()
 )
+# Capitalized words that head lines and tables of news copy without naming anything
+# (lower-cased): sport names, table labels, time zones.
+GENERIC_WORDS = frozenset(
+    """baseball soccer cricket tennis golf basketball rugby hockey football athletics cycling
+    boxing swimming squash skiing motor racing men women gmt attendance extras scorer scorers
+    schedule standings results result total totals halftime referee table fixtures""".split()
+)
+EVENT_HEADS = frozenset(
+    """Open Cup Championship Championships Games Olympics Masters Classic Trophy Tournament
+    Marathon Rally Prix Series Invitational Festival Expo Summit""".split()
+)
 
 # head words (last token) that make a span an organization / facility / natural place
 ORG_HEADS = frozenset(
@@ -86,6 +97,24 @@ TEAM_BEFORE = frozenset(
     "v vs vs. beat beats defeated against over to at versus and".split()
 )  # "lost to X", "X at Y" in results tables: the tagger checks the other side too
 _SCORE = re.compile(r"^\d{1,3}([-–]\d{1,3})?$")
+
+
+_DATE = re.compile(r"^\d{4}-\d\d-\d\d$")
+
+
+def is_dateline(words: list[str], start: int, end: int) -> bool:
+    """ "NEW YORK 1996-08-30", "BAGHDAD (Reuters) -": a place at the head of a line."""
+    if start > 0 and not words[start - 1].isspace():
+        return False
+    nxt = words[end] if end < len(words) else ""
+    return bool(_DATE.match(nxt)) or nxt in ("(", "-", "--", "—")
+
+
+def is_generic(words: list[str]) -> bool:
+    """A span that names nothing: "BASEBALL", "Attendance", "W L PCT GB"."""
+    if " ".join(words).lower() in GENERIC_WORDS:
+        return True
+    return len(words) >= 3 and all(len(w) <= 3 and w.isupper() for w in words)
 
 
 def is_score(word: str) -> bool:
@@ -177,6 +206,39 @@ def _label_fits(model_label: str, label: str) -> bool:
 
 
 @lru_cache(maxsize=1)
+def given_names() -> frozenset[str]:
+    """``data/given_names.txt``: common given names of many languages."""
+    out: set[str] = set()
+    for line in (DATA_DIR / "given_names.txt").read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            out.update(line.split())
+    return frozenset(out)
+
+
+NAME_PARTICLES = frozenset(
+    "van der den de da di du von al el bin ben ibn le la dos das del".split()
+)
+ALL_HEADS = ORG_HEADS | FAC_HEADS | LOC_HEADS | EVENT_HEADS
+
+
+def person_shape(words: list[str]) -> bool:
+    """ "Justin Marshall", "Joost van der Westhuizen": a known given name, then surname
+    words (capitalized, or name particles), and no head word of an organization or place."""
+    if len(words) < 2 or len(words) > 5 or words[0] not in given_names():
+        return False
+    if words[-1] in ALL_HEADS or words[-1] in NAME_PARTICLES:
+        return False
+    for w in words[1:]:
+        if w in NAME_PARTICLES:
+            continue
+        if not (len(w) > 1 and w[:1].isupper() and (w.replace("-", "").replace("'", "").isalpha())):
+            return False
+        if w.isupper() and not words[0].isupper():
+            return False
+    return True
+
+
+@lru_cache(maxsize=1)
 def legal_suffixes() -> frozenset[str]:
     """One-word legal suffixes of company names (cleanco), in the case news writes them."""
     from cleanco.clean import prepare_default_terms
@@ -202,6 +264,8 @@ def shape_label(words: list[str], start: int, end: int) -> str | None:
     if not toks or not toks[0][:1].isupper():
         return None
     head = toks[-1]
+    if len(toks) >= 2 and head in EVENT_HEADS:
+        return "EVENT"  # "Hong Kong Open", "Davis Cup"
     if len(toks) >= 2 and head in legal_suffixes():
         return "ORG"
     if len(toks) >= 2 and head in ORG_HEADS:

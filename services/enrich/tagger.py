@@ -29,7 +29,11 @@ from services.enrich.context import (
     NOT_NAMES,
     ArticleWords,
     choose_sense,
+    given_names,
+    is_dateline,
+    is_generic,
     legal_suffixes,
+    person_shape,
     place_context,
     shape_label,
     sports_story,
@@ -383,6 +387,7 @@ class Tagger:
             mentions = sorted(mentions + demonyms, key=lambda m: m.start)
         mentions = _drop_non_names(mentions, words)
         _apply_shapes(mentions, words)
+        mentions = self._given_names(mentions, words)
         _first_names(mentions, words, gz)
         mentions = _consistency(mentions, words)
         ctx = ArticleWords(words)
@@ -422,6 +427,9 @@ class Tagger:
                 continue
             if m.label != "PERSON" or m.entry is not None:
                 continue
+            if self._before_country(mentions, words, m):
+                m.label = "GPE"  # "TAVILDARA, Tajikistan"
+                continue
             toks = words[m.start : m.end]
             if toks[-1] in surnames and len(toks) == 1:
                 continue
@@ -435,6 +443,58 @@ class Tagger:
                 m.label = "GPE" if self._strong_place(name) else "LOC"
             elif self._strong_place(name) and not self._looks_personal(words, m):
                 m.label = "GPE"
+
+    def _given_names(self, mentions: list[_Mention], words: list[str]) -> list[_Mention]:
+        """A known given name and surname words make a person: relabel a model ORG/place
+        span of that shape ("Justin Marshall" as ORG) unless it is a known place, and add
+        the pairs the model missed ("Danius Gleveckas")."""
+        names = given_names()
+        covered = bytearray(len(words))
+        for m in mentions:
+            for k in range(m.start, m.end):
+                covered[k] = 1
+            if m.entry is not None or m.label == "PERSON" or m.label not in KEEP_LABELS:
+                continue
+            toks = words[m.start : m.end]
+            if person_shape(toks) and not self._strong_place(" ".join(toks)):
+                m.label = "PERSON"
+        extra: list[_Mention] = []
+        n = len(words)
+        k = 0
+        while k < n - 1:
+            if covered[k] or words[k] not in names or covered[k + 1]:
+                k += 1
+                continue
+            e = k + 1
+            while e < n and not covered[e] and e - k < 4 and person_shape(words[k : e + 1]):
+                e += 1
+            if e - k >= 2 and words[e - 1].lower() not in FUNCTION_WORDS:
+                toks = words[k:e]
+                low = toks[-1].lower()
+                if (
+                    low not in ROLE_WORDS
+                    and low not in MONTHS_AND_DAYS
+                    and (toks[-1],) not in self.gz.phrases
+                    and not self._strong_place(" ".join(toks))
+                ):
+                    extra.append(_Mention(k, e, "PERSON", "model", None))
+                    k = e
+                    continue
+            k += 1
+        if not extra:
+            return mentions
+        return sorted(mentions + extra, key=lambda m: m.start)
+
+    @staticmethod
+    def _before_country(mentions: list[_Mention], words: list[str], m: _Mention) -> bool:
+        """ "X, Country" at the head of a line or after "in": X is a place in it."""
+        if m.end + 1 >= len(words) or words[m.end] != ",":
+            return False
+        nxt = next((o for o in mentions if o.start == m.end + 1), None)
+        if nxt is None or nxt.entry is None or nxt.entry.kind != "country":
+            return False
+        line_start = m.start == 0 or words[m.start - 1].isspace()
+        return line_start or (m.start > 0 and words[m.start - 1] in ("in", "near", "from"))
 
     @staticmethod
     def _looks_personal(words: list[str], m: _Mention) -> bool:
@@ -463,7 +523,7 @@ class Tagger:
             low = w.lower()
             if low in FUNCTION_WORDS or low in ROLE_WORDS or low in MONTHS_AND_DAYS:
                 continue
-            if team_context(words, k, k + 1) and self._strong_place(w) and self._club_place(w):
+            if team_context(words, k, k + 1) and self._club_place(w, 6.4):
                 extra.append(_Mention(k, k + 1, "ORG", "model", None, tag="team"))
                 teams.add(w)
         mentions = sorted(mentions + extra, key=lambda m: m.start)
@@ -481,15 +541,19 @@ class Tagger:
                         teams.add(other)
                         changed = True
         for m in mentions:
-            if " ".join(words[m.start : m.end]) in teams:
+            if " ".join(words[m.start : m.end]) in teams and not is_dateline(words, m.start, m.end):
                 m.label, m.entry, m.tag, m.source = "ORG", None, "team", "model"
         return mentions
 
-    def _club_place(self, name: str) -> bool:
+    def _club_place(self, name: str, min_score: float = 0.0) -> bool:
         """A place that names clubs: a city, county or state, not a country (national sides
         stay the country: "England beat Scotland")."""
         cands = self.gz.lookup(name.lower())
-        return bool(cands) and cands[0].kind not in ("country", "curated")
+        return (
+            bool(cands)
+            and cands[0].kind not in ("country", "curated")
+            and cands[0].score >= min_score
+        )
 
     def _team_name(self, m: _Mention, words: list[str]) -> bool:
         if m.label not in ("GPE", "LOC", "PERSON", "NORP") and not (
@@ -894,8 +958,19 @@ class Tagger:
 
 
 def _drop_non_names(mentions: list[_Mention], words: list[str]) -> list[_Mention]:
-    """ "None", "NULL", "N/A" ... are never entities."""
-    return [m for m in mentions if " ".join(words[m.start : m.end]) not in NOT_NAMES]
+    """ "None", "NULL", "N/A" are never entities; nor are the sport names and table labels
+    that head news copy ("BASEBALL", "Attendance"); an organization loses lower-case words
+    at its end ("Interfax news agency")."""
+    keep = []
+    for m in mentions:
+        toks = words[m.start : m.end]
+        if " ".join(toks) in NOT_NAMES or (m.entry is None and is_generic(toks)):
+            continue
+        if m.label == "ORG" and m.entry is None:
+            while m.end - m.start > 1 and words[m.end - 1].islower():
+                m.end -= 1
+        keep.append(m)
+    return keep
 
 
 def _apply_shapes(mentions: list[_Mention], words: list[str]) -> None:
@@ -963,7 +1038,9 @@ def _one_label(mentions: list[_Mention], words: list[str]) -> None:
         best = max(votes, key=lambda lab: (votes[lab], -_LABEL_RANK.get(lab, 9)))
         winner = next(m for m in group if m.label == best)
         for m in group:
-            if m.label != best:
+            if m.label != best and not (
+                m.label in PLACE_LABELS and is_dateline(words, m.start, m.end)
+            ):
                 m.label, m.entry, m.tag, m.hint = best, winner.entry, winner.tag, winner.hint
 
 
