@@ -204,6 +204,7 @@ class Item:
     regions: dict[str, tuple[str, str]]  # code -> (name, scheme)
     keys: list[str] = field(default_factory=list)  # candidate lookup keys
     filter_keys: list[str] = field(default_factory=list)  # stored for the view filters
+    title_terms: list[str] = field(default_factory=list)
 
 
 def entity_key(name: str) -> str:
@@ -241,12 +242,13 @@ def make_item(
     for code in cmap:
         ew["c:" + code] += COUNTRY_WEIGHT
     rmap = {code: (name, scheme) for code, name, scheme in regions}
-    keys = sorted(
+    # Sets, not sorted lists: every use of them is order-free (or sorts itself).
+    keys = list(
         {k for k in names if names[k][1] in KEY_LABELS} | {"t:" + t[:100] for t in title_terms}
     )
     region_keys = {("r:" + c.lower())[:KEY_CHARS] for c in rmap}
     region_keys |= {("r:" + name.lower())[:KEY_CHARS] for name, _ in rmap.values()}
-    filter_keys = sorted(set(names) | {"c:" + c for c in cmap} | region_keys)
+    filter_keys = list(set(names) | {"c:" + c for c in cmap} | region_keys)
     return Item(
         id=article_id,
         title=(title or "").strip(),
@@ -259,6 +261,7 @@ def make_item(
         regions=rmap,
         keys=keys,
         filter_keys=filter_keys,
+        title_terms=title_terms,
     )
 
 
@@ -522,7 +525,7 @@ class _Open:
             recent.append(when)
         p["recent"] = sorted(recent)
         # Representative title: the title closest to the story's centroid so far.
-        rep = _cosine(_normalized(dict.fromkeys(terms(item.title), 1.0)), p["terms"], p["tn"])
+        rep = _cosine(_normalized(dict.fromkeys(item.title_terms, 1.0)), p["terms"], p["tn"])
         if item.title and (not self.row.title or rep > float(p.get("rep", 0.0)) + 0.05):
             self.row.title = item.title
             self.row.article_id = item.id
