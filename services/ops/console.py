@@ -33,7 +33,7 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, urlencode
@@ -422,11 +422,29 @@ def minute_series(now: datetime, minutes: int = 60) -> dict[str, dict[str, list[
     return out
 
 
-def pipeline_data() -> dict[str, Any]:
+_pipe_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="console-pipeline")
+
+
+def _open_letters() -> tuple[list[dict[str, Any]], dict[str, int]]:
     from services.ops import deadletters
+
+    letters = deadletters.list_letters(status=deadletters.OPEN, limit=25)
+    by_reason = {
+        reason: n
+        for (status, reason), n in deadletters.counts().items()
+        if status == deadletters.OPEN
+    }
+    return letters, by_reason
+
+
+def pipeline_data() -> dict[str, Any]:
     from services.ops.queues import redis_client, snapshot
 
     settings = get_settings()
+    at = datetime.now(UTC)
+    # The per-minute series and the dead letters are read side by side with the snapshot.
+    series_job = _pipe_pool.submit(minute_series, at)
+    letters_job = _pipe_pool.submit(_open_letters)
     snap = snapshot(with_consumers=False)
     found = cached_consumers()
     history: list[dict[str, Any]] = []
@@ -437,7 +455,7 @@ def pipeline_data() -> dict[str, Any]:
         except Exception as exc:  # noqa: BLE001 - the page shows what it has
             snap.errors.append(f"history: {type(exc).__name__}: {exc}")
     try:
-        series = minute_series(snap.at)
+        series = series_job.result()
     except Exception as exc:  # noqa: BLE001
         snap.errors.append(f"database: {type(exc).__name__}: {exc}")
         series = {}
@@ -455,10 +473,7 @@ def pipeline_data() -> dict[str, Any]:
     letters: list[dict[str, Any]] = []
     by_reason: dict[str, int] = {}
     try:
-        letters = deadletters.list_letters(status=deadletters.OPEN, limit=25)
-        for (status, reason), n in deadletters.counts().items():
-            if status == deadletters.OPEN:
-                by_reason[reason] = n
+        letters, by_reason = letters_job.result()
     except Exception as exc:  # noqa: BLE001
         snap.errors.append(f"dead letters: {type(exc).__name__}: {exc}")
     return {
@@ -482,6 +497,13 @@ class NewsQuery(BaseModel):
     country: str | None = None
     entity: str | None = None
     unit: Literal["articles", "stories"] = "articles"
+    end: str | None = None  # YYYY-MM-DD: the period ends with that UTC day (default: now)
+
+    def window(self, now: datetime) -> tuple[datetime, datetime]:
+        until = now
+        if self.end:
+            until = datetime.fromisoformat(self.end).replace(tzinfo=UTC) + timedelta(days=1)
+        return until - PERIODS[self.period], until
 
     def link(self, **change: Any) -> str:
         values = {**self.model_dump(), **change}
@@ -497,8 +519,14 @@ def news_query(
     country: Annotated[str | None, Query(max_length=2)] = None,
     entity: Annotated[str | None, Query(max_length=300)] = None,
     unit: Annotated[str, Query(max_length=10)] = "articles",
+    end: Annotated[str | None, Query(max_length=10)] = None,
 ) -> NewsQuery:
+    try:
+        end = date.fromisoformat(end).isoformat() if end else None
+    except ValueError:
+        end = None
     return NewsQuery(
+        end=end,
         period=period if period in PERIODS else "7d",  # type: ignore[arg-type]
         country=country.upper() if country and country.isalpha() else None,
         entity=(entity or "").strip() or None,
@@ -519,9 +547,10 @@ def news_data(nq: NewsQuery, *, with_countries: bool = True) -> dict[str, Any]:
     from services.store.models import Article, ArticleCountry
     from shared.db import session_scope
 
-    now = datetime.now(UTC)
+    since, until = nq.window(datetime.now(UTC))
     filters = queries.ArticleFilters.build(
-        since=now - PERIODS[nq.period],
+        since=since,
+        until=until,
         country=[nq.country] if nq.country else None,
         entity=[nq.entity] if nq.entity else None,
     )
