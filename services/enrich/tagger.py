@@ -422,7 +422,8 @@ class Tagger:
         for m in mentions:
             if m.label == "ORG" and m.entry is None and m.end - m.start <= 2:
                 name = " ".join(words[m.start : m.end])
-                if place_context(words, m.start, m.end) and self._strong_place(name):
+                cands = self.gz.lookup(name.lower()) if place_context(words, m.start, m.end) else []
+                if cands and cands[0].score >= MIN_PLACE_SCORE:
                     m.label = "GPE"  # "farmers in Kent"
                 continue
             if m.label != "PERSON" or m.entry is not None:
