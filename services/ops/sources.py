@@ -97,11 +97,15 @@ def feed_source(feed: Any) -> str:
 
 
 def _feed_dict(feed: Any, now: datetime) -> dict[str, Any]:
-    from services.ingest.health import backoff_seconds
-
     failures = int(feed.consecutive_failures or 0)
     next_poll = _aware(feed.next_poll_at)
-    backoff = backoff_seconds(feed.interval_seconds, failures) if failures else None
+    polled = _aware(feed.last_polled_at)
+    # The wait the poller actually set after the last failure (services.ingest.health).
+    backoff = (
+        round((next_poll - polled).total_seconds())
+        if failures and next_poll is not None and polled is not None
+        else None
+    )
     return {
         "id": feed.id,
         "url": feed.url,
