@@ -64,9 +64,32 @@ def drain(cluster: Cluster, tag: str, n: int, timeout: float = DRAIN_TIMEOUT) ->
     )
 
 
-def settle(cluster: Cluster, tag: str, seconds: float = 3.0) -> None:
-    """Give late redeliveries a moment to land (they must not add rows)."""
-    time.sleep(seconds)
+PIPELINE_QUEUES = ("ingest", "enrich", "store")
+SETTLE_TIMEOUT = 240
+
+
+def broker_idle(client: redis.Redis) -> bool:
+    """No message waiting in a pipeline queue and none delivered but unacknowledged."""
+    waiting = sum(int(client.llen(q)) for q in PIPELINE_QUEUES)
+    return waiting == 0 and int(client.hlen("unacked")) == 0
+
+
+def settle(cluster: Cluster, tag: str, polls: int = 3) -> None:
+    """Wait until nothing can be redelivered any more: every queue empty and no message held
+    unacknowledged (a dead worker's message comes back only after the visibility timeout),
+    seen on ``polls`` consecutive polls. A late redelivery then has landed before the count,
+    whatever the machine's speed, instead of after a fixed pause."""
+    client = redis.Redis.from_url(cluster.broker_url, socket_timeout=5)
+    streak = [0]
+
+    def idle_for_a_while() -> bool:
+        streak[0] = streak[0] + 1 if broker_idle(client) else 0
+        return streak[0] >= polls
+
+    try:
+        wait_for(idle_for_a_while, SETTLE_TIMEOUT, 0.5, f"the broker idle after {tag}")
+    finally:
+        client.close()
 
 
 def received_by(proc: Proc, task: str) -> int:

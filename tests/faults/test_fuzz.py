@@ -315,8 +315,17 @@ def api_client(embedded_pg: str, env: pytest.MonkeyPatch) -> Any:
     return client
 
 
+# What POST /articles may answer with a valid token: results, a body too large, or a body
+# that is not an article / list / {"articles": [...]}. Anything else (405 from a router that
+# is not mounted, 404, 5xx) is a failure, not "some refusal".
+DOCUMENTED_POST_STATUSES = {200, 413, 422}
+
+
 def check_response(response: Any, n_records: int | None, url: str) -> Counter[str]:
-    assert response.status_code < 500, response.text[:2000]
+    assert response.status_code in DOCUMENTED_POST_STATUSES, (
+        response.status_code,
+        response.text[:2000],
+    )
     body = response.json()
     if response.status_code != 200:
         text = json.dumps(body)

@@ -87,9 +87,16 @@ def test_queue_figures_match_redis_as_workers_start(broker: Broker) -> None:
     assert first["enrich"].waiting == 0 and first["store"].waiting == 0
     assert first["ingest"].oldest_age_s is not None
     assert abs(first["ingest"].oldest_age_s - _header_age(b, "ingest")) < 5
-    time.sleep(1.1)
-    second = snapshot(with_consumers=False).by_name()
-    assert second["ingest"].oldest_age_s > first["ingest"].oldest_age_s  # it ages
+    # It ages: polled (no fixed pause) until a later snapshot shows an older message.
+    wait_for(
+        lambda: (
+            snapshot(with_consumers=False).by_name()["ingest"].oldest_age_s
+            > first["ingest"].oldest_age_s
+        ),
+        30,
+        0.2,
+        "the oldest ingest message to age",
+    )
     cli = _cli_queues(b)
     assert {q: cli[q]["waiting"] for q in ("ingest", "enrich", "store")} == {
         "ingest": 3,

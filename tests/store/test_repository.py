@@ -211,8 +211,10 @@ def test_store_task_contract(embedded_pg: str):
     from services.store.tasks import store_articles
     from shared.schemas import EnrichedBatch, dump
 
-    spec = build_corpus(n=0)[2]
-    message = dump(EnrichedBatch(articles=[spec.article()]))
+    article = build_corpus(n=0)[2].article()
+    message = dump(EnrichedBatch(articles=[article]))
+    # The message is the article, JSON-safe and back without loss.
+    assert EnrichedArticle.model_validate(message["articles"][0]) == article
     assert store_articles.run(message) == 1
     assert store_articles.run(message) == 1
     assert scalar(embedded_pg, "SELECT count(*) FROM articles") == 1
@@ -220,7 +222,9 @@ def test_store_task_contract(embedded_pg: str):
     store_articles.run({"schema_version": 1, "articles": [{"id": "x"}]})
     assert scalar(embedded_pg, "SELECT count(*) FROM dead_letters WHERE reason = 'invalid_payload'")
     assert scalar(embedded_pg, "SELECT count(*) FROM articles") == 1
-    assert isinstance(EnrichedArticle.model_validate(message["articles"][0]), EnrichedArticle)
+    with db.session_scope(embedded_pg) as s:
+        stored = s.execute(sa.text("SELECT id, title, body FROM articles")).one()
+    assert tuple(stored) == (article.id, article.title, article.body)
 
 
 def test_copy_and_values_paths_store_the_same(fresh_pg_url: str):
