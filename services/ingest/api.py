@@ -11,36 +11,34 @@ accepted as aliases), ``kind`` ``record`` | ``html`` | ``url``.
 
 from __future__ import annotations
 
-import hmac
 import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from shared.auth import require_write
 from shared.logging import get_logger
-from shared.settings import get_settings
 
 log = get_logger(__name__)
 
 MAX_BATCH = 500
+# What the body may be, for the OpenAPI document: one article object (any fields: a bad one is
+# answered with a per-article "rejected" outcome, not a 422), a list of 1..MAX_BATCH of them,
+# or {"articles": [...]} with such a list (an "articles" that is not a list is a field).
+BATCH_SCHEMA = {"type": "array", "minItems": 1, "maxItems": MAX_BATCH}
+POST_BODY_SCHEMA = {
+    "anyOf": [
+        {
+            "type": "object",
+            "properties": {"articles": {"anyOf": [{"not": {"type": "array"}}, BATCH_SCHEMA]}},
+        },
+        BATCH_SCHEMA,
+    ]
+}
 MAX_BODY_BYTES = 20_000_000
 
 router = APIRouter(tags=["ingest"])
-_bearer = HTTPBearer(auto_error=False)
-
-
-def require_write_token(
-    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-) -> None:
-    expected = get_settings().api_token
-    if not expected:
-        raise HTTPException(503, "writes are disabled: NEWSWIRE_API_TOKEN is not set")
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    if not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
-        raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
 
 
 def _records(body: Any) -> list[Any]:
@@ -87,7 +85,22 @@ def _ingest(records: list[Any]) -> list[dict[str, Any]]:
     return [r or {"status": "rejected", "reason": "internal: no outcome"} for r in results]
 
 
-@router.post("/articles", dependencies=[Depends(require_write_token)])
+@router.post(
+    "/articles",
+    dependencies=[Depends(require_write)],
+    responses={
+        401: {"description": "missing or wrong bearer token"},
+        413: {"description": "request body or batch too large"},
+        422: {"description": "not JSON, or not an article / list / {'articles': [...]}"},
+        503: {"description": "writes are disabled: NEWSWIRE_API_TOKEN is not set"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": POST_BODY_SCHEMA}},
+        }
+    },
+)
 async def post_articles(request: Request) -> dict[str, Any]:
     """Ingest one article or a batch; every article gets queued / duplicate / rejected."""
     length = request.headers.get("content-length")

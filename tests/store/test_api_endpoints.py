@@ -268,13 +268,16 @@ def test_optional_routers_are_included_when_present(
     (pkg / "__init__.py").write_text("")
     (pkg / "ops.py").write_text(
         "from fastapi import APIRouter\nrouter = APIRouter()\n"
-        "@router.get('/metrics')\ndef metrics():\n    return {'ok': 1}\n"
+        "@router.get('/fake-console')\ndef metrics():\n    return {'ok': 1}\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(app_module, "OPS_ROUTER", "nwfakeapi.ops")
-    monkeypatch.setattr(app_module, "INGEST_ROUTER", "nwfakeapi.missing")
+    # ingest and ops are included explicitly (tests/store/test_app_wiring.py); the console
+    # router is still optional.
+    monkeypatch.setattr(app_module, "CONSOLE_ROUTER", "nwfakeapi.ops")
     c = TestClient(app_module.create_app())
-    assert c.get("/metrics").json() == {"ok": 1}
+    assert c.get("/fake-console").json() == {"ok": 1}
+    monkeypatch.setattr(app_module, "CONSOLE_ROUTER", "nwfakeapi.missing")
+    assert TestClient(app_module.create_app()).get("/fake-console").status_code == 404
     sys.modules.pop("nwfakeapi.ops", None)
     sys.modules.pop("nwfakeapi", None)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,10 +23,14 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+from services.ingest.api import router as ingest_router
+from services.ops.api import router as ops_router
 from services.store import queries
 from services.store.api.auth import require_read, require_write
 from services.store.api.deps import get_session
+from services.store.api.params import PATTERN_MESSAGES, CountryCodes, When, field_of
 from services.store.api.schemas import (
     ArticleDetail,
     ArticlePage,
@@ -41,8 +46,6 @@ from shared.settings import get_settings
 
 log = get_logger(__name__)
 
-INGEST_ROUTER = "services.ingest.api"
-OPS_ROUTER = "services.ops.api"
 CONSOLE_ROUTER = "services.ops.console"  # /console and /sources (per-source health)
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
@@ -72,7 +75,7 @@ def article_filters(
         Query(max_length=20, description="entity label (PERSON, ORG, GPE ...)"),
     ] = None,
     country: Annotated[
-        list[str] | None,
+        list[CountryCodes] | None,
         Query(description="ISO alpha-2 country the article is about; repeat or IQ,TR for all"),
     ] = None,
     region: Annotated[
@@ -80,13 +83,15 @@ def article_filters(
         Query(max_length=100, description="region code (145, middle-east) or name; repeatable"),
     ] = None,
     focus_country: Annotated[
-        list[str] | None,
+        list[CountryCodes] | None,
         Query(description="ISO alpha-2 country that is a focus of the article"),
     ] = None,
     source: Annotated[str | None, Query(max_length=300, description="source name")] = None,
     language: Annotated[str | None, Query(max_length=16, description="e.g. en")] = None,
-    since: Annotated[str | None, Query(description="from (inclusive): " + WHEN_HELP)] = None,
-    until: Annotated[str | None, Query(description="to (exclusive): " + WHEN_HELP)] = None,
+    since: Annotated[When | None, Query(description="from (inclusive): " + WHEN_HELP)] = None,
+    until: Annotated[
+        When | None, Query(description="to (exclusive, later than since): " + WHEN_HELP)
+    ] = None,
 ) -> ArticleFilters:
     return ArticleFilters.build(
         q=q,
@@ -280,9 +285,75 @@ def _error(status_code: int, error: str, message: str, detail: Any = None) -> JS
     )
 
 
+class StripNul:
+    """ASGI middleware: NUL characters are removed from the path and the query string before
+    routing (PostgreSQL text cannot hold them; a filter with one would be a server error)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            query = scope.get("query_string", b"")
+            if b"%00" in query or b"\x00" in query:
+                cleaned = re.sub(rb"%00", b"", query, flags=re.IGNORECASE).replace(b"\x00", b"")
+                scope = {**scope, "query_string": cleaned}
+            if "\x00" in scope.get("path", ""):
+                scope = {**scope, "path": scope["path"].replace("\x00", "")}
+                scope.pop("raw_path", None)
+        await self.app(scope, receive, send)
+
+
+_KNOWN_QUERY: dict[int, frozenset[str]] = {}
+
+
+def reject_unknown_query(request: Request) -> None:
+    """A query parameter the endpoint does not take is an error (a typo such as ``contry``
+    would otherwise widen the search silently): 422 naming it and the ones it takes."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.query_params:
+        return
+    known = _KNOWN_QUERY.get(id(route))
+    if known is None:
+        known = frozenset(_query_names(dependant))
+        _KNOWN_QUERY[id(route)] = known
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        takes = ", ".join(sorted(known)) or "no query parameters"
+        raise QueryError(unknown[0], f"unknown parameter (this endpoint takes {takes})")
+
+
+def _query_names(dependant: Any) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def _methods_of(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def _loc(loc: Any) -> str:
     parts = [str(p) for p in loc if p not in ("query", "path", "body", "header")]
     return ".".join(parts) or "request"
+
+
+def _validation_item(e: Any) -> dict[str, Any]:
+    """One validation error; a parameter's documented pattern gets its own plain message."""
+    loc = list(e.get("loc", ()))
+    msg, kind = str(e.get("msg", "")), str(e.get("type", ""))
+    field = field_of(loc)
+    if kind == "string_pattern_mismatch" and field in PATTERN_MESSAGES:
+        msg = f"{e.get('input')!r} {PATTERN_MESSAGES[field]}"
+        loc = [loc[0], field]  # the parameter, not the index of a repeated value
+    return {"loc": loc, "msg": msg, "type": kind}
 
 
 @asynccontextmanager
@@ -303,22 +374,18 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     api = FastAPI(
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query)],
         title="Newswire",
         version="1",
         description="Who, where, when: stored news articles with their entities, countries "
         "and regions.",
     )
 
+    api.add_middleware(StripNul)
+
     @api.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        items = [
-            {
-                "loc": list(e.get("loc", ())),
-                "msg": str(e.get("msg", "")),
-                "type": str(e.get("type", "")),
-            }
-            for e in exc.errors()
-        ]
+        items = [_validation_item(e) for e in exc.errors()]
         message = "; ".join(f"{_loc(i['loc'])}: {i['msg']}" for i in items)
         return _error(422, "invalid_request", message, items)
 
@@ -336,9 +403,20 @@ def create_app() -> FastAPI:
         )
         for k, v in (exc.headers or {}).items():
             response.headers[k] = v
+        if exc.status_code == 405:
+            # Routers of several services may share a path (GET and POST /articles): the
+            # answer lists every method of the path, not only those of the first router.
+            response.headers["Allow"] = ", ".join(_methods_of(request))
         return response
 
-    @api.get("/health", tags=["operations"])
+    @api.get(
+        "/health",
+        tags=["operations"],
+        responses={
+            422: {"model": ErrorBody, "description": "a query parameter it does not take"},
+            503: {"description": "the database or the broker is unreachable"},
+        },
+    )
     def health() -> JSONResponse:
         """Database and broker reachable: 200, otherwise 503 with what failed."""
         ok, checks = check_health()
@@ -348,8 +426,9 @@ def create_app() -> FastAPI:
 
     api.include_router(reads)
     api.include_router(stories_router)
-    _include_optional(api, INGEST_ROUTER, dependencies=[Depends(require_write)])
-    _include_optional(api, OPS_ROUTER)
+    # Explicit: a router that cannot be imported stops the app, it is never skipped.
+    api.include_router(ingest_router, dependencies=[Depends(require_write)], responses=ERRORS)
+    api.include_router(ops_router)
     _include_optional(api, CONSOLE_ROUTER)
     return api
 

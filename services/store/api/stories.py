@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from services.store import story_queries
 from services.store.api.auth import require_read
 from services.store.api.deps import get_session
+from services.store.api.params import CountryCodes, When
 from services.store.api.schemas import ErrorBody
 from services.store.queries import MAX_PAGE_SIZE
 from services.store.story_queries import StoryFilters
@@ -106,7 +107,7 @@ def story_filters(
         Query(max_length=300, description="canonical entity name, case-insensitive; repeatable"),
     ] = None,
     country: Annotated[
-        list[str] | None,
+        list[CountryCodes] | None,
         Query(description="ISO alpha-2 country of one of its articles; repeat or IQ,TR for all"),
     ] = None,
     region: Annotated[
@@ -114,10 +115,10 @@ def story_filters(
         Query(max_length=100, description="region code (145, middle-east) or name; repeatable"),
     ] = None,
     since: Annotated[
-        str | None, Query(description="an article at or after (inclusive): " + WHEN_HELP)
+        When | None, Query(description="an article at or after (inclusive): " + WHEN_HELP)
     ] = None,
     until: Annotated[
-        str | None, Query(description="an article before (exclusive): " + WHEN_HELP)
+        When | None, Query(description="an article before (exclusive): " + WHEN_HELP)
     ] = None,
     min_articles: Annotated[
         int, Query(ge=1, le=1_000_000, description="at least this many articles")
