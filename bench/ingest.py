@@ -5,6 +5,7 @@ guarded fetcher, records are de-duplicated and recorded in a throw-away PostgreS
 database, and accepted articles are published to the ``enrich`` queue of a Redis db.
 
     python bench/ingest.py [--pages 120] [--records 600] [--runs 3] [--redis-db 15]
+    python bench/ingest.py --extraction    # main-text settings on tests/ingest/corpus/pages
 
 Prints medians over the runs (the machine is shared: quote medians, not bests).
 """
@@ -87,13 +88,65 @@ class _Server:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
 
+EXTRACTION_SETTINGS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "favor_precision": {"favor_precision": True},
+    "favor_recall": {"favor_recall": True},
+    "fast (no fallbacks)": {"fast": True},
+}
+
+
+def compare_extraction() -> None:
+    """Paragraph precision and recall of the main-text settings on the corpus pages.
+
+    Truth (tests/ingest/corpus/pages.truth): the article's own paragraphs. A kept
+    paragraph is right when it is one of them; a page whose truth is empty (a caption)
+    is right when nothing of 40 words or more is kept.
+    """
+    import json
+
+    from services.ingest.extract import extract_page
+    from services.ingest.prepare import MIN_PAGE_WORDS, text_units
+
+    corpus = ROOT / "tests" / "ingest" / "corpus"
+    truth = json.loads((corpus / "pages.truth").read_text(encoding="utf-8"))
+    print(f"main-text extraction on {len(truth)} corpus pages (paragraphs):")
+    print(f"  {'settings':34} {'precision':>9} {'recall':>7} {'extra':>6} {'missed':>6} captions")
+    for name, extra in EXTRACTION_SETTINGS.items():
+        for container in (False, True):
+            settings = {"include_comments": False, "include_tables": False, **extra}
+            right = kept = wanted = captions_ok = captions = 0
+            for page, paragraphs in truth.items():
+                html = (corpus / "pages" / page).read_text(encoding="utf-8")
+                data = extract_page(html, settings=settings, container_filter=container)
+                body = (data or {}).get("body") or ""
+                got = [p for p in body.split("\n\n") if p]
+                if not paragraphs:
+                    captions += 1
+                    captions_ok += text_units(body) < MIN_PAGE_WORDS
+                    continue
+                want = {" ".join(p.split()) for p in paragraphs}
+                kept += len(got)
+                right += sum(1 for p in got if p in want)
+                wanted += len(want)
+            label = name + (" + main container" if container else "")
+            print(
+                f"  {label:34} {right / max(kept, 1):9.3f} {right / max(wanted, 1):7.3f} "
+                f"{kept - right:6d} {wanted - right:6d} {captions_ok}/{captions}"
+            )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--pages", type=int, default=120)
     ap.add_argument("--records", type=int, default=600)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--redis-db", type=int, default=15)
+    ap.add_argument("--extraction", action="store_true", help="compare main-text settings and stop")
     args = ap.parse_args()
+    if args.extraction:
+        compare_extraction()
+        return
 
     import sqlalchemy as sa
 

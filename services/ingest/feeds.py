@@ -101,6 +101,41 @@ def xml_root(data: bytes) -> str | None:
     return m.group(1) if m else None
 
 
+# Namespaces under which feedparser reads RSS 2.0 elements; RSS in any other one
+# (a root like <x:rss xmlns:x="...">) is moved out of it first.
+_RSS_NAMESPACES = {"", "http://backend.userland.com/rss", "http://backend.userland.com/rss2"}
+
+
+def _unprefix_rss(data: bytes) -> bytes:
+    """RSS 0.9x/2.0 whose elements carry a namespace (prefixed or default): the same
+    document with that namespace taken off, so a parser expecting plain RSS reads it.
+
+    RSS 2.0 defines no namespace for its own elements; a root element in one is still
+    RSS. Parsed with lxml without DTDs, entities or network (``data`` passed
+    :func:`check_xml` and is UTF-8)."""
+    if (xml_root(data) or "").lower() not in {"rss", "channel"}:
+        return data
+    from lxml import etree
+
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=True
+    )
+    try:
+        root = etree.fromstring(data, parser)
+    except (etree.XMLSyntaxError, ValueError):
+        return data
+    if root is None:
+        return data
+    ns = etree.QName(root).namespace or ""
+    if ns in _RSS_NAMESPACES:
+        return data
+    for el in root.iter():
+        if isinstance(el.tag, str) and etree.QName(el).namespace == ns:
+            el.tag = etree.QName(el).localname
+    etree.cleanup_namespaces(root)
+    return bytes(etree.tostring(root, encoding="utf-8", xml_declaration=True))
+
+
 def is_json_feed(data: bytes) -> bool:
     """A JSON Feed by content: an object with a jsonfeed.org ``version`` (or a
     ``version`` and an ``items`` list), whatever the file is called."""
@@ -232,6 +267,7 @@ def parse_feed(
     except ValueError as exc:
         raise Rejected("bad_encoding", str(exc)) from exc
     check_xml(data)
+    data = _unprefix_rss(data)
     import feedparser
 
     headers = {
@@ -239,7 +275,7 @@ def parse_feed(
         "content-type": "application/xml; charset=utf-8",
     }
     parsed = feedparser.parse(io.BytesIO(data), response_headers=headers)
-    if not parsed.entries and not parsed.get("version"):
+    if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
         problem = parsed.get("bozo_exception") or "no RSS, RDF or Atom root element"
         raise Rejected("bad_feed", f"not a readable feed: {problem}")
     feed = parsed.feed
@@ -252,9 +288,9 @@ def parse_feed(
     out = ParsedFeed(title=title, items=[], kind=parsed.get("version") or "feed")
     for n, e in enumerate(parsed.entries):
         where = f"{origin}#{n}"
-        link = e.get("link")
-        if not link and str(e.get("id", "")).startswith(("http://", "https://")):
-            link = e.get("id")
+        link = _http(e.get("link"))
+        if not link:
+            link = _http(e.get("id"))
         contents = [c.get("value", "") for c in e.get("content", []) or []]
         content_html = max(contents, key=len) if contents else None
         authors = [a.get("name") for a in e.get("authors", []) or [] if a.get("name")]
@@ -282,6 +318,13 @@ def parse_feed(
         )
         out.add(where, item)
     return out
+
+
+def _http(value: object) -> str | None:
+    """A link only when it is an http(s) URL (an Atom ``urn:`` id is not a page)."""
+    if isinstance(value, str) and value.strip().lower().startswith(("http://", "https://")):
+        return value.strip()
+    return None
 
 
 def _str(value: object) -> str | None:
@@ -313,11 +356,9 @@ def _parse_json_feed(
         authors_raw = it.get("authors") or ([it["author"]] if it.get("author") else [])
         authors = [a["name"] for a in authors_raw if isinstance(a, dict) and a.get("name")]
         raw_date = it.get("date_published") or it.get("date_modified")
-        link = it.get("url") or it.get("external_url")
-        if not link and str(it.get("id", "")).startswith(("http://", "https://")):
-            link = it["id"]
+        link = _http(it.get("url")) or _http(it.get("external_url")) or _http(it.get("id"))
         item = _make_item(
-            link=link if isinstance(link, str) else None,
+            link=link,
             title=_str(it.get("title")),
             content_html=_str(it.get("content_html")),
             content_text=_str(it.get("content_text")),
