@@ -35,6 +35,7 @@ BASELINE_DAYS = 7
 BODY_MIN_CHARS = 400
 QUIET_FACTOR = 4.0  # quiet when silent for more than this many usual intervals ...
 QUIET_MIN_S = 3 * 3600  # ... and for at least this long
+MIN_ACTIVE_DAYS = 3  # days with articles needed before a source has a usual interval
 QUALITY_DROP = 0.25  # a share this much lower than the baseline is a drop
 QUALITY_MIN_RECENT = 5  # articles needed in each window to judge quality
 QUALITY_MIN_BASELINE = 10
@@ -289,7 +290,9 @@ def collect(
     for name, span in spans.items():
         h = out[name]
         h.last_article_at = span[1]
-        if h.articles_30d >= 3:
+        # A usual interval needs a habit: articles on at least 3 days (a one-off bulk
+        # import is not a feed that went quiet).
+        if h.articles_30d >= 3 and sum(1 for n in h.per_day if n) >= MIN_ACTIVE_DAYS:
             gap = (span[1] - span[0]).total_seconds() / (h.articles_30d - 1)
             h.usual_interval_s = round(gap, 1)
     # The last article of sources silent for the whole window (one index probe each).

@@ -44,14 +44,24 @@ def _failing_feed() -> int:
 
 
 def test_planted_problems_are_found_worst_first(stocked: tuple[str, datetime]) -> None:
-    _, now = stocked
+    url, now = stocked
     feed_id = _failing_feed()
+    # A one-off import of five articles 5 h ago: no habit yet, so not "quiet".
+    from services.store.tasks import store_batch
+    from tests.console.stock import Planted, article
+
+    bulk = [
+        article(Planted("Steady Wire", now - timedelta(hours=5), n=8_000_000 + i), prefix="bulk")
+        for i in range(5)
+    ]
+    store_batch([a.model_copy(update={"source": "Bulk Import"}) for a in bulk], url)
     found = sources.health(now=now + timedelta(seconds=5))
     by_id = {h.id: h for h in found}
     assert [h.id for h in found][0] == "Failing Feed Co"
     assert by_id["Steady Wire"].status == "ok", by_id["Steady Wire"].problems
     assert by_id["Quiet Daily"].status == "quiet"
     assert by_id["Sloppy Times"].status == "degraded"
+    assert by_id["Bulk Import"].status == "ok" and by_id["Bulk Import"].usual_interval_s is None
 
     steady = by_id["Steady Wire"]
     # 30 UTC days (today included) hold 116 to 120 of them, depending on the hour.

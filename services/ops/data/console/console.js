@@ -99,6 +99,7 @@
   }
 
   window.newswireConsole = { refresh: refresh, loadMap: loadMap };
-  loadMap();
+  // The map is a large SVG: fetched once the page itself has loaded.
+  if (document.readyState === "complete") { loadMap(); } else { window.addEventListener("load", loadMap); }
   window.setInterval(cycle, every);
 })();
