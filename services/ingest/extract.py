@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape as html_unescape
 from typing import Any
 
 from services.ingest.encoding import decode_bytes
@@ -58,7 +59,7 @@ def fragment_to_text(html: str) -> str:
     if not html or not html.strip():
         return ""
     if "<" not in html:
-        return html
+        return html_unescape(html)  # no tags, maybe entities ("AT&amp;T", "a &lt; b")
     try:
         root = lxml.html.fragment_fromstring(html, create_parent="div")
     except (etree.ParserError, ValueError):

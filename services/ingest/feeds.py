@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from html import escape as html_escape
 from typing import Any
 
 import structlog
@@ -291,8 +292,14 @@ def parse_feed(
         link = _http(e.get("link"))
         if not link:
             link = _http(e.get("id"))
-        contents = [c.get("value", "") for c in e.get("content", []) or []]
-        content_html = max(contents, key=len) if contents else None
+        # Atom says what its text is: type="text" is not HTML (a "<" in it is a "<").
+        contents = [(c.get("value", ""), c.get("type", "")) for c in e.get("content", []) or []]
+        value, ctype = max(contents, key=lambda c: len(c[0])) if contents else ("", "")
+        content_html = value if value and ctype != "text/plain" else None
+        content_text = value if value and ctype == "text/plain" else None
+        summary = e.get("summary")
+        if summary and (e.get("summary_detail") or {}).get("type") == "text/plain":
+            summary = html_escape(summary)  # plain text through the HTML path unchanged
         authors = [a.get("name") for a in e.get("authors", []) or [] if a.get("name")]
         if not authors and e.get("author"):
             authors = [e.get("author")]
@@ -307,8 +314,8 @@ def parse_feed(
             link=link,
             title=e.get("title"),
             content_html=content_html,
-            content_text=None,
-            summary=e.get("summary"),
+            content_text=content_text,
+            summary=summary,
             published=_entry_date(raw_date, parsed_date, ref),
             authors=authors,
             language=language,
