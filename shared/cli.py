@@ -10,7 +10,6 @@ import importlib
 import importlib.util
 import json
 import sys
-from collections import Counter
 from typing import Any
 
 import click
@@ -121,123 +120,6 @@ def cli(log_format: str | None, log_level: str | None) -> None:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True)
-@click.option("--source", default=None, help="Source name for items that carry none.")
-@click.option("--source-country", default=None, help="ISO alpha-2 country of the source.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON outcome per item on stdout.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def ingest(
-    paths: tuple[str, ...],
-    source: str | None,
-    source_country: str | None,
-    as_json: bool,
-    quiet: bool,
-) -> None:
-    """Send articles from files, directories or URLs through the pipeline.
-
-    PATHS are JSON Lines (.jsonl), JSON, plain-text articles (.txt: optional date
-    line, title line, paragraphs), HTML files, directories of those, or http(s) URLs.
-    """
-    from rich.progress import Progress
-
-    from services.ingest.files import FileRejection, iter_items
-    from shared.schemas import RawItem
-
-    settings = get_settings()
-    files = [p for p in paths if not p.startswith(("http://", "https://"))]
-    urls = [p for p in paths if p.startswith(("http://", "https://"))]
-    items: list[RawItem] = [RawItem(kind="url", url=u, origin=u) for u in urls]
-    counts: Counter[str] = Counter()
-    reasons: list[tuple[str, str]] = []
-    for entry in iter_items(files):
-        if isinstance(entry, FileRejection):
-            counts["rejected"] += 1
-            reasons.append((entry.origin, entry.reason))
-            click.secho(f"rejected {entry.origin}: {entry.reason}", fg="yellow", err=True)
-        else:
-            items.append(entry)
-    counts["read"] = len(items) + counts["rejected"]
-    for item in items:
-        if source and not item.source:
-            item.source = source
-        if source_country and not item.source_country:
-            item.source_country = source_country.upper()
-    chunk = settings.batch_size
-    outcomes: list[dict[str, Any]] = []
-    with Progress(disable=quiet or not sys.stderr.isatty(), transient=True) as progress:
-        bar = progress.add_task("ingesting", total=len(items))
-        if settings.embedded:
-            ensure_embedded_schema()
-            from services.ingest.pipeline import accept
-
-            for start in range(0, len(items), chunk):
-                for o in accept(items[start : start + chunk]):
-                    outcomes.append(o.as_dict())
-                    counts[o.status] += 1
-                    if o.status == "rejected":
-                        reasons.append((o.origin or "?", o.reason or "?"))
-                progress.advance(bar, len(items[start : start + chunk]))
-            # Embedded: every stage has run; say what became of the accepted articles.
-            final = _final_statuses([o["article_id"] for o in outcomes if o["status"] == "queued"])
-            for d in outcomes:
-                if d["status"] == "queued":
-                    d["status"] = final.get(d["article_id"], "queued")
-                    counts["queued"] -= 1
-                    counts[d["status"]] += 1
-                    if d["status"] == "dead-lettered":
-                        reasons.append((d.get("origin") or "?", "failed; see `newswire dead list`"))
-        else:
-            from services.ops.backpressure import wait_for_capacity
-            from shared import dispatch
-            from shared.schemas import IngestRequest, dump
-
-            for start in range(0, len(items), chunk):
-                part = items[start : start + chunk]
-                # Bulk ingest waits while the pipeline's queues are over the high-water mark.
-                wait_for_capacity(queues.QUEUES)
-                dispatch.send(queues.INGEST_ITEMS, dump(IngestRequest(items=part)))
-                counts["sent"] += len(part)
-                progress.advance(bar, len(part))
-    if as_json:
-        for d in outcomes:
-            click.echo(json.dumps(d))
-    summary = ", ".join(
-        f"{counts[k]} {k}"
-        for k in ("read", "stored", "queued", "sent", "duplicate", "rejected", "dead-lettered")
-        if counts[k]
-    )
-    click.echo(f"summary: {summary or 'nothing read'}", err=as_json)
-    for origin, reason in reasons:
-        if not as_json:
-            click.echo(f"  {origin}: {reason}")
-    if not items and counts["rejected"]:
-        sys.exit(1)
-
-
-def _final_statuses(article_ids: list[str]) -> dict[str, str]:
-    """Ingest record status of each article: stored, dead-lettered, or still queued."""
-    if not article_ids:
-        return {}
-    from sqlalchemy import select
-
-    from shared.db import session_scope
-    from shared.models import DEAD, STORED, IngestRecord
-
-    names = {STORED: "stored", DEAD: "dead-lettered"}
-    out: dict[str, str] = {}
-    with session_scope() as session:
-        for start in range(0, len(article_ids), 500):
-            rows = session.execute(
-                select(IngestRecord.article_id, IngestRecord.status).where(
-                    IngestRecord.article_id.in_(article_ids[start : start + 500])
-                )
-            )
-            for aid, status in rows:
-                out[aid] = names.get(status, "queued")
-    return out
-
-
-@cli.command()
 @click.option("--q", "-q", "q", default=None, help="Full text over title and body.")
 @click.option("--entity", multiple=True, help="Entity canonical name (repeat: all of them).")
 @click.option("--label", default=None, help="Entity label, e.g. PERSON, ORG.")
@@ -275,9 +157,8 @@ def articles(limit: int, as_json: bool, **filters: Any) -> None:
         people = [e["canonical"] for e in row["entities"] if e["label"] == "PERSON"][:4]
         orgs = [e["canonical"] for e in row["entities"] if e["label"] == "ORG"][:4]
         countries = [c["code"] + ("*" if c.get("focus") else "") for c in row["countries"]]
-        click.secho(
-            f"{row['id'][:12]}  {row['published_at'] or '-':25.25}  {row['title']}", bold=True
-        )
+        title = row["title"] or "(no title)"
+        click.secho(f"{row['id'][:12]}  {row['published_at'] or '-':25.25}  {title}", bold=True)
         click.echo(
             f"    countries: {' '.join(countries) or '-'}   people: "
             f"{', '.join(people) or '-'}   orgs: {', '.join(orgs) or '-'}"

@@ -234,3 +234,12 @@ def test_progress_in_files_and_bytes(ingest_pg: str, tmp_path: Path, sent: Sent)
     assert "reading 3/3 files" in result.stderr and "kB of" in result.stderr, result.stderr
     quiet = CliRunner().invoke(cli, ["ingest", str(tmp_path)])
     assert "reading" not in quiet.stderr  # not a terminal, no flag: no progress
+
+
+def test_a_missing_title_is_never_printed_as_none(ingest_pg: str, tmp_path: Path) -> None:
+    path = tmp_path / "untitled.jsonl"
+    path.write_text(json.dumps({"text": stories.body(stories.ORCHARD)}) + "\n")
+    code, out = _run(str(path))  # the whole pipeline, in this process
+    assert code == 0 and "1 stored" in out, out
+    listed = CliRunner().invoke(cli, ["articles"]).output
+    assert "(no title)" in listed and "None" not in listed, listed
