@@ -320,7 +320,34 @@ class Stack:
         }
 
     def stored_count(self, tag: str) -> int:
-        return self.scalar(f"SELECT count(*) FROM articles WHERE title LIKE '{tag} #%'")
+        """Articles of a run stored so far (0 while PostgreSQL does not answer: polling)."""
+        try:
+            return self.scalar(f"SELECT count(*) FROM articles WHERE title LIKE '{tag} #%'")
+        except AssertionError:
+            return 0
+
+    def wait_database(self, timeout: float = 300) -> None:
+        """Until PostgreSQL accepts queries again (after a stop/start it replays its WAL)."""
+
+        def answers() -> bool:
+            try:
+                return self.scalar("SELECT 1") == 1
+            except AssertionError:
+                return False
+
+        wait_for(answers, timeout, 1.0, "PostgreSQL accepting queries")
+
+    def quiesce(self, timeout: float = 300) -> None:
+        """Until nothing is in flight: every received article stored, duplicate or dead."""
+        self.wait_database(timeout)
+        wait_for(
+            lambda: (
+                self.scalar("SELECT count(*) FROM ingest_records WHERE status = 'received'") == 0
+            ),
+            timeout,
+            2.0,
+            "no article in flight",
+        )
 
     def dead_letters(self) -> list[list[str]]:
         return self.psql("SELECT reason, count(*) FROM dead_letters GROUP BY reason")

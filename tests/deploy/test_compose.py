@@ -221,6 +221,7 @@ def flow(stack: Stack, fault: str, n: int, inject: Callable[[str], str]) -> None
     wait_for(lambda: stack.stored_count(tag) >= n, DRAIN_TIMEOUT, 2.0, f"{n} of {tag} stored")
     drained = time.monotonic() - t0
     time.sleep(5)  # late redeliveries land now; they must not add rows
+    stack.wait_database()
     c = stack.census(tag, titles)
     dead = stack.dead_letters()
     report(
@@ -294,6 +295,7 @@ def test_fault_postgres_stopped(stack: Stack) -> None:
         stack.compose("stop", "postgres")
         time.sleep(POSTGRES_DOWN_SECONDS)
         stack.compose("start", "postgres")
+        stack.wait_database()
         return f"stops=1 at stored={at} down_for={POSTGRES_DOWN_SECONDS}s"
 
     flow(stack, "postgres-stop", FAULT_N, inject)
@@ -310,6 +312,7 @@ def counts(stack: Stack) -> dict[str, int]:
 
 
 def test_down_then_up_keeps_everything(stack: Stack) -> None:
+    stack.quiesce()
     before = counts(stack)
     assert before["articles"] > 0
     stack.compose("down")  # no -v: the named volumes stay
@@ -375,6 +378,7 @@ def test_upgrade_with_one_more_migration(stack: Stack, tmp_path: Path) -> None:
     must(run(["docker", "build", "-q", "-t", f"newswire:{new_tag}", str(tmp_path)]))
     stack.extra_images.append(f"newswire:{new_tag}")
 
+    stack.quiesce()
     before = counts(stack)
     old_version = {r[0] for r in stack.psql("SELECT version_num FROM alembic_version")}
     stack.env["NEWSWIRE_IMAGE_TAG"] = new_tag
