@@ -223,3 +223,14 @@ class StoryKey(Base):
     story_id: Mapped[int] = mapped_column(
         ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class StoryTerm(Base):
+    """How many clustered articles have each feature (a word "w:...", an entity "e:...",
+    a country "c:..."; "" counts the articles): the document frequencies the clustering
+    weighs features by, so that what every article has tells nothing."""
+
+    __tablename__ = "story_terms"
+
+    term: Mapped[str] = mapped_column(String(120), primary_key=True)
+    articles: Mapped[int] = mapped_column(Integer, default=0)

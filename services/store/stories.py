@@ -56,6 +56,7 @@ from services.store.models import (
     Entity,
     Story,
     StoryKey,
+    StoryTerm,
 )
 from shared.db import is_postgres
 from shared.logging import get_logger
@@ -768,7 +769,11 @@ def _cluster(
         by_key, spans = _candidates(session, items, floor)
     known = {(k, sid) for k, sids in by_key.items() for sid in sids}  # stored keys
     wanted = sorted({sid for item in items for sid in _ranked(item, by_key, spans)})
-    stories, reserved = _load_stories(session, wanted, reserve=len(items) if postgres else 0)
+    features = sorted({k for item in items for k in _features(item)})
+    stories, reserved, df = _load_stories(
+        session, wanted, reserve=len(items) if postgres else 0, features=features
+    )
+    _weigh(items, df)
     new: list[_Open] = []  # started in this call, known by negative ids until flushed
     assigned: list[tuple[Item, _Open]] = []
     for item in items:
@@ -827,21 +832,57 @@ def _unclustered(session: Session, ids: Sequence[str]) -> list[str]:
     return out
 
 
+def _features(item: Item) -> set[str]:
+    """The item's features as counted in ``story_terms``."""
+    return {"w:" + t[:100] for t in item.terms} | set(item.entities)
+
+
+def _weigh(items: list[Item], df: dict[str, int]) -> None:
+    """Weigh each feature by its inverse document frequency (smoothed: with few
+    articles stored every feature weighs about the same), then normalize again."""
+    n = df.get("", 0) + 10
+
+    def idf(key: str) -> float:
+        return math.log(n / (df.get(key, 0) + 1))
+
+    for item in items:
+        item.terms = _normalized({k: v * idf("w:" + k[:100]) for k, v in item.terms.items()})
+        item.entities = _normalized({k: v * idf(k) for k, v in item.entities.items()})
+
+
+def _df_counts(assigned: list[tuple[Item, _Open]]) -> list[tuple[str, int]]:
+    counts: dict[str, int] = defaultdict(int)
+    for item, _ in assigned:
+        for k in _features(item):
+            counts[k] += 1
+    counts[""] = len(assigned)
+    return sorted(counts.items())
+
+
 def _load_stories(
-    session: Session, ids: list[int], reserve: int = 0
-) -> tuple[dict[int, _Open], list[int]]:
-    """The candidate stories, and (PostgreSQL) ``reserve`` ids for new stories from the
-    sequence in the same round trip (unused ones are gaps, as after any rollback)."""
+    session: Session, ids: list[int], reserve: int = 0, features: list[str] | None = None
+) -> tuple[dict[int, _Open], list[int], dict[str, int]]:
+    """The candidate stories, the document frequencies of ``features`` and (PostgreSQL)
+    ``reserve`` ids for new stories from the sequence, in one round trip (unused ids are
+    gaps, as after any rollback)."""
     out: dict[int, _Open] = {}
     reserved: list[int] = []
+    wanted = ["", *(features or [])]
+    df: dict[str, int] = {}
     if is_postgres(session):
         conn = _pg(session)
-        with conn.pipeline(), conn.cursor() as cur, conn.cursor() as seq:
+        with (
+            conn.pipeline(),
+            conn.cursor() as cur,
+            conn.cursor() as seq,
+            conn.cursor() as freq,
+        ):
             cur.execute(
                 "SELECT id, title, article_id, first_seen, last_seen, profile FROM stories "
                 "WHERE id = ANY(%s)",
                 (ids,),
             )
+            freq.execute("SELECT term, articles FROM story_terms WHERE term = ANY(%s)", (wanted,))
             if reserve:
                 seq.execute(
                     "SELECT nextval(pg_get_serial_sequence('stories', 'id')) "
@@ -851,6 +892,7 @@ def _load_stories(
             rows = cur.fetchall()
             if reserve:
                 reserved = [int(r[0]) for r in seq.fetchall()]
+            df = {t: int(n) for t, n in freq.fetchall()}
     else:
         rows = []
         for start in range(0, len(ids), 500):
@@ -866,9 +908,16 @@ def _load_stories(
                     ).where(Story.id.in_(ids[start : start + 500]))
                 ).all()
             )
+        for start in range(0, len(wanted), 500):
+            for t, n in session.execute(
+                select(StoryTerm.term, StoryTerm.articles).where(
+                    StoryTerm.term.in_(wanted[start : start + 500])
+                )
+            ):
+                df[t] = int(n)
     for row in rows:
         out[row[0]] = _Open.of(*row)
-    return out, reserved
+    return out, reserved, df
 
 
 def _key_rows(
@@ -941,6 +990,13 @@ def _write_pg(
             "SELECT * FROM unnest(%s::text[], %s::int[]) ON CONFLICT DO NOTHING",
             ([k for k, _ in keys], [sid for _, sid in keys]),
         )
+        counts = _df_counts(assigned)
+        cur.execute(
+            "INSERT INTO story_terms (term, articles) "
+            "SELECT * FROM unnest(%s::text[], %s::int[]) "
+            "ON CONFLICT (term) DO UPDATE SET articles = story_terms.articles + EXCLUDED.articles",
+            ([t for t, _ in counts], [n for _, n in counts]),
+        )
         if savepoint:
             cur.execute("RELEASE SAVEPOINT nw_stories")
 
@@ -975,6 +1031,17 @@ def _write_orm(
     for start in range(0, len(keys), 400):
         chunk = [{"key": k, "story_id": sid} for k, sid in keys[start : start + 400]]
         session.execute(insert(StoryKey).values(chunk).on_conflict_do_nothing())
+    counts = _df_counts(assigned)
+    for start in range(0, len(counts), 400):
+        stmt = insert(StoryTerm).values(
+            [{"term": t, "articles": n} for t, n in counts[start : start + 400]]
+        )
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["term"],
+                set_={"articles": StoryTerm.articles + stmt.excluded.articles},
+            )
+        )
 
 
 # ---------------------------------------------------------------- backlog, rebuild
@@ -1038,8 +1105,10 @@ def reset(session: Session, since: datetime | None = None) -> tuple[int, datetim
     rows = session.execute(stmt).all()
     ids = [r[0] for r in rows]
     earliest = min((_aware(r[1]) for r in rows), default=None)
+    freed: list[str] = []
     for start in range(0, len(ids), 1000):
         part = ids[start : start + 1000]
+        freed.extend(session.scalars(select(Article.id).where(Article.story_id.in_(part))))
         session.execute(
             update(Article)
             .where(Article.story_id.in_(part))
@@ -1048,10 +1117,33 @@ def reset(session: Session, since: datetime | None = None) -> tuple[int, datetim
         )
         session.execute(delete(StoryKey).where(StoryKey.story_id.in_(part)))
         session.execute(delete(Story).where(Story.id.in_(part)))
+    _uncount(session, freed, everything=since is None)
     if since is not None:
         earliest = min(earliest or since, since)
     kept = int(session.scalar(select(func.max(Story.id))) or 0)
     return len(ids), earliest, kept
+
+
+def _uncount(session: Session, freed: list[str], everything: bool) -> None:
+    """Take articles set free out of the document frequencies (they are counted again
+    when they are placed)."""
+    if everything:
+        session.execute(delete(StoryTerm))
+        return
+    counts: dict[str, int] = defaultdict(int)
+    for start in range(0, len(freed), 500):
+        items = load_items(session, freed[start : start + 500])
+        for item in items:
+            for k in _features(item):
+                counts[k] += 1
+        counts[""] += len(items)
+    for term, n in sorted(counts.items()):
+        session.execute(
+            update(StoryTerm)
+            .where(StoryTerm.term == term)
+            .values(articles=StoryTerm.articles - n)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def rebuild(

@@ -2,7 +2,8 @@
 
 Adds ``stories`` (one row per event, with the profile the clustering compares new
 articles with), ``story_keys`` (entities, places and title terms of a story, for the
-candidate lookup and the entity/country/region filters) and ``articles.story_id``
+candidate lookup and the entity/country/region filters), ``story_terms`` (document
+frequencies of the features the clustering weighs) and ``articles.story_id``
 with a partial index over the articles not yet in a story (the clustering backlog).
 Existing articles are left unclustered: ``newswire stories rebuild`` (or the
 ``store.cluster_stories`` sweep) groups them after the upgrade.
@@ -59,6 +60,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key", "story_id", name=op.f("pk_story_keys")),
     )
     op.create_index(op.f("ix_story_keys_story_id"), "story_keys", ["story_id"])
+    op.create_table(
+        "story_terms",
+        sa.Column("term", sa.String(length=120), nullable=False),
+        sa.Column("articles", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("term", name=op.f("pk_story_terms")),
+    )
     with op.batch_alter_table("articles") as batch:
         batch.add_column(sa.Column("story_id", sa.Integer(), nullable=True))
     op.create_index(op.f("ix_articles_story_id"), "articles", ["story_id"])
@@ -76,6 +83,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_articles_story_id"), table_name="articles")
     with op.batch_alter_table("articles") as batch:
         batch.drop_column("story_id")
+    op.drop_table("story_terms")
     op.drop_index(op.f("ix_story_keys_story_id"), table_name="story_keys")
     op.drop_table("story_keys")
     op.drop_index("ix_stories_growth_id", table_name="stories")
