@@ -14,12 +14,12 @@ working offline: nothing is fetched from anywhere but this API.
   country or an entity filters the page.
 
 Access: the console reads with the API's read token (or the write token) and replays
-dead letters with the write token, like the JSON API. A browser cannot send an
-``Authorization`` header on a plain page load, so the console also takes the token
-from a cookie (``newswire_console``, HttpOnly, SameSite=Strict, path ``/console``),
-set by the token form at ``/console/login`` or by opening ``/console?token=...`` once
-(the token is moved into the cookie and the URL redirected without it). With no
-read token configured the console is open, as the API is.
+dead letters with the write token, like the JSON API (no write token set: no replay).
+A browser cannot send an ``Authorization`` header on a plain page load, so the console
+also takes the token from a cookie (``newswire_console``, HttpOnly, SameSite=Strict,
+path ``/console``), set by the token form at ``/console/login`` or by opening
+``/console?token=...`` once (the token is moved into the cookie and the URL redirected
+without it). With no read token configured the console is open, as the API is.
 """
 
 from __future__ import annotations
@@ -246,7 +246,8 @@ def access(request: Request) -> tuple[bool, bool]:
     """(may read, may replay) for this request."""
     settings = get_settings()
     token = _presented_token(request)
-    can_write = settings.api_token is None or _token_ok(token, settings.api_token)
+    # As for the API's writes (shared.auth): no write token set, no replay for anyone.
+    can_write = bool(settings.api_token) and _token_ok(token, settings.api_token)
     can_read = (
         settings.api_read_token is None
         or can_write
@@ -660,7 +661,12 @@ def _login_page(message: str | None, status_code: int = 401) -> HTMLResponse:
 
 def _sections(can_write: bool, nq: NewsQuery, only: str | None = None) -> dict[str, Any]:
     """The data of every section (or one), the sections computed side by side."""
-    ctx: dict[str, Any] = {"can_write": can_write, "nq": nq, "refresh_s": REFRESH_S}
+    ctx: dict[str, Any] = {
+        "can_write": can_write,
+        "writes_enabled": bool(get_settings().api_token),
+        "nq": nq,
+        "refresh_s": REFRESH_S,
+    }
     jobs: dict[str, Any] = {}
     if only in (None, "sources"):
         jobs["sources"] = _pool.submit(cached, ("sources",), _sources_now)
@@ -774,6 +780,14 @@ async def replay(request: Request, letter_id: int) -> Response:
     if origin and origin != f"{request.url.scheme}://{request.url.netloc}":
         return JSONResponse({"error": "forbidden", "message": "cross-origin"}, status_code=403)
     _, can_write = access(request)
+    if not get_settings().api_token:
+        return JSONResponse(
+            {
+                "error": "unavailable",
+                "message": "replay is disabled: NEWSWIRE_API_TOKEN is not set",
+            },
+            status_code=503,
+        )
     if not can_write:
         return JSONResponse(
             {"error": "unauthorized", "message": "replaying needs the write token"},

@@ -59,6 +59,8 @@ def test_console_on_sqlite_shows_what_the_api_shows(embedded: TestClient) -> Non
     assert svg.headers["content-type"] == "image/svg+xml"
     assert 'class="br country map-element' in svg.text
     assert "<script src" not in svg.text and "cdn" not in svg.text.lower()
+    # No write token configured: nobody replays (as the API refuses writes).
+    assert embedded.post("/console/replay/1").status_code == 503
     part = embedded.get("/console", params={"part": "pipeline"})
     assert part.text.lstrip().startswith("<h2>Pipeline") and "<html" not in part.text
 
