@@ -198,3 +198,24 @@ def test_api_cli_and_metrics_agree(stocked: tuple[str, datetime]) -> None:
     assert samples[ratio] == 0.0
     age = samples[("newswire_source_last_article_age_seconds", (("source", "Quiet Daily"),))]
     assert age == pytest.approx(api["Quiet Daily"]["quiet_s"], abs=120)
+
+
+def test_a_successful_poll_resets_the_run_and_counts_parse_rejections(
+    stocked: tuple[str, datetime],
+) -> None:
+    from services.ingest import feeds
+
+    feed_id = _failing_feed()
+    parsed = feeds.ParsedFeed(
+        title="Parsed Co",
+        items=[],
+        rejected=[("f#0", "empty_item: no link"), ("f#1", "empty_item: no link")],
+    )
+    at = datetime.now(UTC)
+    feeds._record_poll(feed_id, feeds.PollResult(feed_id, "ok"), {}, parsed, at, 900)
+    (h,) = sources.health(source=str(feed_id))
+    assert h.id == "Failing Feed Co" and h.status == "ok", h.problems
+    feed = h.feeds[0]
+    assert feed["consecutive_failures"] == 0 and feed["backoff_s"] is None
+    assert datetime.fromisoformat(feed["last_success_at"]) == at
+    assert h.rejections == {"empty_item": 2}
