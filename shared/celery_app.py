@@ -7,7 +7,7 @@ from typing import Any
 from celery import Celery, signals
 from kombu import Queue
 
-from shared import queues
+from shared import publish, queues
 from shared.settings import Settings, get_settings
 
 TASK_MODULES = [
@@ -139,7 +139,5 @@ def _unbind_task(**_: Any) -> None:
     structlog.contextvars.clear_contextvars()
 
 
+publish.connect()  # every producer (CLI, API, workers, beat) stamps its messages
 app = create_app()
-
-import services.ops.signals  # noqa: E402,F401 - publish-time header and task counters
-import shared.worker_hooks  # noqa: E402,F401 - registers worker-side hooks

@@ -21,19 +21,19 @@ in embedded mode, where :func:`shared.dispatch.send` calls ``task.run`` directly
 * Embedded mode has no retries: any failure ends in dead letters at once, never in
   an exception that would stop the command for the other inputs.
 
-Test-only hook (documented, off unless set): ``NEWSWIRE_TEST_POISON_MARKER=<text>``
-makes the task named by ``NEWSWIRE_TEST_POISON_TASK`` (default ``enrich.tag_articles``)
-fail for a batch holding an article whose body contains ``<text>``;
-``NEWSWIRE_TEST_POISON_MODE=exit`` kills the worker process instead of raising,
-like a segfault would.
+What a stage does when it succeeds is an option of its task, not a rule on its name:
+``reset_attempts`` (default True: the next stage counts from zero; the store leaves the
+counter, its record says "stored") and ``stamp_enriched_at`` (the enrich task records when
+its articles were tagged).
+
+The pieces live next door: :mod:`shared.deadletters` (writer), :mod:`shared.messages`
+(split, halves), :mod:`shared.attempts` (counters), :mod:`shared.faults` (test hook).
 """
 
 from __future__ import annotations
 
 import functools
-import os
-import traceback as tb
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import kombu.exceptions
@@ -44,10 +44,26 @@ from celery import Task
 from celery.exceptions import Ignore, Reject, Retry
 from celery.utils.time import get_exponential_backoff_interval
 
-from shared import queues
+from shared import dispatch
+from shared.attempts import begin_attempts, count_redelivery, set_attempts
+from shared.deadletters import write_dead_letter
+from shared.faults import PoisonTestError, check_test_poison
 from shared.logging import get_logger
+from shared.messages import SPLIT_KEYS, article_refs, halves, single, split_key
 from shared.schemas import SchemaError, utcnow
 from shared.settings import get_settings
+
+__all__ = [
+    "SPLIT_KEYS",
+    "TRANSIENT_ERRORS",
+    "PipelineTask",
+    "PoisonTestError",
+    "article_refs",
+    "halves",
+    "single",
+    "split_key",
+    "write_dead_letter",
+]
 
 log = get_logger(__name__)
 
@@ -64,200 +80,6 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 _CONTROL_FLOW = (Retry, Ignore, Reject)
 
-# The list in a message that can be split: articles (hops 1 and 2) or raw items (hop 0).
-SPLIT_KEYS = ("articles", "items")
-
-POISON_MARKER_ENV = "NEWSWIRE_TEST_POISON_MARKER"
-POISON_TASK_ENV = "NEWSWIRE_TEST_POISON_TASK"
-POISON_MODE_ENV = "NEWSWIRE_TEST_POISON_MODE"
-
-
-class PoisonTestError(RuntimeError):
-    """Raised by the test-only poison hook (``NEWSWIRE_TEST_POISON_MARKER``)."""
-
-
-def write_dead_letter(
-    *,
-    task: str,
-    queue: str | None,
-    payload: dict[str, Any] | None,
-    error: BaseException | str,
-    reason: str,
-    attempts: int = 0,
-    article_id: str | None = None,
-    trace_id: str | None = None,
-    traceback: str | None = None,
-) -> None:
-    """Persist a failed message; if even that fails, log it loudly with the payload."""
-    from shared.db import session_scope
-    from shared.models import DEAD, DeadLetter, IngestRecord
-
-    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-    if traceback is None and isinstance(error, BaseException):
-        traceback = "".join(tb.format_exception(error))
-    try:
-        with session_scope() as session:
-            session.add(
-                DeadLetter(
-                    task=task,
-                    queue=queue,
-                    article_id=article_id,
-                    trace_id=trace_id,
-                    reason=reason,
-                    error=message[:10_000],
-                    traceback=(traceback or "")[-20_000:] or None,
-                    payload=payload,
-                    attempts=attempts,
-                )
-            )
-            if article_id:
-                record = session.get(IngestRecord, article_id)
-                if record is not None and record.status != "stored":
-                    record.status = DEAD
-                    record.last_error = message[:2000]
-        log.error(
-            "dead_lettered",
-            task=task,
-            reason=reason,
-            error=message,
-            article_id=article_id,
-            trace_id=trace_id,
-            attempts=attempts,
-        )
-    except Exception:  # noqa: BLE001 - last resort: the payload must reach the logs
-        log.exception("dead_letter_write_failed", task=task, reason=reason, payload=payload)
-        raise
-
-
-# ---------------------------------------------------------------- message helpers
-
-
-def split_key(message: Any) -> str | None:
-    """The list that can be split, when the message has a non-empty one."""
-    if isinstance(message, dict):
-        for key in SPLIT_KEYS:
-            if isinstance(message.get(key), list) and message[key]:
-                return key
-    return None
-
-
-def article_refs(message: Any) -> list[tuple[str, str | None]]:
-    """(article_id, trace_id) of every well-formed article of a message."""
-    if not isinstance(message, dict) or not isinstance(message.get("articles"), list):
-        return []
-    refs = []
-    for item in message["articles"]:
-        if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]:
-            trace = item.get("trace_id")
-            refs.append((item["id"][:64], trace if isinstance(trace, str) else None))
-    return refs
-
-
-def single(message: dict[str, Any], key: str, item: Any) -> dict[str, Any]:
-    """The same message carrying one item: what a per-article dead letter keeps."""
-    return {**message, key: [item]}
-
-
-def halves(message: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    items = message[key]
-    middle = (len(items) + 1) // 2
-    return [{**message, key: items[:middle]}, {**message, key: items[middle:]}]
-
-
-# ---------------------------------------------------------------- attempt counter
-
-
-def _relaxed_commit(session: Any) -> None:
-    """The counter is a heuristic: on PostgreSQL, do not wait for the WAL flush."""
-    from sqlalchemy import text
-
-    from shared.db import is_postgres
-
-    if is_postgres(session):
-        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-
-
-def begin_attempts(ids: Sequence[str]) -> dict[str, int]:
-    """Count one more attempt for each known article; returns article_id -> attempts."""
-    from sqlalchemy import update
-
-    from shared.db import session_scope
-    from shared.models import IngestRecord
-
-    if not ids:
-        return {}
-    with session_scope() as session:
-        _relaxed_commit(session)
-        rows = session.execute(
-            update(IngestRecord)
-            .where(IngestRecord.article_id.in_(sorted(set(ids))))
-            .values(attempts=IngestRecord.attempts + 1)
-            .returning(IngestRecord.article_id, IngestRecord.attempts)
-            .execution_options(synchronize_session=False)
-        )
-        return {aid: n for aid, n in rows}
-
-
-def set_attempts(ids: Sequence[str], *, delta: int | None = None, **values: Any) -> None:
-    """Reset (``delta=None``) or shift the attempt counter of articles; best effort."""
-    from sqlalchemy import update
-
-    from shared.db import session_scope
-    from shared.models import IngestRecord
-
-    if not ids:
-        return
-    attempts: Any = 0 if delta is None else IngestRecord.attempts + delta
-    try:
-        with session_scope() as session:
-            _relaxed_commit(session)
-            session.execute(
-                update(IngestRecord)
-                .where(IngestRecord.article_id.in_(sorted(set(ids))))
-                .values(attempts=attempts, **values)
-                .execution_options(synchronize_session=False)
-            )
-    except Exception as exc:  # noqa: BLE001 - the counter must never fail the work itself
-        log.warning("attempt_counter_update_failed", error=str(exc), articles=len(ids))
-
-
-REDELIVERY_KEY = "newswire:deliveries:"
-
-
-def count_redelivery(task_id: str | None) -> int:
-    """Deliveries of one message so far (first delivery = 1), counted in the broker's Redis."""
-    url = get_settings().broker_url
-    if not task_id or not url or not url.startswith(("redis://", "rediss://", "unix://")):
-        return 1
-    import redis as redis_lib
-
-    try:
-        client = redis_lib.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-        with client.pipeline() as pipe:
-            pipe.incr(REDELIVERY_KEY + task_id)
-            pipe.expire(REDELIVERY_KEY + task_id, 7 * 24 * 3600)
-            count = int(pipe.execute()[0])
-        client.close()
-    except redis_lib.RedisError as exc:
-        log.warning("redelivery_count_failed", error=str(exc))
-        return 1
-    return 1 + count
-
-
-def _check_test_poison(task_name: str, message: Any) -> None:
-    marker = os.environ.get(POISON_MARKER_ENV)
-    if not marker or os.environ.get(POISON_TASK_ENV, queues.TAG_ARTICLES) != task_name:
-        return
-    key = split_key(message)
-    items = message[key] if key else []
-    for item in items:
-        body = item.get("body") if isinstance(item, dict) else None
-        if isinstance(body, str) and marker in body:
-            if os.environ.get(POISON_MODE_ENV) == "exit":
-                log.error("test_poison_exit", task=task_name, article_id=item.get("id"))
-                os._exit(137)
-            raise PoisonTestError(f"test poison marker {marker!r} in article {item.get('id')}")
-
 
 # ---------------------------------------------------------------- the task base
 
@@ -271,6 +93,9 @@ class PipelineTask(Task):
     autoretry_for = TRANSIENT_ERRORS
     retry_backoff = 2
     retry_jitter = True
+    # Options a stage sets on its task (``@app.task(base=PipelineTask, reset_attempts=...)``).
+    reset_attempts = True  # on success, the next stage counts attempts from zero
+    stamp_enriched_at = False  # on success, record enriched_at on the articles' records
 
     def __init__(self) -> None:
         settings = get_settings()
@@ -316,8 +141,6 @@ class PipelineTask(Task):
         return bool(info.get("redelivered"))
 
     def _send(self, message: dict[str, Any]) -> None:
-        from shared import dispatch
-
         dispatch.send(self.name, message)
 
     def _dead_letter_items(
@@ -422,7 +245,7 @@ class PipelineTask(Task):
                 self.request.pipeline_message = message
 
         try:
-            _check_test_poison(self.name, message)
+            check_test_poison(self.name, message)
             result = fun(self, message, *a, **kw)
         except _CONTROL_FLOW:
             raise
@@ -470,11 +293,11 @@ class PipelineTask(Task):
                 return None
             self.request.pipeline_dead_lettered = True
             raise
-        if ids and self.name != queues.STORE_ARTICLES:
-            # The stage is done: the next one counts from zero. (After the store the
-            # record says "stored"; a later replay resets the counter itself.)
+        if ids and self.reset_attempts:
+            # The stage is done: the next one counts from zero. (The store task says
+            # reset_attempts=False: its record says "stored"; a replay resets it itself.)
             extra: dict[str, Any] = {}
-            if self.name == queues.TAG_ARTICLES:
+            if self.stamp_enriched_at:
                 extra["enriched_at"] = utcnow()
             set_attempts(ids, **extra)
         return result

@@ -1,4 +1,4 @@
-"""Worker-side hooks (consumer steps, signal handlers) loaded with the Celery app.
+"""Worker-side hooks (signal handlers) connected by the worker entry point (:func:`connect`).
 
 Messages the worker refuses before any task runs
 ------------------------------------------------
@@ -36,6 +36,7 @@ from typing import Any
 
 from celery import signals
 
+from shared.deadletters import write_dead_letter
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -100,8 +101,6 @@ def report_refused(message: Any, exc: BaseException | None, reason: str | None =
         queue=described.get("queue"),
     )
     try:
-        from shared.tasks import write_dead_letter
-
         write_dead_letter(
             task=str(described.get("task") or "?")[:200],
             queue=(str(described.get("queue") or "") or None),
@@ -115,12 +114,10 @@ def report_refused(message: Any, exc: BaseException | None, reason: str | None =
         log.error("message_refused_report_failed", reason=reason, error=repr(err)[:500])
 
 
-@signals.task_rejected.connect
 def _on_task_rejected(sender: Any = None, message: Any = None, exc: Any = None, **_: Any) -> None:
     report_refused(message, exc)
 
 
-@signals.task_unknown.connect
 def _on_task_unknown(
     sender: Any = None, message: Any = None, exc: Any = None, name: Any = None, **_: Any
 ) -> None:
@@ -141,7 +138,6 @@ def _bodies(message: Any) -> list[str]:
     return out
 
 
-@signals.task_prerun.connect
 def _fault_slow(args: Any = None, kwargs: Any = None, task: Any = None, **_: Any) -> None:
     if os.environ.get(FAULT_INJECTION_ENV) != "1":
         return
@@ -153,3 +149,11 @@ def _fault_slow(args: Any = None, kwargs: Any = None, task: Any = None, **_: Any
         seconds = float(os.environ.get(SLOW_SECONDS_ENV, "5"))
         log.warning("fault_slow_task", task=getattr(task, "name", None), seconds=seconds)
         time.sleep(seconds)
+
+
+def connect() -> None:
+    """Connect the worker-side hooks: called by ``newswire worker`` before the worker starts
+    (producers such as the CLI and the API do not need them)."""
+    signals.task_rejected.connect(_on_task_rejected, weak=False)
+    signals.task_unknown.connect(_on_task_unknown, weak=False)
+    signals.task_prerun.connect(_fault_slow, weak=False)

@@ -56,7 +56,7 @@ def enrich_articles(articles: list[ArticlePayload]) -> list[EnrichedArticle]:
     return enriched
 
 
-@app.task(name=queues.TAG_ARTICLES, base=PipelineTask, bind=True)
+@app.task(name=queues.TAG_ARTICLES, base=PipelineTask, bind=True, stamp_enriched_at=True)
 def tag_articles(self: PipelineTask, message: dict[str, Any]) -> int:
     batch = parse(ArticleBatch, message)
     started = time.perf_counter()

@@ -1,12 +1,10 @@
-"""Celery signal handlers for operators: publish time header, task counters in Redis.
+"""Celery signal handlers for operators: task counters in Redis.
 
 Connected on import. ``services.ops.tasks`` (which every worker imports), the
 ``newswire`` CLI (through ``services.ops.cli``) and the metrics router import this
-module; the Celery app factory may import it too so that every producer stamps
-its messages.
+module. The publish-time headers (``nw_published_at``, ``nw_articles``) are stamped by
+:mod:`shared.publish`, connected by the Celery app itself.
 
-* ``before_task_publish`` stamps ``nw_published_at`` (epoch seconds) into the
-  message headers: the age of the oldest waiting message is read from Redis with it.
 * ``task_prerun`` / ``task_postrun`` count processed / failed / retried tasks and
   observe their durations in Redis hashes, so ``/metrics`` sees every worker
   process and the figures survive a restart (Redis is run with ``appendonly``).
@@ -21,13 +19,15 @@ from typing import Any
 
 from celery import signals
 
-from shared import queues
+from shared import publish, queues
 from shared.logging import get_logger
 from shared.settings import get_settings
 
 log = get_logger(__name__)
 
-PUBLISHED_HEADER = "nw_published_at"
+# The headers themselves are stamped by shared.publish (every producer, beat included).
+PUBLISHED_HEADER = publish.PUBLISHED_HEADER
+ARTICLES_HEADER = publish.ARTICLES_HEADER
 PREFIX = "newswire:metrics:"
 TASKS_KEY = PREFIX + "tasks"  # hash "<task>|<state>" -> count
 DURATION_KEY = PREFIX + "duration:"  # + task name: histogram hash
@@ -86,26 +86,6 @@ def _lags(message: Any, now: datetime) -> list[float]:
                 at = at.replace(tzinfo=UTC)
             out.append(max(0.0, (now - at).total_seconds()))
     return out
-
-
-ARTICLES_HEADER = "nw_articles"
-
-
-@signals.before_task_publish.connect
-def stamp_published_at(headers: dict[str, Any] | None = None, body: Any = None, **_: Any) -> None:
-    if headers is not None:
-        headers[PUBLISHED_HEADER] = time.time()
-        # How many articles (or raw items) ride in it: `newswire queues` counts them
-        # without decoding message bodies.
-        try:
-            payload = body[0][0] if body and body[0] else None
-        except (TypeError, IndexError, KeyError):
-            payload = None
-        if isinstance(payload, dict):
-            for key in ("items", "articles"):
-                if isinstance(payload.get(key), list):
-                    headers[ARTICLES_HEADER] = len(payload[key])
-                    break
 
 
 @signals.task_prerun.connect

@@ -130,7 +130,7 @@ def index_pending(
     return total
 
 
-@app.task(name=queues.STORE_ARTICLES, base=PipelineTask, bind=True)
+@app.task(name=queues.STORE_ARTICLES, base=PipelineTask, bind=True, reset_attempts=False)
 def store_articles(self: PipelineTask, message: dict[str, Any]) -> int:
     batch = parse(EnrichedBatch, message)
     return store_batch(batch.articles)
