@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import sys
-from typing import Any
 
 import click
 
-from shared import queues
+from shared import migrate, queues
+from shared.migrate import ensure_schema
 from shared.settings import get_settings
 
 SERVICE_CLI_MODULES = (
@@ -91,12 +90,9 @@ def _ping_broker(url: str) -> None:
 
 
 def ensure_embedded_schema() -> None:
-    """On the embedded SQLite default, create or upgrade the schema on first use."""
-    settings = get_settings()
-    if settings.database_url.startswith("sqlite"):
-        from services.store import migrate
-
-        migrate.upgrade()
+    """On the embedded SQLite default, create or upgrade the schema on first use (kept for
+    callers of this name: the one home is :func:`shared.migrate.ensure_schema`)."""
+    ensure_schema()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -120,102 +116,6 @@ def cli(log_format: str | None, log_level: str | None) -> None:
 
 
 @cli.command()
-@click.option("--q", "-q", "q", default=None, help="Full text over title and body.")
-@click.option("--entity", multiple=True, help="Entity canonical name (repeat: all of them).")
-@click.option("--label", default=None, help="Entity label, e.g. PERSON, ORG.")
-@click.option("--country", multiple=True, help="ISO alpha-2 country (repeat or IQ,TR: all).")
-@click.option("--region", multiple=True, help="Region code (145, middle-east) or name.")
-@click.option("--focus-country", multiple=True, help="ISO alpha-2 country in focus.")
-@click.option("--source", default=None, help="Source name.")
-@click.option("--language", default=None, help="Language code, e.g. en.")
-@click.option("--since", default=None, help="From: ISO date/datetime, today, 24h, 7d.")
-@click.option("--until", default=None, help="Until (exclusive), same formats.")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def articles(limit: int, as_json: bool, **filters: Any) -> None:
-    """List stored articles, newest first (the filters of GET /articles)."""
-    from services.store.queries import QueryError, list_articles
-    from shared.db import session_scope
-
-    if get_settings().database_url.startswith("sqlite"):
-        ensure_embedded_schema()
-    try:
-        with session_scope() as session:
-            rows = list_articles(session, limit=limit, **filters)
-    except QueryError as exc:
-        raise click.BadParameter(
-            exc.message, param_hint=f"--{exc.field.replace('_', '-')}"
-        ) from None
-    if as_json:
-        for row in rows:
-            click.echo(json.dumps(row, ensure_ascii=False))
-        return
-    if not rows:
-        click.echo("no articles")
-        return
-    for row in rows:
-        people = [e["canonical"] for e in row["entities"] if e["label"] == "PERSON"][:4]
-        orgs = [e["canonical"] for e in row["entities"] if e["label"] == "ORG"][:4]
-        countries = [c["code"] + ("*" if c.get("focus") else "") for c in row["countries"]]
-        title = row["title"] or "(no title)"
-        click.secho(f"{row['id'][:12]}  {row['published_at'] or '-':25.25}  {title}", bold=True)
-        click.echo(
-            f"    countries: {' '.join(countries) or '-'}   people: "
-            f"{', '.join(people) or '-'}   orgs: {', '.join(orgs) or '-'}"
-        )
-
-
-@cli.command()
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 1000))
-def tag(batch_size: int) -> None:
-    """Tag JSON Lines from stdin (id, body, optional title); one JSON line out per input.
-
-    The enrich step alone: no broker, no database. A line that is not valid gets
-    {"id": ..., "error": ...} in its place.
-    """
-    from services.enrich.tagger import get_tagger
-
-    tagger = get_tagger()
-
-    def flush(
-        batch: list[tuple[int, dict[str, Any]]], errors: dict[int, dict[str, Any]], total: int
-    ) -> None:
-        results = tagger.tag_many([d for _, d in batch], batch_size=batch_size) if batch else []
-        by_line = {n: r for (n, _), r in zip(batch, results, strict=True)}
-        for n in range(total):
-            if n in errors:
-                out = errors[n]
-            else:
-                r = by_line[n]
-                out = {k: r[k] for k in ("id", "entities", "countries", "regions", "enrichment")}
-            sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
-        sys.stdout.flush()
-
-    batch: list[tuple[int, dict[str, Any]]] = []
-    errors: dict[int, dict[str, Any]] = {}
-    n = 0
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-            if not isinstance(obj, dict) or not isinstance(obj.get("body"), str):
-                raise ValueError("expected an object with a string 'body'")
-            obj.setdefault("id", str(n + 1))
-            obj["id"] = str(obj["id"])
-            batch.append((n, obj))
-        except ValueError as exc:
-            errors[n] = {"id": None, "line": n + 1, "error": str(exc)}
-            click.secho(f"line {n + 1}: {exc}", fg="yellow", err=True)
-        n += 1
-        if len(batch) + len(errors) >= batch_size:
-            flush(batch, errors, n)
-            # Renumber: everything so far is written.
-            batch, errors, n = [], {}, 0
-    flush(batch, errors, n)
-
-
-@cli.command()
 @click.argument("service", type=click.Choice(sorted(WORKER_QUEUES)))
 @click.option("--concurrency", "-c", type=int, default=None, help="Pool size (default: cores).")
 @click.option("--loglevel", default="INFO", show_default=True)
@@ -229,8 +129,10 @@ def worker(service: str, concurrency: int | None, loglevel: str, pool: str) -> N
             "every stage inside `newswire ingest`)"
         )
     require_reachable()
+    from shared import worker_hooks
     from shared.celery_app import app
 
+    worker_hooks.connect()  # refused messages dead-lettered, test fault hooks
     argv = [
         "worker",
         "-Q",
@@ -255,8 +157,6 @@ def db() -> None:
 @click.option("--revision", default="heads", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION."""
-    from services.store import migrate
-
     require_reachable(broker=False)
     migrate.upgrade(revision=revision)
     click.echo(f"database at {revision}")
@@ -265,8 +165,6 @@ def db_upgrade(revision: str) -> None:
 @db.command("check")
 def db_check() -> None:
     """Fail when the models and the migrations disagree."""
-    from services.store import migrate
-
     try:
         migrate.check()
     except Exception as exc:  # noqa: BLE001 - alembic raises its own CommandError

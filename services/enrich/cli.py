@@ -1,82 +1,66 @@
-"""``newswire reenrich``: send stored articles through enrich again."""
+"""Enrich commands for ``newswire``: ``tag`` (the enrich step alone, stdin to stdout).
+
+``newswire reenrich`` (re-tag stored articles) reads the store: it is an operator command,
+in :mod:`services.ops.reenrich` (stages never import each other; ops may read them all).
+"""
 
 from __future__ import annotations
 
+import json
 import sys
+from typing import Any
 
 import click
 
 
-@click.command()
-@click.option(
-    "--before-version",
-    default=None,
-    metavar="V",
-    help="Only articles tagged by a tagger version other than V "
-    "(e.g. the current one, to catch up everything older).",
-)
-@click.option(
-    "--since",
-    default=None,
-    metavar="DATE",
-    help="Only articles published (or ingested) at or after DATE.",
-)
-@click.option("--limit", type=click.IntRange(1), default=None, help="At most N articles.")
-@click.option("--dry-run", is_flag=True, help="Count what would be re-enriched, send nothing.")
-def reenrich(
-    before_version: str | None, since: str | None, limit: int | None, dry_run: bool
-) -> None:
-    """Re-tag stored articles with the current tagger, replacing their tags.
+@click.command("tag")
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 1000))
+def tag(batch_size: int) -> None:
+    """Tag JSON Lines from stdin (id, body, optional title); one JSON line out per input.
 
-    Embedded (no broker): tags and stores in this process. With a broker: queues
-    the articles to `enrich` in batches; the store replaces their tags idempotently.
+    The enrich step alone: no broker, no database. A line that is not valid gets
+    {"id": ..., "error": ...} in its place.
     """
-    from rich.progress import Progress
+    from services.enrich.tagger import get_tagger
 
-    from services.store.queries import QueryError, iter_article_payloads, parse_when
-    from shared import dispatch, queues
-    from shared.cli import ensure_embedded_schema
-    from shared.db import session_scope
-    from shared.schemas import ArticleBatch, ArticlePayload, dump
-    from shared.settings import get_settings
+    tagger = get_tagger()
 
-    settings = get_settings()
-    if settings.database_url.startswith("sqlite"):
-        ensure_embedded_schema()
-    try:
-        since_dt = parse_when(since, "since") if since else None
-    except QueryError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since") from exc
-    if before_version is None:
-        from services.enrich.tagger import TAGGER_VERSION
+    def flush(
+        batch: list[tuple[int, dict[str, Any]]], errors: dict[int, dict[str, Any]], total: int
+    ) -> None:
+        results = tagger.tag_many([d for _, d in batch], batch_size=batch_size) if batch else []
+        by_line = {n: r for (n, _), r in zip(batch, results, strict=True)}
+        for n in range(total):
+            if n in errors:
+                out = errors[n]
+            else:
+                r = by_line[n]
+                out = {k: r[k] for k in ("id", "entities", "countries", "regions", "enrichment")}
+            sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
 
-        click.echo(
-            f"re-enriching every article not tagged by {TAGGER_VERSION} (the current tagger)",
-            err=True,
-        )
-        before_version = TAGGER_VERSION
-
-    # Read the ids first so that re-stored rows never shift the reading window.
-    with session_scope() as session:
-        payloads = []
-        for row in iter_article_payloads(session, before_version=before_version, since=since_dt):
-            payloads.append(row)
-            if limit and len(payloads) >= limit:
-                break
-    if dry_run:
-        click.echo(f"{len(payloads)} articles would be re-enriched")
-        return
-    size = settings.batch_size
-    sent = 0
-    with Progress(disable=not sys.stderr.isatty(), transient=True) as progress:
-        bar = progress.add_task("re-enriching", total=len(payloads))
-        for start in range(0, len(payloads), size):
-            chunk = [ArticlePayload.model_validate(p) for p in payloads[start : start + size]]
-            dispatch.send(queues.TAG_ARTICLES, dump(ArticleBatch(articles=chunk)))
-            sent += len(chunk)
-            progress.advance(bar, len(chunk))
-    verb = "re-enriched" if settings.embedded else "queued for re-enrichment"
-    click.echo(f"{sent} articles {verb}")
+    batch: list[tuple[int, dict[str, Any]]] = []
+    errors: dict[int, dict[str, Any]] = {}
+    n = 0
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict) or not isinstance(obj.get("body"), str):
+                raise ValueError("expected an object with a string 'body'")
+            obj.setdefault("id", str(n + 1))
+            obj["id"] = str(obj["id"])
+            batch.append((n, obj))
+        except ValueError as exc:
+            errors[n] = {"id": None, "line": n + 1, "error": str(exc)}
+            click.secho(f"line {n + 1}: {exc}", fg="yellow", err=True)
+        n += 1
+        if len(batch) + len(errors) >= batch_size:
+            flush(batch, errors, n)
+            # Renumber: everything so far is written.
+            batch, errors, n = [], {}, 0
+    flush(batch, errors, n)
 
 
-commands = [reenrich]
+commands = [tag]

@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from shared.auth import require_write
 from shared.logging import get_logger
+from shared.migrate import ensure_schema
 
 log = get_logger(__name__)
 
@@ -128,9 +129,7 @@ async def post_articles(request: Request) -> dict[str, Any]:
 
 def create_app() -> FastAPI:
     """A FastAPI app with only this router (tests; ``uvicorn --factory``)."""
-    from shared.cli import ensure_embedded_schema
-
-    ensure_embedded_schema()
+    ensure_schema()
     app = FastAPI(title="Newswire ingest")
     app.include_router(router)
     return app

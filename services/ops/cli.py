@@ -14,7 +14,9 @@ from typing import Any
 import click
 
 from services.ops import signals  # noqa: F401 - messages queued from the CLI carry their age
+from services.ops.reenrich import reenrich
 from shared import queues
+from shared.migrate import ensure_schema
 from shared.settings import get_settings
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -27,9 +29,7 @@ def _fail(message: str, code: int = 1) -> None:
 
 def _prepare_db() -> None:
     if get_settings().database_url.startswith("sqlite"):
-        from shared.cli import ensure_embedded_schema
-
-        ensure_embedded_schema()
+        ensure_schema()
 
 
 def _num(value: Any, suffix: str = "") -> str:
@@ -755,4 +755,14 @@ def sources_command(source: str | None, as_json: bool, only: str | None) -> None
     Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
-commands = [queues_command, dead, status, trace, health, flower, reconcile, sources_command]
+commands = [
+    queues_command,
+    dead,
+    status,
+    trace,
+    health,
+    flower,
+    reconcile,
+    reenrich,
+    sources_command,
+]

@@ -1,4 +1,4 @@
-"""Store commands for ``newswire``: ``export``, ``search-index``, ``stories``."""
+"""Store commands for ``newswire``: ``articles``, ``export``, ``search-index``, ``stories``."""
 
 from __future__ import annotations
 
@@ -360,4 +360,50 @@ def stories_rebuild(since: str | None, batch: int, quiet: bool) -> None:
     )
 
 
-commands = [export, search_index, stories]
+@click.command("articles")
+@click.option("--q", "-q", "q", default=None, help="Full text over title and body.")
+@click.option("--entity", multiple=True, help="Entity canonical name (repeat: all of them).")
+@click.option("--label", default=None, help="Entity label, e.g. PERSON, ORG.")
+@click.option("--country", multiple=True, help="ISO alpha-2 country (repeat or IQ,TR: all).")
+@click.option("--region", multiple=True, help="Region code (145, middle-east) or name.")
+@click.option("--focus-country", multiple=True, help="ISO alpha-2 country in focus.")
+@click.option("--source", default=None, help="Source name.")
+@click.option("--language", default=None, help="Language code, e.g. en.")
+@click.option("--since", default=None, help="From: ISO date/datetime, today, 24h, 7d.")
+@click.option("--until", default=None, help="Until (exclusive), same formats.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def articles(limit: int, as_json: bool, **filters: Any) -> None:
+    """List stored articles, newest first (the filters of GET /articles)."""
+    from services.store.queries import QueryError, list_articles
+    from shared.db import session_scope
+    from shared.migrate import ensure_schema
+
+    ensure_schema()
+    try:
+        with session_scope() as session:
+            rows = list_articles(session, limit=limit, **filters)
+    except QueryError as exc:
+        raise click.BadParameter(
+            exc.message, param_hint=f"--{exc.field.replace('_', '-')}"
+        ) from None
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no articles")
+        return
+    for row in rows:
+        people = [e["canonical"] for e in row["entities"] if e["label"] == "PERSON"][:4]
+        orgs = [e["canonical"] for e in row["entities"] if e["label"] == "ORG"][:4]
+        countries = [c["code"] + ("*" if c.get("focus") else "") for c in row["countries"]]
+        title = row["title"] or "(no title)"
+        click.secho(f"{row['id'][:12]}  {row['published_at'] or '-':25.25}  {title}", bold=True)
+        click.echo(
+            f"    countries: {' '.join(countries) or '-'}   people: "
+            f"{', '.join(people) or '-'}   orgs: {', '.join(orgs) or '-'}"
+        )
+
+
+commands = [articles, export, search_index, stories]

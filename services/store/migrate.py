@@ -1,33 +1,22 @@
-"""Alembic, driven from code: ``newswire db upgrade`` / ``newswire db check``."""
+"""Alembic, driven from code: the implementation is :mod:`shared.migrate` (one home for the
+schema, importable by every service); kept here for ``services.store.migrate`` callers."""
 
-from __future__ import annotations
+from shared.migrate import (
+    MIGRATIONS,
+    alembic_config,
+    check,
+    command,
+    ensure_schema,
+    revision,
+    upgrade,
+)
 
-from pathlib import Path
-
-from alembic import command
-from alembic.config import Config
-
-from shared.db import normalize_url
-from shared.settings import get_settings
-
-MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def alembic_config(url: str | None = None) -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", normalize_url(url or get_settings().database_url))
-    return cfg
-
-
-def upgrade(url: str | None = None, revision: str = "heads") -> None:
-    command.upgrade(alembic_config(url), revision)
-
-
-def check(url: str | None = None) -> None:
-    """Raise when the models and the migrations disagree."""
-    command.check(alembic_config(url))
-
-
-def revision(message: str, url: str | None = None) -> None:
-    command.revision(alembic_config(url), message=message, autogenerate=True)
+__all__ = [
+    "MIGRATIONS",
+    "alembic_config",
+    "check",
+    "command",
+    "ensure_schema",
+    "revision",
+    "upgrade",
+]

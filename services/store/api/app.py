@@ -42,6 +42,7 @@ from services.store.api.stories import router as stories_router
 from services.store.queries import MAX_PAGE_SIZE, ArticleFilters, QueryError
 from shared.db import get_sessionmaker
 from shared.logging import get_logger
+from shared.migrate import ensure_schema
 from shared.settings import get_settings
 
 log = get_logger(__name__)
@@ -363,10 +364,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
     configure_logging()
     settings = get_settings()
-    if settings.database_url.startswith("sqlite"):
-        from services.store import migrate
-
-        migrate.upgrade()
+    ensure_schema()
     log.info("api_started", embedded=settings.embedded)
     yield
 
