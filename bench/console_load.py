@@ -184,9 +184,10 @@ def main() -> None:
         for label, ms in times.items():
             report(label, ms)
         page = client.get("/console")
+        svg = client.get("/console/map.svg", headers={"Accept-Encoding": "gzip"})
         print(
-            f"  page size {len(page.content) / 1024:.0f} KiB HTML; map "
-            f"{len(client.get('/console/map.svg').content) / 1024:.0f} KiB gzip"
+            f"  page {len(page.content) / 1024:.0f} KiB HTML; map {len(svg.content) / 1024:.0f} "
+            f"KiB SVG, {svg.num_bytes_downloaded / 1024:.0f} KiB gzipped on the wire"
         )
         browser_times(base, args.browser_runs)
     finally:
