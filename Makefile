@@ -41,10 +41,11 @@ test-fast: $(STAMP) ## Tests without the end-to-end and fault suites
 test-deploy: $(STAMP) ## docker-compose.yml on a real Docker engine (builds the image; see README)
 	$(BIN)/python -m pytest tests/deploy -m deploy $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff check, ruff format --check, mypy, hadolint
+lint: $(STAMP) ## ruff check, ruff format --check, mypy, import contracts (.importlinter), hadolint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy shared services
+	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 
 format: $(STAMP) ## Format the code with ruff

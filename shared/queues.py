@@ -19,3 +19,12 @@ ROUTES = {
     "enrich.*": {"queue": ENRICH},
     "store.*": {"queue": STORE},
 }
+
+# Where a queue's messages sit in Redis: one list per priority step (kombu's layout).
+PRIORITY_STEPS = (0, 3, 6, 9)  # kombu.transport.redis.PRIORITY_STEPS
+PRIORITY_SEP = "\x06\x16"  # kombu.transport.redis.Channel.sep
+
+
+def priority_keys(queue: str) -> list[str]:
+    """The Redis list keys holding ``queue``'s waiting messages, highest priority first."""
+    return [queue if not p else f"{queue}{PRIORITY_SEP}{p}" for p in PRIORITY_STEPS]

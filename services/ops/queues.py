@@ -28,8 +28,8 @@ from shared.settings import get_settings
 
 log = get_logger(__name__)
 
-PRIORITY_STEPS = (0, 3, 6, 9)  # kombu.transport.redis.PRIORITY_STEPS
-PRIORITY_SEP = "\x06\x16"  # kombu.transport.redis.Channel.sep
+PRIORITY_STEPS = queues.PRIORITY_STEPS  # kombu.transport.redis.PRIORITY_STEPS
+PRIORITY_SEP = queues.PRIORITY_SEP  # kombu.transport.redis.Channel.sep
 UNACKED_KEY = "unacked"
 UNACKED_INDEX_KEY = "unacked_index"
 DEAD = "dead-letters"
@@ -103,8 +103,7 @@ def redis_client(url: str | None = None) -> Any:
     return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
 
 
-def priority_keys(queue: str) -> list[str]:
-    return [queue if not p else f"{queue}{PRIORITY_SEP}{p}" for p in PRIORITY_STEPS]
+priority_keys = queues.priority_keys
 
 
 def published_at(raw: bytes | str | None) -> float | None:
