@@ -91,8 +91,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             },
             "poll-feeds": {
                 "task": queues.POLL_FEEDS,
-                "schedule": 30.0,
-                "options": {"queue": queues.INGEST, "expires": 30},
+                "schedule": float(settings.feed_poll_interval),
+                "options": {"queue": queues.INGEST, "expires": settings.feed_poll_interval},
             },
         },
     }

@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from shared import queues
 from shared.logging import get_logger
 from shared.messages import split_key
+from shared.settings import fault_hooks
 
 log = get_logger(__name__)
 
@@ -27,15 +27,16 @@ class PoisonTestError(RuntimeError):
 
 
 def check_test_poison(task_name: str, message: Any) -> None:
-    marker = os.environ.get(POISON_MARKER_ENV)
-    if not marker or os.environ.get(POISON_TASK_ENV, queues.TAG_ARTICLES) != task_name:
+    hooks = fault_hooks()
+    marker = hooks.test_poison_marker
+    if not marker or hooks.test_poison_task != task_name:
         return
     key = split_key(message)
     items = message[key] if key else []
     for item in items:
         body = item.get("body") if isinstance(item, dict) else None
         if isinstance(body, str) and marker in body:
-            if os.environ.get(POISON_MODE_ENV) == "exit":
+            if hooks.test_poison_mode == "exit":
                 log.error("test_poison_exit", task=task_name, article_id=item.get("id"))
                 os._exit(137)
             raise PoisonTestError(f"test poison marker {marker!r} in article {item.get('id')}")

@@ -35,6 +35,79 @@ class SettingsError(SystemExit):
         super().__init__("newswire: configuration error: " + "; ".join(problems))
 
 
+class FetchSettings(BaseSettings):
+    """HTTP fetching: safety caps and politeness. Environment: ``NEWSWIRE_FETCH_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSWIRE_FETCH_", env_file=None, extra="ignore")
+
+    allow_private: bool = Field(
+        False, description="allow private/loopback/link-local addresses (tests only)"
+    )
+    allow_hosts: str = Field(
+        "", description="comma-separated host or host:port exempt from the address guard"
+    )
+    timeout: float = Field(15.0, gt=0, description="seconds per connect/read")
+    total_timeout: float = Field(60.0, gt=0, description="seconds for a whole fetch")
+    max_bytes: int = Field(10_000_000, ge=1000, description="cap on raw bytes downloaded")
+    max_decompressed: int = Field(
+        30_000_000, ge=1000, description="cap on bytes after gzip/deflate decoding"
+    )
+    max_redirects: int = Field(5, ge=0, le=20)
+    domain_interval: float = Field(
+        1.0, ge=0, description="minimum seconds between requests to one host (all workers)"
+    )
+    max_wait: float = Field(
+        10.0, ge=0, description="longest wait for a host's turn or Retry-After, else give up"
+    )
+    user_agent: str = Field("NewswireBot/0.1 (+https://example.org/newswire)")
+    max_sitemap_urls: int = Field(50_000, ge=1)
+    summary_chars: int = Field(
+        600, ge=0, description="feed items with less text than this are fetched as pages"
+    )
+
+
+class DedupSettings(BaseSettings):
+    """Near-duplicate detection. Environment: ``NEWSWIRE_NEAR_DUP_<FIELD>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSWIRE_NEAR_DUP_", env_file=None, extra="ignore"
+    )
+
+    threshold: float = Field(
+        0.6, gt=0, le=1, description="estimated Jaccard similarity to call it a duplicate"
+    )
+    min_words: int = Field(25, ge=1, description="shorter bodies are not near-dup checked")
+
+
+class FaultHooks(BaseSettings):
+    """Fault hooks for tests, off unless set (``NEWSWIRE_FAULT_*``, ``NEWSWIRE_TEST_POISON_*``).
+
+    Read fresh on every use (:func:`fault_hooks`): the fault suite sets them per worker."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSWIRE_", env_file=None, extra="ignore")
+
+    fault_injection: bool = Field(False, description="enable the slow-task hook (worker)")
+    fault_slow_marker: str | None = Field(
+        None, description="a task whose message holds a body with this text sleeps first"
+    )
+    fault_slow_seconds: float = Field(5.0, ge=0, description="how long it sleeps")
+    test_poison_marker: str | None = Field(
+        None, description="the poison task fails on a batch holding a body with this text"
+    )
+    test_poison_task: str = Field("enrich.tag_articles", description="the task that fails")
+    test_poison_mode: str | None = Field(None, description="'exit': kill the process instead")
+
+    @field_validator("fault_slow_marker", "test_poison_marker", "test_poison_mode", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: object) -> object:
+        return None if v == "" else v
+
+
+def fault_hooks() -> FaultHooks:
+    """The fault hooks as the environment says now (not cached)."""
+    return FaultHooks()
+
+
 class Settings(BaseSettings):
     """Every knob of Newswire. Environment variables are ``NEWSWIRE_<FIELD>``."""
 
@@ -74,6 +147,9 @@ class Settings(BaseSettings):
     # Operators.
     reconcile_after: int = Field(600, ge=1, description="seconds before received is re-sent")
     reconcile_interval: int = Field(60, ge=1, description="seconds between reconciler runs")
+    feed_poll_interval: int = Field(
+        30, ge=1, description="seconds between checks for feeds that are due (beat)"
+    )
     reconcile_batch: int = Field(5000, ge=1, description="most articles re-sent per run")
     search_index_interval: int = Field(
         30, ge=1, description="seconds between sweeps that build missing search documents"
@@ -85,6 +161,12 @@ class Settings(BaseSettings):
     metrics_window: int = Field(300, ge=10, description="seconds of history for rates and lag")
     flower_user: str | None = Field(None, description="Flower basic-auth user (required)")
     flower_password: str | None = Field(None, description="Flower basic-auth password")
+
+    # Nested groups, each with its own prefix (NEWSWIRE_FETCH_*, NEWSWIRE_NEAR_DUP_*,
+    # NEWSWIRE_FAULT_* / NEWSWIRE_TEST_POISON_*): one place for every knob.
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
+    dedup: DedupSettings = Field(default_factory=DedupSettings)
+    faults: FaultHooks = Field(default_factory=FaultHooks)
 
     # HTTP API.
     api_token: str | None = Field(None, description="bearer token for write endpoints")
@@ -134,6 +216,11 @@ class Settings(BaseSettings):
                         f"NEWSWIRE_{name.upper()} is missing or a placeholder: set it to a real "
                         "secret (e.g. `openssl rand -hex 32`) in .env or the environment"
                     )
+            if self.flower_password is not None and len(self.flower_password) < 12:
+                raise ValueError(
+                    "NEWSWIRE_FLOWER_PASSWORD must be a real secret (12+ characters) in "
+                    "production: Flower can revoke tasks and shut workers down"
+                )
             for name, hint in (
                 ("broker_url", "REDIS_PASSWORD"),
                 ("database_url", "POSTGRES_PASSWORD"),

@@ -30,7 +30,6 @@ shutdown tests. The poison hooks (always fails / always kills its process) are i
 from __future__ import annotations
 
 import base64
-import os
 import time
 from typing import Any
 
@@ -38,6 +37,7 @@ from celery import signals
 
 from shared.deadletters import write_dead_letter
 from shared.logging import get_logger
+from shared.settings import fault_hooks
 
 log = get_logger(__name__)
 
@@ -139,14 +139,15 @@ def _bodies(message: Any) -> list[str]:
 
 
 def _fault_slow(args: Any = None, kwargs: Any = None, task: Any = None, **_: Any) -> None:
-    if os.environ.get(FAULT_INJECTION_ENV) != "1":
+    hooks = fault_hooks()
+    if not hooks.fault_injection:
         return
-    marker = os.environ.get(SLOW_MARKER_ENV)
+    marker = hooks.fault_slow_marker
     if not marker:
         return
     message = (args or [None])[0] if args else (kwargs or {}).get("message")
     if any(marker in body for body in _bodies(message)):
-        seconds = float(os.environ.get(SLOW_SECONDS_ENV, "5"))
+        seconds = hooks.fault_slow_seconds
         log.warning("fault_slow_task", task=getattr(task, "name", None), seconds=seconds)
         time.sleep(seconds)
 
