@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from services.store import migrate
     from shared.settings import Settings
-    from tests.conftest import create_pg_database, drop_pg_database
+    from tests.databases import create_pg_database, drop_pg_database
 
     cores = os.cpu_count() or 1
     limit_kib = Settings().worker_max_memory_per_child

@@ -15,37 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from shared import db
 from shared.settings import reset_settings
+from tests.databases import PG_ADMIN, REDIS_BASE, ROOT, create_pg_database, drop_pg_database
 
-PG_ADMIN = os.environ.get("NEWSWIRE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_BASE = os.environ.get("NEWSWIRE_TEST_REDIS", "redis://127.0.0.1:6379")
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _admin_engine() -> sa.Engine:
-    return sa.create_engine(db.normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
-
-
-def create_pg_database(prefix: str = "nw_test") -> str:
-    """Create an empty database; returns its URL."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    engine = _admin_engine()
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_pg_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    db.dispose_engine()
-    engine = _admin_engine()
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
+# Re-exported for callers of the old location; import them from tests.databases.
+__all__ = ["PG_ADMIN", "REDIS_BASE", "ROOT", "create_pg_database", "drop_pg_database"]
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.faults.harness import Cluster, RedisServer
+from tests.faults.report import SUMMARY, report
 
-SUMMARY: list[str] = []
+__all__ = ["report"]  # re-exported for callers of the old location
 
 # Delivery settings in seconds so that every recovery path fits in a short test.
 FAST = {
@@ -22,12 +23,6 @@ FAST = {
     "task_soft_time_limit": 120,
     "task_time_limit": 150,
 }
-
-
-def report(line: str) -> None:
-    """Keep a summary line for the end of the session (and show it with -s)."""
-    SUMMARY.append(line)
-    print(line)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -23,7 +23,6 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from tests.faults.conftest import report
 from tests.faults.corpus import make_article, make_corpus
 from tests.faults.harness import (
     Cluster,
@@ -37,6 +36,7 @@ from tests.faults.harness import (
     stored_count,
     wait_for,
 )
+from tests.faults.report import report
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(420)]
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from services.ingest.files import FileRejection, read_file
 from services.ingest.prepare import Rejected, prepare
 from shared.schemas import ArticlePayload, RawItem
-from tests.faults.conftest import report
+from tests.faults.report import report
 
 pytestmark = pytest.mark.faults
 

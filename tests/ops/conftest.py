@@ -6,7 +6,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,24 +15,9 @@ import services.ops.signals  # noqa: F401 - producers stamp publish times, as th
 import shared.celery_app as celery_app_module
 from shared.celery_app import create_app
 from shared.settings import get_settings
-from tests.ops.helpers import child_env
+from tests.ops.helpers import Broker
 
-
-@dataclass
-class Broker:
-    redis_url: str
-    db_url: str
-    tmp: Path
-    env: Any
-    client: Any
-
-    def child_env(self, **extra: str) -> dict[str, str]:
-        return child_env(
-            NEWSWIRE_BROKER_URL=self.redis_url,
-            NEWSWIRE_DATABASE_URL=self.db_url,
-            NEWSWIRE_BATCH_SIZE=get_settings().batch_size.__str__(),
-            **extra,
-        )
+__all__ = ["Broker"]  # re-exported for callers of the old location
 
 
 @pytest.fixture

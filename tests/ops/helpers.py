@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from shared.schemas import (
     dump,
     utcnow,
 )
+from shared.settings import get_settings
 from tests.e2e.compose import wait_for
 
 __all__ = ["wait_for"]  # re-exported: the one polling helper of the test suite
@@ -133,3 +135,20 @@ class Worker:
 
     def __exit__(self, *_: Any) -> None:
         self.stop()
+
+
+@dataclass
+class Broker:
+    redis_url: str
+    db_url: str
+    tmp: Path
+    env: Any
+    client: Any
+
+    def child_env(self, **extra: str) -> dict[str, str]:
+        return child_env(
+            NEWSWIRE_BROKER_URL=self.redis_url,
+            NEWSWIRE_DATABASE_URL=self.db_url,
+            NEWSWIRE_BATCH_SIZE=get_settings().batch_size.__str__(),
+            **extra,
+        )

@@ -12,8 +12,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared import dispatch, queues
-from tests.ops.conftest import Broker
-from tests.ops.helpers import article, article_batch, record
+from tests.ops.helpers import Broker, article, article_batch, record
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -21,8 +21,7 @@ from shared.cli import cli
 from shared.db import session_scope
 from shared.models import DeadLetter, IngestRecord
 from shared.schemas import EnrichedArticle, Enrichment, utcnow
-from tests.ops.conftest import Broker
-from tests.ops.helpers import article, enriched_batch, record
+from tests.ops.helpers import Broker, article, enriched_batch, record
 
 
 def run(*args: str) -> Result:

@@ -11,8 +11,16 @@ from services.store.models import Article
 from shared import dispatch, queues
 from shared.db import session_scope
 from shared.models import DeadLetter, IngestRecord
-from tests.ops.conftest import Broker
-from tests.ops.helpers import NEWSWIRE, ROOT, Worker, article, enriched_batch, record, wait_for
+from tests.ops.helpers import (
+    NEWSWIRE,
+    ROOT,
+    Broker,
+    Worker,
+    article,
+    enriched_batch,
+    record,
+    wait_for,
+)
 
 MARK = "KILLS-THE-WORKER"
 

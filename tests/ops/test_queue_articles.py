@@ -10,8 +10,7 @@ import pytest
 
 from services.ops import queues as q
 from shared import dispatch, queues
-from tests.ops.conftest import Broker
-from tests.ops.helpers import NEWSWIRE, ROOT
+from tests.ops.helpers import NEWSWIRE, ROOT, Broker
 
 
 def _items(n: int, tag: str) -> dict[str, Any]:

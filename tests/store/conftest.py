@@ -7,20 +7,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
 
 from services.store import migrate
-from services.store.tasks import store_batch
 from shared import db
-from shared.schemas import EnrichedArticle
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.databases import create_pg_database, drop_pg_database
 from tests.store.corpus import Spec, build_corpus
+from tests.store.helpers import make_client, write
 
-
-def write(url: str, articles: list[EnrichedArticle], batch: int = 25) -> None:
-    """Store as the store worker does: upsert, then the search documents."""
-    for start in range(0, len(articles), batch):
-        store_batch(articles[start : start + batch], url)
+__all__ = ["make_client", "write"]  # re-exported for callers of the old location
 
 
 @pytest.fixture(scope="module")
@@ -44,19 +38,6 @@ def corpus_url(
         drop_pg_database(url)
     else:
         db.dispose_engine()
-
-
-def make_client(url: str) -> TestClient:
-    from services.store.api.app import create_app, get_session
-
-    app = create_app()
-
-    def session_for_url() -> Iterator[Session]:
-        with db.get_sessionmaker(url)() as session:
-            yield session
-
-    app.dependency_overrides[get_session] = session_for_url
-    return TestClient(app)
 
 
 @pytest.fixture

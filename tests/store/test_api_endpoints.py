@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from shared import db
 from shared.models import DUPLICATE, RECEIVED, IngestRecord
 from shared.schemas import utcnow
-from tests.store.conftest import make_client, write
 from tests.store.corpus import NOW, Spec, build_corpus, matches
+from tests.store.helpers import make_client, write
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.store.conftest import make_client
 from tests.store.corpus import (
     COUNTRIES,
     KEYWORDS,
@@ -23,6 +22,7 @@ from tests.store.corpus import (
     Spec,
     expected_ids,
 )
+from tests.store.helpers import make_client
 
 REGION_VALUES = ["145", "middle-east", "Middle East", "western asia", "eu", "South America"]
 WHEN = {

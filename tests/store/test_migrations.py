@@ -10,7 +10,7 @@ from alembic.script import ScriptDirectory
 
 from services.store import migrate
 from shared import db
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.databases import create_pg_database, drop_pg_database
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -54,8 +54,8 @@ def test_check_detects_drift(empty_url: str):
 
 
 def test_downgrade_to_0001_and_back_keeps_data(empty_url: str):
-    from tests.store.conftest import write
     from tests.store.corpus import build_corpus
+    from tests.store.helpers import write
 
     migrate.upgrade(empty_url)
     specs = build_corpus(n=5)

@@ -21,8 +21,8 @@ from schemathesis.config._checks import NEGATIVE_DATA_REJECTION_EXPECTED_STATUSE
 from schemathesis.generation.modes import GenerationMode
 
 from services.store.queries import parse_when
-from tests.store.conftest import write
 from tests.store.corpus import build_corpus
+from tests.store.helpers import write
 
 WRITE = "contract-write-token"
 READ = "contract-read-token"
@@ -32,7 +32,7 @@ READ = "contract-read-token"
 def contract_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The real app on a small stored corpus, in broker mode (a POST only queues)."""
     from services.store import migrate
-    from tests.conftest import create_pg_database, drop_pg_database
+    from tests.databases import create_pg_database, drop_pg_database
 
     mp = pytest.MonkeyPatch()
     url = create_pg_database("nw_contract")

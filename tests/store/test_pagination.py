@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.store.conftest import make_client, write
 from tests.store.corpus import NOW, Spec
+from tests.store.helpers import make_client, write
 
 
 def spec(i: int, hours_ago: float, prefix: str = "a") -> Spec:
