@@ -13,8 +13,11 @@ import re
 from html import unescape as html_unescape
 from typing import Any
 
+from services.ingest.dates import parse_date
 from services.ingest.encoding import decode_bytes
 from services.ingest.furniture import is_furniture
+from services.ingest.pagemeta import clean_authors, clean_title
+from services.ingest.urls import host_of
 
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.IGNORECASE
@@ -186,9 +189,6 @@ def extract_page(
     import lxml.html
     from lxml import etree
 
-    from services.ingest.pagemeta import clean_authors, clean_title
-    from services.ingest.urls import host_of
-
     trafilatura = _import_trafilatura()
     doc = trafilatura.bare_extraction(
         html, url=url, with_metadata=True, **(EXTRACTION if settings is None else settings)
@@ -205,8 +205,6 @@ def extract_page(
     try:
         parser = lxml.html.HTMLParser(encoding="utf-8")  # the text is decoded already
         tree = lxml.html.document_fromstring(html.encode("utf-8", "replace"), parser=parser)
-        from services.ingest.prepare import parse_date
-
         for candidate in _meta_dates(tree):
             if parse_date(candidate) is not None:
                 published = candidate

@@ -22,11 +22,13 @@ import structlog
 from sqlalchemy import or_, select
 
 from services.ingest.config import fetch_settings
+from services.ingest.dates import parse_date
 from services.ingest.encoding import strip_bom, xml_encoding, xml_to_utf8
+from services.ingest.errors import Rejected
 from services.ingest.extract import fragment_to_text
 from services.ingest.fetch import FetchError, fetch
 from services.ingest.health import record_poll_health, record_rejections, source_of
-from services.ingest.prepare import Rejected, canonical_url, parse_date
+from services.ingest.urls import canonical_url
 from shared.db import is_postgres, session_scope
 from shared.logging import get_logger
 from shared.models import Feed
@@ -491,6 +493,7 @@ class PollResult:
 
 def poll_feed(feed_id: int) -> PollResult:
     """Fetch one feed (conditional GET) and submit its items."""
+    # Cycle (sources reads feeds): polling hands the items to the one dispatcher.
     from services.ingest.sources import submit
 
     with session_scope() as session:

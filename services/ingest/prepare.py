@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import email.utils
 import re
 import unicodedata
-import warnings
-from datetime import UTC, datetime, timedelta
 
-from dateutil import parser as dateutil_parser
-
+from services.ingest import extract
 from services.ingest.config import keep_short_pages
+from services.ingest.dates import FUTURE_SLACK, parse_date
 from services.ingest.errors import Rejected
+from services.ingest.furniture import is_furniture
 from services.ingest.language import detect as detect_language
+from services.ingest.sources import resolve_url
 from services.ingest.urls import canonical_url, host_of, page_address
 from shared.ids import article_id, content_hash
 from shared.schemas import ArticlePayload, RawItem, new_trace_id, utcnow
@@ -43,37 +42,6 @@ def clean_line(text: str | None) -> str | None:
     return out or None
 
 
-_TZINFOS = {
-    "UT": 0,
-    "UTC": 0,
-    "GMT": 0,
-    "Z": 0,
-    "EST": -5 * 3600,
-    "EDT": -4 * 3600,
-    "CST": -6 * 3600,
-    "CDT": -5 * 3600,
-    "MST": -7 * 3600,
-    "MDT": -6 * 3600,
-    "PST": -8 * 3600,
-    "PDT": -7 * 3600,
-    "BST": 3600,
-    "IST": 19800,
-    "CET": 3600,
-    "CEST": 7200,
-    "EET": 7200,
-    "EEST": 3 * 3600,
-    "MSK": 3 * 3600,
-    "JST": 9 * 3600,
-    "AEST": 10 * 3600,
-    "AEDT": 11 * 3600,
-}
-_MONTHS = re.compile(
-    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\b", re.IGNORECASE
-)
-_HAS_YEAR = re.compile(r"\b(19|20)\d\d\b")
-_NUMERIC_DATE = re.compile(r"\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b")
-MIN_YEAR = 1990
-FUTURE_SLACK = timedelta(days=2)
 MIN_WORDS = 4  # any article, from any source ("a 1-word item is not an article")
 MIN_PAGE_WORDS = 40  # main text of a page: fewer is a caption or a teaser
 _DENSE = re.compile(r"[\u0e00-\u0e7f\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]")
@@ -85,75 +53,6 @@ def text_units(text: str) -> int:
     tokens = text.split()
     dense = len(_DENSE.findall(text))
     return len(tokens) + dense // 2
-
-
-def _utc(dt: datetime) -> datetime:
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
-
-
-def parse_date(value: str | None, relative_to: datetime | None = None) -> datetime | None:
-    """Any common date format to UTC; None when it is not a date.
-
-    RFC 822 (feeds, HTTP), ISO 8601, dates in words (``Wednesday, December 6, 2023``),
-    numeric dates, and relative dates (``3 hours ago``, ``yesterday``) counted from
-    ``relative_to`` (the feed's or the fetch's time; now when not given). A date
-    without a zone is taken as UTC.
-    """
-    if not value or not value.strip():
-        return None
-    text = " ".join(value.strip().split())[:200]
-    dt: datetime | None = None
-    try:
-        dt = email.utils.parsedate_to_datetime(text)
-        if dt.tzinfo is None and not text.endswith("-0000"):
-            dt = None  # a zone RFC 822 does not know (CET, ...): let dateutil read it
-    except (TypeError, ValueError, IndexError):
-        dt = None
-    if dt is None:
-        try:
-            dt = datetime.fromisoformat(text)
-        except ValueError:
-            dt = None
-    datelike = _HAS_YEAR.search(text) or _MONTHS.search(text) or _NUMERIC_DATE.search(text)
-    if dt is None and datelike:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                dt = dateutil_parser.parse(text, fuzzy=False, tzinfos=_TZINFOS)
-        except (ValueError, OverflowError, TypeError):
-            dt = None
-    if dt is None and re.search(r"[^\W\d_]", text):
-        dt = _dateparser(text, relative_to)
-    if dt is None:
-        return None
-    dt = _utc(dt)
-    if dt.year < MIN_YEAR:
-        return None
-    return dt
-
-
-def _dateparser(text: str, relative_to: datetime | None) -> datetime | None:
-    import dateparser
-
-    base = _utc(relative_to or utcnow()).replace(tzinfo=None)
-    settings = {
-        "RELATIVE_BASE": base,
-        "TIMEZONE": "UTC",
-        "TO_TIMEZONE": "UTC",
-        "RETURN_AS_TIMEZONE_AWARE": True,
-        "PREFER_DATES_FROM": "past",
-    }
-    # English first (cheap), then every language dateparser knows ("hace 3 horas").
-    for languages in (["en"], None):
-        try:
-            dt = dateparser.parse(text, languages=languages, settings=settings)
-        except (ValueError, OverflowError, TypeError, AttributeError):
-            dt = None
-        if dt is not None:
-            return dt
-    return None
 
 
 def _trusted_canonical(declared: str | None, fetched: str | None) -> str | None:
@@ -168,9 +67,7 @@ def _trusted_canonical(declared: str | None, fetched: str | None) -> str | None:
 
 def extract_html(item: RawItem) -> RawItem:
     """Main text and metadata of an HTML page (trafilatura); the item's own fields win."""
-    from services.ingest.extract import extract_page
-
-    data = extract_page(item.html or "", url=item.url)
+    data = extract.extract_page(item.html or "", url=item.url)
     if data is None or not data.get("body"):
         raise Rejected("no_main_text", "no main text found in the page")
     words = text_units(data["body"])
@@ -201,8 +98,6 @@ def extract_html(item: RawItem) -> RawItem:
 def prepare(item: RawItem) -> ArticlePayload:
     """Normalize one raw item into the ingest -> enrich payload."""
     if item.kind == "url":
-        from services.ingest.sources import resolve_url
-
         if not item.url:
             raise Rejected("bad_url", "a URL item without a URL")
         canonical_url(item.url)  # refuse a bad URL before any network access
@@ -212,8 +107,6 @@ def prepare(item: RawItem) -> ArticlePayload:
         item = resolved.page
     if item.kind == "html":
         item = extract_html(item)
-    from services.ingest.furniture import is_furniture
-
     raw_body = "\n".join(ln for ln in (item.body or "").split("\n") if not is_furniture(ln))
     body = clean_text(raw_body)
     if not body:

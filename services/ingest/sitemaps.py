@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from xml.etree.ElementTree import ParseError
 
 from services.ingest.config import fetch_settings
+from services.ingest.errors import Rejected
 from services.ingest.fetch import gunzip_capped
-from services.ingest.prepare import Rejected
 from shared.schemas import RawItem
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from services.ingest.errors import Rejected
 from services.ingest.extract import decode_html
+from services.ingest.feeds import parse_feed, sniff, xml_root
 from services.ingest.fetch import FetchError, fetch
-from services.ingest.prepare import Rejected
+from services.ingest.sitemaps import parse_sitemap
 from shared import dispatch, queues
 from shared.logging import get_logger
 from shared.schemas import IngestRequest, RawItem, dump
@@ -33,9 +35,6 @@ class Resolved:
 
 def resolve_url(item: RawItem, depth: int = 0) -> Resolved:
     """Fetch a URL item; raises :class:`Rejected` with the fetch's reason on failure."""
-    from services.ingest.feeds import parse_feed, sniff, xml_root
-    from services.ingest.sitemaps import parse_sitemap
-
     assert item.url
     try:
         resp = fetch(item.url, accept=PAGE_ACCEPT)
@@ -87,6 +86,7 @@ def submit(items: list[RawItem]) -> dict[str, int]:
         return counts
     settings = get_settings()
     if settings.embedded:
+        # Cycle (pipeline imports this module): the one in-process dispatch of items.
         from services.ingest.pipeline import accept
 
         for o in accept(items):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 
+from services.ingest.dates import parse_date
 from services.ingest.furniture import is_furniture
 from shared.schemas import RawItem
 
@@ -31,8 +32,6 @@ MAX_DATE_LINE = 80
 
 def date_of_line(line: str) -> str | None:
     """The date text of a date line (``Published: 6 Dec 2023``), or None."""
-    from services.ingest.prepare import parse_date
-
     line = _DATE_PREFIX.sub("", line.strip())
     if not line or len(line) > MAX_DATE_LINE or line.endswith((".", "?", "!")):
         return None

@@ -1,0 +1,114 @@
+"""Dates in any common format to UTC (a leaf module): RFC 822, ISO 8601, words,
+numeric, relative ("3 hours ago")."""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import warnings
+from datetime import UTC, datetime, timedelta
+
+from dateutil import parser as dateutil_parser
+
+from shared.schemas import utcnow
+
+_TZINFOS = {
+    "UT": 0,
+    "UTC": 0,
+    "GMT": 0,
+    "Z": 0,
+    "EST": -5 * 3600,
+    "EDT": -4 * 3600,
+    "CST": -6 * 3600,
+    "CDT": -5 * 3600,
+    "MST": -7 * 3600,
+    "MDT": -6 * 3600,
+    "PST": -8 * 3600,
+    "PDT": -7 * 3600,
+    "BST": 3600,
+    "IST": 19800,
+    "CET": 3600,
+    "CEST": 7200,
+    "EET": 7200,
+    "EEST": 3 * 3600,
+    "MSK": 3 * 3600,
+    "JST": 9 * 3600,
+    "AEST": 10 * 3600,
+    "AEDT": 11 * 3600,
+}
+_MONTHS = re.compile(
+    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\b", re.IGNORECASE
+)
+_HAS_YEAR = re.compile(r"\b(19|20)\d\d\b")
+_NUMERIC_DATE = re.compile(r"\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b")
+MIN_YEAR = 1990
+FUTURE_SLACK = timedelta(days=2)
+
+
+def _utc(dt: datetime) -> datetime:
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def parse_date(value: str | None, relative_to: datetime | None = None) -> datetime | None:
+    """Any common date format to UTC; None when it is not a date.
+
+    RFC 822 (feeds, HTTP), ISO 8601, dates in words (``Wednesday, December 6, 2023``),
+    numeric dates, and relative dates (``3 hours ago``, ``yesterday``) counted from
+    ``relative_to`` (the feed's or the fetch's time; now when not given). A date
+    without a zone is taken as UTC.
+    """
+    if not value or not value.strip():
+        return None
+    text = " ".join(value.strip().split())[:200]
+    dt: datetime | None = None
+    try:
+        dt = email.utils.parsedate_to_datetime(text)
+        if dt.tzinfo is None and not text.endswith("-0000"):
+            dt = None  # a zone RFC 822 does not know (CET, ...): let dateutil read it
+    except (TypeError, ValueError, IndexError):
+        dt = None
+    if dt is None:
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            dt = None
+    datelike = _HAS_YEAR.search(text) or _MONTHS.search(text) or _NUMERIC_DATE.search(text)
+    if dt is None and datelike:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                dt = dateutil_parser.parse(text, fuzzy=False, tzinfos=_TZINFOS)
+        except (ValueError, OverflowError, TypeError):
+            dt = None
+    if dt is None and re.search(r"[^\W\d_]", text):
+        dt = _dateparser(text, relative_to)
+    if dt is None:
+        return None
+    dt = _utc(dt)
+    if dt.year < MIN_YEAR:
+        return None
+    return dt
+
+
+def _dateparser(text: str, relative_to: datetime | None) -> datetime | None:
+    import dateparser
+
+    base = _utc(relative_to or utcnow()).replace(tzinfo=None)
+    settings = {
+        "RELATIVE_BASE": base,
+        "TIMEZONE": "UTC",
+        "TO_TIMEZONE": "UTC",
+        "RETURN_AS_TIMEZONE_AWARE": True,
+        "PREFER_DATES_FROM": "past",
+    }
+    # English first (cheap), then every language dateparser knows ("hace 3 horas").
+    for languages in (["en"], None):
+        try:
+            dt = dateparser.parse(text, languages=languages, settings=settings)
+        except (ValueError, OverflowError, TypeError, AttributeError):
+            dt = None
+        if dt is not None:
+            return dt
+    return None
