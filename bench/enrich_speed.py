@@ -4,7 +4,7 @@
 
 Texts: the LGL and GeoVirus article bodies from ``--data`` when present (read only, never
 stored), else built-in synthetic news paragraphs. Prints words/second and articles/second for
-both, their ratio, and the peak RSS of the process.
+both, their ratio, the peak RSS of the process and the start-up time of `newswire tag`.
 """
 
 from __future__ import annotations
@@ -106,7 +106,35 @@ def main(argv=None) -> int:
         f"{wall['bare'] / wall['enrich']:.1%} (wall)"
     )
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
+    print(f"newswire tag start-up (model + gazetteer load, one article): {tag_startup():.1f}s")
     return 0
+
+
+def tag_startup() -> float:
+    """Wall time of `newswire tag` on one short article: process start, model and gazetteer
+    load, one article tagged (median of three runs)."""
+    import json
+    import os
+    import statistics
+    import subprocess
+
+    exe = Path(sys.executable).with_name("newswire")
+    cmd = [str(exe), "tag"] if exe.exists() else [sys.executable, "-m", "shared.cli", "tag"]
+    line = json.dumps({"id": "1", "body": SYNTHETIC[0], "language": "en"}) + "\n"
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        subprocess.run(
+            cmd,
+            input=line,
+            text=True,
+            capture_output=True,
+            check=True,
+            cwd=ROOT,
+            env={**os.environ, "NEWSWIRE_LOG_LEVEL": "WARNING"},
+        )
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
 
 
 if __name__ == "__main__":

@@ -316,3 +316,70 @@ MONTHS = frozenset(
     "January February March April May June July August September October November December "
     "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec".split()
 )
+
+
+# Institutions whose name says they are American: "<Place> Police Department".
+US_INSTITUTIONS = (
+    ("Police", "Department"),
+    ("Police", "Dept."),
+    ("Sheriff", "'s", "Office"),
+    ("Sheriff", "’s", "Office"),
+    ("Sheriff", "'s", "Department"),
+    ("Sheriff", "’s", "Department"),
+    ("Sheriff", "'s", "Office"),
+    ("Fire", "Department"),
+    ("School", "District"),
+    ("Board", "of", "Education"),
+    ("High", "School"),
+    ("Middle", "School"),
+    ("Elementary", "School"),
+    ("Township",),
+    ("County", "Commission"),
+    ("County", "Sheriff"),
+)
+
+
+def us_institution(toks: list[str]) -> bool:
+    """The name ends in (or contains) an American institution type."""
+    for pattern in US_INSTITUTIONS:
+        n = len(pattern)
+        for k in range(1, len(toks) - n + 1):
+            if tuple(toks[k : k + n]) == pattern:
+                return True
+    return False
+
+
+# Words of American local news (lower-cased unless capitalized here): when an article has no
+# source country, enough of them, and none of another country's, make the US the prior.
+_US_CUES = frozenset(
+    """county sheriff sheriff's township interstate mph gop medicaid medicare zip
+    democrat democrats republican republicans fahrenheit aldermen alderman selectman
+    councilmember councilman councilwoman center centers neighborhood neighborhoods
+    theater favorite labor defense license
+    Gov. Sen. Rep. Ky. Pa. Ill. Ind. Mich. Ohio Calif. Fla. Ga. Tenn. Va. Conn. Mass. Minn.
+    Wis. Mo. Ala. La. Miss. Ark. Okla. Colo. Ariz. Wash. Ore. N.Y. N.J. N.C. S.C.""".split()
+)
+_OTHER_CUES = {
+    "GB": frozenset("£ nhs mp mps labour tory tories borough constabulary pence".split()),
+    "CA": frozenset("rcmp mpp ont. b.c. que. alta. province provincial".split()),
+    "IN": frozenset("crore lakh rs".split()),
+    "AU": frozenset("nsw qld a$".split()),
+}
+
+
+def text_country(words: list[str]) -> str | None:
+    """US when the article reads like American local news (at least two distinct cues,
+    dollar amounts count as one) and has no cue of another country."""
+    us: set[str] = set()
+    other = 0
+    for w in words:
+        low = w.lower()
+        if w in _US_CUES or low in _US_CUES:
+            us.add(low)
+        elif w == "$":
+            us.add("$")
+        else:
+            for cues in _OTHER_CUES.values():
+                if low in cues:
+                    other += 1
+    return "US" if len(us) >= 2 and other == 0 else None

@@ -38,6 +38,8 @@ from services.enrich.context import (
     shape_label,
     sports_story,
     team_context,
+    text_country,
+    us_institution,
 )
 from services.enrich.gazetteer import FUNCTION_WORDS, Entry, Gazetteer
 from services.enrich.regions import regions_for_country
@@ -395,6 +397,7 @@ class Tagger:
         if sports_story(words):
             mentions = self._teams(mentions, words)
         mentions = self._senses(mentions, words, ctx)
+        self._local_places(mentions, words, self.source_country(art) or text_country(words))
         mentions = _demonyms_in_titles(mentions, words)
         _one_label(mentions, words)
         for m in mentions:
@@ -545,6 +548,30 @@ class Tagger:
             if " ".join(words[m.start : m.end]) in teams and not is_dateline(words, m.start, m.end):
                 m.label, m.entry, m.tag, m.source = "ORG", None, "team", "model"
         return mentions
+
+    def _local_places(self, mentions: list[_Mention], words: list[str], src: str | None) -> None:
+        """Local news: a short model ORG that is a town of the story's own country and has
+        no organization shape is the town ("CROMWELL -", "Torrington officials")."""
+        if src is None:
+            return
+        for m in mentions:
+            if m.label != "ORG" or m.entry is not None or m.tag or m.end - m.start > 3:
+                continue
+            toks = words[m.start : m.end]
+            if shape_label(words, m.start, m.end) is not None or any(
+                t.lower() in INSTITUTION_WORDS for t in toks
+            ):
+                continue
+            if len(toks) == 1 and toks[0].isupper() and len(toks[0]) <= 5:
+                continue  # an acronym
+            cands = self.gz.lookup(" ".join(toks).lower())
+            if (
+                cands
+                and cands[0].country == src
+                and cands[0].kind in ("city", "county", "us_state", "admin1")
+                and cands[0].score >= 4.0
+            ):
+                m.label = "GPE"
 
     def _club_place(self, name: str, min_score: float = 0.0) -> bool:
         """A place that names clubs: a city, county or state, not a country (national sides
@@ -741,7 +768,19 @@ class Tagger:
                 nxt = by_start.get(m.end + 1)
                 if nxt is not None and m.end < len(words) and words[m.end] == ",":
                     pair_ctx.setdefault(id(g), []).extend(nxt[1][:4])
+        if src is None:
+            # no outlet country: American local-news wording is the prior, unless the
+            # story's unambiguous places are elsewhere
+            prior = text_country(words)
+            if prior and all(c == prior for c in anchors):
+                src = prior
         local = bool(src) and bool(anchors) and all(c == src for c in anchors)
+        # countries the story supports other than through place names (demonyms, affiliations)
+        support = {
+            g.entry.country
+            for g in groups
+            if g.entry is not None and g.entry.country and g.label not in PLACE_LABELS
+        }
         resolved: dict[int, str] = {}
         for g, cands in places:
             own: Counter[str] = Counter()
@@ -769,6 +808,8 @@ class Tagger:
                             s += 4.0
                 if s > best_s:
                     best_c, best_s = c, s
+            if src and best_c is not None and best_c.country != src and g.tag != "team":
+                best_c, best_s = self._home_homonym(g, cands, best_c, best_s, src, anchors, support)
             if (
                 g.tag == "team"
                 and best_c is not None
@@ -895,6 +936,20 @@ class Tagger:
                 regions.append({**reg, "mentioned": True})
         out["regions"] = regions
 
+    @staticmethod
+    def _home_homonym(g, cands, best_c, best_s, src, anchors, support):
+        """Local story: "Palestine", "Lebanon", "Paris" next to other places of the outlet's
+        country, with nothing else in the story about the foreign one, are the home towns of
+        that name (Palestine, Texas)."""
+        home = next((c for c in cands if c.country == src and c.score >= 3.5), None)
+        if home is None or best_c.country in support:
+            return best_c, best_s
+        own = {c.country for c in cands[:1]}
+        others = {k for k, v in anchors.items() if v > 0 and (k not in own or v > len(g.mentions))}
+        if not others or others != {src}:
+            return best_c, best_s
+        return home, max(best_s, MIN_PLACE_SCORE)
+
     def _institution_place(self, g: _Group) -> list:
         """Place named at the start of an institution's name: "Joliet Police Department"."""
         toks = g.canonical.split()
@@ -902,6 +957,7 @@ class Tagger:
             return []
         if toks[0].lower() in GENERIC_PLACE_WORDS:
             return []
+        us_only = us_institution(toks)
         for k in range(min(3, len(toks) - 1), 0, -1):
             name = " ".join(toks[:k])
             if (
@@ -911,6 +967,13 @@ class Tagger:
             ):
                 continue
             cands = self.gz.lookup(name.lower().removesuffix("'s"))
+            if us_only:
+                # "Paris Police Department", "Pointe Coupee Sheriff's Office": an American
+                # institution, so the place is the American one (known to us or not)
+                from services.enrich.gazetteer import KIND_BASE, Candidate
+
+                cands = [c for c in cands if c.country == "US"]
+                return cands or [Candidate("US", "curated", KIND_BASE["curated"])]
             if cands:
                 return cands
         return []
