@@ -40,8 +40,10 @@ DATA_FILES = (
     "m49.json",
     "groups.json",
     "countries_i18n.tsv",
+    "senses.tsv",
+    "given_names.txt",
 )
-CODE_FILES = ("gazetteer.py", "citycache.py", "i18n.py")
+CODE_FILES = ("gazetteer.py", "citycache.py", "i18n.py", "context.py")
 
 # Place-candidate kinds and their base scores (higher wins; see resolve in tagger.py).
 KIND_BASE = {
