@@ -242,6 +242,11 @@ class EventGenerator:
 
 
 def views(args: argparse.Namespace) -> None:
+    from services.store.api.app import create_app  # noqa: F401 - fail before the load, not after
+
+    if args.database:  # kept by an earlier --keep run: the views only
+        view_latency(args.database, EventGenerator(), args.runs)
+        return
     url = create_database()
     try:
         migrate.upgrade(url)
@@ -405,6 +410,7 @@ def main() -> None:
     parser.add_argument("--views-articles", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=60, help="requests per view kind")
     parser.add_argument("--keep", action="store_true", help="keep the 100k database")
+    parser.add_argument("--database", default=None, help="a database kept by --keep: views only")
     args = parser.parse_args()
 
     os.environ.setdefault("NEWSWIRE_LOG_LEVEL", "WARNING")

@@ -78,6 +78,9 @@ MAX_TERMS = 60  # terms kept in a story's centroid
 MAX_ENTITIES = 60  # entities kept in a story's profile
 MIN_SHARED_KEYS = 2
 MAX_CANDIDATES = 12  # best-sharing candidate stories scored per article
+# A key shared by more stories than this within the window (a country's capital, a
+# word of every headline) picks no candidate: it tells nothing and costs the most.
+MAX_KEY_STORIES = 100
 KEY_CHARS = 120
 ADVISORY_LOCK = 0x6E777374  # "nwst": one clustering transaction at a time (PostgreSQL)
 LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
@@ -680,7 +683,10 @@ def _ranked(item: Item, by_key: dict[str, set[int]], spans: Spans) -> list[int]:
     MIN_SHARED_KEYS keys with it, those sharing the most first."""
     shared: dict[int, int] = defaultdict(int)
     for k in item.keys:
-        for sid in by_key.get(k, ()):
+        sids = by_key.get(k, ())
+        if len(sids) > MAX_KEY_STORIES:
+            continue
+        for sid in sids:
             shared[sid] += 1
     when = item.dated_at
     return sorted(
