@@ -36,14 +36,14 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
-from tests.faults.corpus import make_corpus  # noqa: E402
-from tests.faults.harness import (  # noqa: E402
+from testkit.cluster import (  # noqa: E402
     Cluster,
     RedisServer,
     cpu_seconds,
     engine_for,
     wait_for,
 )
+from testkit.corpus import make_corpus  # noqa: E402
 
 WORDS = (300, 800)
 
@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from services.store import migrate
     from shared.settings import Settings
-    from tests.databases import create_pg_database, drop_pg_database
+    from testkit.databases import create_pg_database, drop_pg_database
 
     cores = os.cpu_count() or 1
     limit_kib = Settings().worker_max_memory_per_child

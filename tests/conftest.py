@@ -18,9 +18,9 @@ import pytest
 
 from shared import db
 from shared.settings import reset_settings
-from tests.databases import PG_ADMIN, REDIS_BASE, ROOT, create_pg_database, drop_pg_database
+from testkit.databases import PG_ADMIN, REDIS_BASE, ROOT, create_pg_database, drop_pg_database
 
-# Re-exported for callers of the old location; import them from tests.databases.
+# Re-exported for callers of the old location; import them from testkit.databases.
 __all__ = ["PG_ADMIN", "REDIS_BASE", "ROOT", "create_pg_database", "drop_pg_database"]
 
 

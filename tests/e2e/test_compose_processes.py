@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from shared.db import normalize_url
-from tests.e2e.compose import ROOT, load_compose, read_env_file, start_service, wait_for
+from testkit.processes import ROOT, load_compose, read_env_file, start_service, wait_for
 
 pytestmark = pytest.mark.e2e
 

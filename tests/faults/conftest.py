@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.harness import Cluster, RedisServer
+from testkit.cluster import Cluster, RedisServer
 from tests.faults.report import SUMMARY, report
 
 __all__ = ["report"]  # re-exported for callers of the old location

@@ -23,8 +23,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from tests.faults.corpus import make_article, make_corpus
-from tests.faults.harness import (
+from testkit.cluster import (
     Cluster,
     Proc,
     RedisServer,
@@ -36,6 +35,7 @@ from tests.faults.harness import (
     stored_count,
     wait_for,
 )
+from testkit.corpus import make_article, make_corpus
 from tests.faults.report import report
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(420)]

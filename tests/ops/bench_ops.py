@@ -23,7 +23,7 @@ from sqlalchemy import insert
 
 from shared import queues
 from shared.settings import reset_settings
-from tests.databases import REDIS_BASE, create_pg_database, drop_pg_database
+from testkit.databases import REDIS_BASE, create_pg_database, drop_pg_database
 from tests.ops.helpers import article, enriched_batch, record
 
 BATCH = 20

@@ -22,7 +22,7 @@ from shared.schemas import (
     utcnow,
 )
 from shared.settings import get_settings
-from tests.e2e.compose import wait_for
+from testkit.processes import wait_for
 
 __all__ = ["wait_for"]  # re-exported: the one polling helper of the test suite
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from services.store import migrate
 from shared import db
-from tests.databases import create_pg_database, drop_pg_database
+from testkit.databases import create_pg_database, drop_pg_database
 from tests.store.corpus import Spec, build_corpus
 from tests.store.helpers import make_client, write
 

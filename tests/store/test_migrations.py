@@ -10,7 +10,7 @@ from alembic.script import ScriptDirectory
 
 from services.store import migrate
 from shared import db
-from tests.databases import create_pg_database, drop_pg_database
+from testkit.databases import create_pg_database, drop_pg_database
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])

@@ -32,7 +32,7 @@ READ = "contract-read-token"
 def contract_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The real app on a small stored corpus, in broker mode (a POST only queues)."""
     from services.store import migrate
-    from tests.databases import create_pg_database, drop_pg_database
+    from testkit.databases import create_pg_database, drop_pg_database
 
     mp = pytest.MonkeyPatch()
     url = create_pg_database("nw_contract")

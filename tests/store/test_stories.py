@@ -18,7 +18,7 @@ from services.store.models import Story
 from services.store.repository import upsert_batch
 from services.store.tasks import store_batch
 from shared import db
-from tests.databases import create_pg_database, drop_pg_database
+from testkit.databases import create_pg_database, drop_pg_database
 from tests.store.helpers import make_client, write
 from tests.store.story_corpus import StoryArticle, bcubed, build_story_corpus
 
