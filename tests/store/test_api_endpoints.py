@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -256,30 +254,6 @@ def test_write_token(env: pytest.MonkeyPatch):
     assert c.post("/w").status_code == 401
     assert c.post("/w", headers={"Authorization": "Bearer reader-secret"}).status_code == 401
     assert c.post("/w", headers={"Authorization": "Bearer writer-secret"}).status_code == 200
-
-
-def test_optional_routers_are_included_when_present(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
-    from services.store.api import app as app_module
-
-    pkg = tmp_path / "nwfakeapi"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
-    (pkg / "ops.py").write_text(
-        "from fastapi import APIRouter\nrouter = APIRouter()\n"
-        "@router.get('/fake-console')\ndef metrics():\n    return {'ok': 1}\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    # ingest and ops are included explicitly (tests/store/test_app_wiring.py); the console
-    # router is still optional.
-    monkeypatch.setattr(app_module, "CONSOLE_ROUTER", "nwfakeapi.ops")
-    c = TestClient(app_module.create_app())
-    assert c.get("/fake-console").json() == {"ok": 1}
-    monkeypatch.setattr(app_module, "CONSOLE_ROUTER", "nwfakeapi.missing")
-    assert TestClient(app_module.create_app()).get("/fake-console").status_code == 404
-    sys.modules.pop("nwfakeapi.ops", None)
-    sys.modules.pop("nwfakeapi", None)
 
 
 # ---------------------------------------------------------------- health

@@ -65,6 +65,13 @@ def test_metrics_are_mounted(app_client: TestClient):
     assert "newswire_" in resp.text
 
 
+def test_every_router_is_mounted_explicitly(app_client: TestClient) -> None:
+    """No router is found by name at start-up (a renamed module fails the import, loudly):
+    each service's routes answer on the real app."""
+    for path in ("/articles", "/stories", "/metrics", "/sources", "/console", "/health"):
+        assert app_client.get(path, headers=_auth(READ)).status_code != 404, path
+
+
 def test_writes_refused_when_no_write_token_is_set(embedded_pg: str, env: pytest.MonkeyPatch):
     env.delenv("NEWSWIRE_API_TOKEN", raising=False)
     from services.store.api.app import create_app

@@ -8,8 +8,6 @@ that says what was wrong.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import re
 import time
 from collections.abc import AsyncIterator
@@ -27,6 +25,7 @@ from starlette.routing import Match
 
 from services.ingest.api import router as ingest_router
 from services.ops.api import router as ops_router
+from services.ops.console import router as console_router
 from services.store import queries
 from services.store.api.auth import require_read, require_write
 from services.store.api.deps import get_session
@@ -47,7 +46,6 @@ from shared.settings import get_settings
 
 log = get_logger(__name__)
 
-CONSOLE_ROUTER = "services.ops.console"  # /console and /sources (per-source health)
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
     422: {"model": ErrorBody, "description": "a parameter is invalid; message says which"},
@@ -427,23 +425,8 @@ def create_app() -> FastAPI:
     # Explicit: a router that cannot be imported stops the app, it is never skipped.
     api.include_router(ingest_router, dependencies=[Depends(require_write)], responses=ERRORS)
     api.include_router(ops_router)
-    _include_optional(api, CONSOLE_ROUTER)
+    api.include_router(console_router)  # /console and /sources (per-source health)
     return api
-
-
-def _include_optional(api: FastAPI, module_name: str, **kwargs: Any) -> bool:
-    """Include ``module_name:router`` when that module exists (it is built separately)."""
-    try:
-        if importlib.util.find_spec(module_name) is None:
-            return False
-    except ModuleNotFoundError:
-        return False
-    router = getattr(importlib.import_module(module_name), "router", None)
-    if router is None:
-        log.warning("api_router_missing", module=module_name)
-        return False
-    api.include_router(router, **kwargs)
-    return True
 
 
 get_settings()  # an unusable environment stops `uvicorn` here with one line, no traceback
