@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from celery import Celery, signals
 from kombu import Queue
 
-from shared import publish, queues
+from shared import db, publish, queues
+from shared.logging import configure_logging
 from shared.settings import Settings, get_settings
 
 TASK_MODULES = [
@@ -108,34 +110,24 @@ def create_app(settings: Settings | None = None) -> Celery:
 @signals.setup_logging.connect
 def _setup_logging(**_: Any) -> None:
     # Celery would install its own handlers; ours go through structlog instead.
-    from shared.logging import configure_logging
-
     configure_logging()
 
 
 @signals.worker_process_init.connect
 def _after_fork(**_: Any) -> None:
     # Connections must never be shared across fork: drop the parent's engine.
-    from shared import db
-
     db.dispose_engine()
-    from shared.logging import configure_logging
-
     configure_logging()
 
 
 @signals.task_prerun.connect
 def _bind_task(task_id: str | None = None, task: Any = None, **_: Any) -> None:
-    import structlog
-
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(task_id=task_id, task_name=getattr(task, "name", None))
 
 
 @signals.task_postrun.connect
 def _unbind_task(**_: Any) -> None:
-    import structlog
-
     structlog.contextvars.clear_contextvars()
 
 

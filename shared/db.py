@@ -11,6 +11,8 @@ from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from shared.settings import get_settings
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -48,8 +50,6 @@ def normalize_url(url: str) -> str:
 
 
 def get_engine(url: str | None = None) -> Engine:
-    from shared.settings import get_settings
-
     url = normalize_url(url or get_settings().database_url)
     with _lock:
         engine = _engines.get(url)

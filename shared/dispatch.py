@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared import celery_app
 from shared.settings import get_settings
 
 
 def send(task_name: str, payload: dict[str, Any], *, countdown: float | None = None) -> None:
-    from shared.celery_app import app
-
+    app = celery_app.app  # looked up per call: tests swap in a producer app
     if get_settings().embedded:
         app.loader.import_default_modules()
         task = app.tasks[task_name]

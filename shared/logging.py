@@ -13,14 +13,14 @@ from typing import Any
 
 import structlog
 
+from shared.settings import get_settings
+
 _configured = False
 
 
 def configure_logging(log_format: str | None = None, level: str | None = None) -> None:
     """Set up structlog and the stdlib root logger. Safe to call more than once."""
     global _configured
-    from shared.settings import get_settings
-
     settings = get_settings()
     log_format = (log_format or settings.log_format).lower()
     level = (level or settings.log_level).upper()

@@ -10,17 +10,35 @@ table (ingest records, dead letters, articles, ...); their scripts live in
 from __future__ import annotations
 
 from pathlib import Path
-
-from alembic import command
-from alembic.config import Config
+from typing import TYPE_CHECKING, Any
 
 from shared.db import normalize_url
 from shared.settings import get_settings
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "services" / "store" / "migrations"
 
 
+def _alembic() -> Any:
+    # Deferred on purpose: alembic takes about a second to import and most commands (and
+    # every worker start-up on PostgreSQL) never touch the schema.
+    from alembic import command
+
+    return command
+
+
+def __getattr__(name: str) -> Any:
+    """``shared.migrate.command`` (alembic's commands) for callers that drive alembic."""
+    if name == "command":
+        return _alembic()
+    raise AttributeError(name)
+
+
 def alembic_config(url: str | None = None) -> Config:
+    from alembic.config import Config  # deferred with alembic itself (see _alembic)
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", normalize_url(url or get_settings().database_url))
@@ -28,16 +46,16 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade(url: str | None = None, revision: str = "heads") -> None:
-    command.upgrade(alembic_config(url), revision)
+    _alembic().upgrade(alembic_config(url), revision)
 
 
 def check(url: str | None = None) -> None:
     """Raise when the models and the migrations disagree."""
-    command.check(alembic_config(url))
+    _alembic().check(alembic_config(url))
 
 
 def revision(message: str, url: str | None = None) -> None:
-    command.revision(alembic_config(url), message=message, autogenerate=True)
+    _alembic().revision(alembic_config(url), message=message, autogenerate=True)
 
 
 def ensure_schema() -> None:

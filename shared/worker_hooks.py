@@ -34,6 +34,8 @@ import time
 from typing import Any
 
 from celery import signals
+from celery.exceptions import InvalidTaskError
+from kombu.exceptions import ContentDisallowed, DecodeError
 
 from shared.deadletters import write_dead_letter
 from shared.logging import get_logger
@@ -48,9 +50,6 @@ SLOW_SECONDS_ENV = "NEWSWIRE_FAULT_SLOW_SECONDS"
 
 
 def _reason(exc: BaseException | None) -> str:
-    from celery.exceptions import InvalidTaskError
-    from kombu.exceptions import ContentDisallowed, DecodeError
-
     if exc is None:
         return "unknown_message"
     if isinstance(exc, ContentDisallowed):
