@@ -33,10 +33,10 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
+from testkit.cluster import Cluster, RedisServer, cpu_seconds, engine_for  # noqa: E402
+from testkit.corpus import make_corpus  # noqa: E402
 from tests.deploy.stack import ROOT as REPO  # noqa: E402
 from tests.deploy.stack import MemorySampler, Stack, build_image, random_env, wait_for  # noqa: E402
-from tests.faults.corpus import make_corpus  # noqa: E402
-from tests.faults.harness import Cluster, RedisServer, cpu_seconds, engine_for  # noqa: E402
 
 WORDS = (300, 800)  # as bench/pipeline.py
 WORKERS = ("ingest-worker", "enrich-worker", "store-worker")
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from services.store import migrate
-    from tests.conftest import create_pg_database, drop_pg_database
+    from testkit.databases import create_pg_database, drop_pg_database
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="nw-bench-compose-"))
     tag = args.image.split(":", 1)[1] if args.image else f"bench-{secrets.token_hex(4)}"

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from testkit.corpus import make_article, make_corpus
 from tests.deploy.conftest import report
 from tests.deploy.stack import (
     APP_SERVICES,
@@ -32,7 +33,6 @@ from tests.deploy.stack import (
     run,
     wait_for,
 )
-from tests.faults.corpus import make_article, make_corpus
 
 pytestmark = [pytest.mark.deploy, pytest.mark.timeout(1500)]
 
