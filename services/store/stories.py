@@ -77,7 +77,7 @@ LEAD_CHARS = 600
 MAX_TERMS = 60  # terms kept in a story's centroid
 MAX_ENTITIES = 60  # entities kept in a story's profile
 MIN_SHARED_KEYS = 2
-MAX_CANDIDATES = 12  # best-sharing candidate stories scored per article
+MAX_CANDIDATES = 5  # best-sharing candidate stories scored per article
 # A key shared by more stories than this within the window (a country's capital, a
 # word of every headline) picks no candidate: it tells nothing and costs the most.
 MAX_KEY_STORIES = 100
