@@ -331,8 +331,6 @@ US_INSTITUTIONS = (
     ("School", "District"),
     ("Board", "of", "Education"),
     ("High", "School"),
-    ("Middle", "School"),
-    ("Elementary", "School"),
     ("Township",),
     ("County", "Commission"),
     ("County", "Sheriff"),

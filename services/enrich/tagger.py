@@ -914,9 +914,14 @@ class Tagger:
                 del score[code]
         if score:
             top = max(score.values())
-            for code, rec in countries.items():
+            for code, rec in list(countries.items()):
                 rec["focus"] = score[code] >= FOCUS_RATIO * top
                 rec["via"].sort(key=lambda v: list(VIA_WEIGHT).index(v))
+                if rec["via"] == ["affiliation"] and not rec["focus"]:
+                    # known only through its people or organizations, and not what the
+                    # story is about ("McDonald's" in Auckland, the CDC on Haiti)
+                    del countries[code]
+                    del score[code]
         out["entities"] = entities
         out["countries"] = sorted(
             countries.values(), key=lambda r: (-score[r["code"]], first_pos[r["code"]])
