@@ -269,15 +269,6 @@ class BatchIndex:
                 self.bands.setdefault(key, set()).add(article.id)
 
 
-def find_near_duplicate(session: Session, article: ArticlePayload) -> Match | None:
-    return BatchIndex(session, [article])._near(article)
-
-
-def find_duplicate(session: Session, article: ArticlePayload) -> Match | None:
-    """The cascade for one article (see :class:`BatchIndex` for batches)."""
-    return BatchIndex(session, [article]).match(article)
-
-
 def seen_urls(
     session: Session, canonicals: list[str], *, resume_before: datetime | None = None
 ) -> dict[str, str]:

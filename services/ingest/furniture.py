@@ -52,7 +52,3 @@ def is_furniture(line: str) -> bool:
     if key in words:
         return True
     return any(p.match(stripped) for p in patterns)
-
-
-def strip_furniture(lines: list[str]) -> list[str]:
-    return [ln for ln in lines if not is_furniture(ln)]

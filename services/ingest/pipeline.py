@@ -189,13 +189,6 @@ def record_batch(
     return outcomes
 
 
-def record_and_dedup(
-    session: Session, article: ArticlePayload, origin: str | None, alias: str | None = None
-) -> Outcome:
-    """One article through :func:`record_batch`."""
-    return record_batch(session, [(origin, article, alias)])[0]
-
-
 def _safe_prepare(item: RawItem) -> ArticlePayload:
     """:func:`prepare`, with a parser crash on one hostile item rejecting only that item.
 

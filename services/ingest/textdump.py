@@ -40,10 +40,6 @@ def date_of_line(line: str) -> str | None:
     return line if parse_date(line) is not None else None
 
 
-def looks_like_date(line: str) -> bool:
-    return date_of_line(line) is not None
-
-
 def _paragraphs(lines: list[str]) -> list[str]:
     has_blank = any(not ln.strip() for ln in lines)
     if not has_blank:
