@@ -332,6 +332,23 @@ def _read_i18n() -> dict[str, list[tuple[str, list[str], list[str]]]]:
     return out
 
 
+# Words that name a part of any country: a subdivision called only by them ("Centre",
+# "Centre-Est", "Northern", "Capital District") is no evidence of its country in text.
+_GENERIC_WORDS = frozenset(
+    "centre center central centro centrale north nord norte northern south sud sur sul "
+    "southern east est este leste eastern west ouest oeste western northeast northwest "
+    "southeast southwest nord-est nord-ouest sud-est sud-ouest capital capitale district "
+    "federal region province coast coastal littoral maritime island islands lakes highlands "
+    "plateau plateaux mountains upper lower middle interior savanes of the and de du des la "
+    "le el del".split()
+)
+
+
+def _generic_name(name: str) -> bool:
+    words = re.findall(r"[^\W\d_]+", re.sub(r"\s*\([^)]*\)", "", name).lower())
+    return bool(words) and all(w in _GENERIC_WORDS for w in words)
+
+
 def build_table(lang: str, english_names: dict[str, str]) -> NameTable:
     """``english_names``: country code -> the canonical English name the tagger reports."""
     import pycountry
@@ -370,10 +387,11 @@ def build_table(lang: str, english_names: dict[str, str]) -> NameTable:
             table.add(Entry(0, "GPE", canonical, code, "country"), names, 0)
         if dem:
             table.add(Entry(0, "NORP", canonical, code, "demonym"), dem, 0)
-    # 2. first-level subdivisions, translated
+    # 2. first-level subdivisions, translated; not those named by a common word only
+    # ("Centre", "Nord", "Est", "Central", "Western": translated, they are everyday words)
     tr2 = _translations("iso3166-2", lang)
     for sub in pycountry.subdivisions:
-        if sub.parent_code:
+        if sub.parent_code or _generic_name(sub.name):
             continue
         names = []
         for t in tr2:

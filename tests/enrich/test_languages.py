@@ -133,3 +133,31 @@ def test_every_supported_language_has_a_table(tagger):
         table = i18n.get_table(lang, tagger.gz.country_names)
         names = len(table.phrases) + len(table.strings)
         assert names > 150, lang  # country names at least
+
+
+@pytest.mark.parametrize(
+    ("lang", "body", "expected"),
+    [
+        # "Central" (Центральная) is Burkina Faso's "Centre" region in pycountry's tables.
+        (
+            "ru",
+            "В России завершилось голосование. Центральная избирательная комиссия "
+            "сообщила о высокой явке на выборах.",
+            {"RU"},
+        ),
+        (
+            "fr",
+            "La banque centrale a relevé ses taux. Dans le nord et dans l'est du pays, les "
+            "agriculteurs de la France rurale protestent.",
+            {"FR"},
+        ),
+        (
+            "es",
+            "El banco central de Chile subió los tipos. En el norte y el sur del país hubo "
+            "protestas en el centro de las ciudades.",
+            {"CL"},
+        ),
+    ],
+)
+def test_subdivisions_named_by_a_common_word_give_no_country(tag, lang, body, expected):
+    assert codes(tag(body, language=lang)) == expected
