@@ -117,7 +117,17 @@ def test_xml_feeds_yield_their_items(
     if label is None:
         assume(all(t.strip() and b.strip() for t, b in items))
     doc = build(items, label)  # type: ignore[operator]
-    _check(_encode(doc, codec), items)
+    data = _encode(doc, codec)
+    if not codec.startswith("utf"):
+        # Single-byte text whose bytes also read as multi-byte UTF-8 ("\xc2\xa9") is taken
+        # as UTF-8 behind a lying Latin label on purpose (encoding.decode_bytes): ambiguous.
+        try:
+            data.decode("utf-8")
+            ambiguous = any(b > 127 for b in data)
+        except UnicodeDecodeError:
+            ambiguous = False
+        assume(not ambiguous)
+    _check(data, items)
 
 
 @settings(max_examples=80, deadline=None)
