@@ -344,8 +344,8 @@ def judge(h: SourceHealth, now: datetime) -> None:
             if f["last_error"]:
                 text += f" ({f['last_error'][:200]})"
             if f["backoff_s"]:
-                text += f"; backing off: polled every {_dur(f['backoff_s'])}"
-                text += f" instead of {_dur(f['interval_s'])}"
+                text += f"; backing off: polled every {fmt_duration(f['backoff_s'])}"
+                text += f" instead of {fmt_duration(f['interval_s'])}"
             if f["next_poll_at"]:
                 text += f", next poll {f['next_poll_at'][:16]}"
             h.problems.append(text)
@@ -355,7 +355,8 @@ def judge(h: SourceHealth, now: datetime) -> None:
         usual = h.usual_interval_s
         if usual and h.quiet_s > max(QUIET_FACTOR * usual, QUIET_MIN_S):
             h.problems.append(
-                f"quiet: last article {_dur(h.quiet_s)} ago, usually one every {_dur(usual)}"
+                f"quiet: last article {fmt_duration(h.quiet_s)} ago, "
+                f"usually one every {fmt_duration(usual)}"
             )
             statuses.append("quiet")
     elif h.feeds and any(f["last_success_at"] for f in h.feeds):
@@ -378,7 +379,8 @@ def judge(h: SourceHealth, now: datetime) -> None:
     h.status = max(statuses, key=lambda s: SEVERITY[s], default="ok")
 
 
-def _dur(seconds: float) -> str:
+def fmt_duration(seconds: float) -> str:
+    """``95`` -> ``95s``, ``4000`` -> ``67m``, then hours and days (the console's too)."""
     if seconds < 120:
         return f"{seconds:.0f}s"
     if seconds < 7200:
