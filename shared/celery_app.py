@@ -75,6 +75,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_track_started": True,
         "enable_utc": True,
         "timezone": "UTC",
+        # beat wakes at least this often, so its heartbeat (shared.beat) stays fresh
+        "beat_max_loop_interval": 30,
         "beat_schedule": {
             "reconcile": {
                 "task": queues.RECONCILE,

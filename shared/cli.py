@@ -133,6 +133,7 @@ def worker(service: str, concurrency: int | None, loglevel: str, pool: str) -> N
     from shared.celery_app import app
 
     worker_hooks.connect()  # refused messages dead-lettered, test fault hooks
+    worker_hooks.add_heartbeat(app, service)  # read by `python -m shared.heartbeat SERVICE`
     argv = [
         "worker",
         "-Q",

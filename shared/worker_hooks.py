@@ -33,10 +33,11 @@ import base64
 import time
 from typing import Any
 
-from celery import signals
+from celery import Celery, bootsteps, signals
 from celery.exceptions import InvalidTaskError
 from kombu.exceptions import ContentDisallowed, DecodeError
 
+from shared import heartbeat
 from shared.deadletters import write_dead_letter
 from shared.logging import get_logger
 from shared.settings import fault_hooks
@@ -149,6 +150,48 @@ def _fault_slow(args: Any = None, kwargs: Any = None, task: Any = None, **_: Any
         seconds = hooks.fault_slow_seconds
         log.warning("fault_slow_task", task=getattr(task, "name", None), seconds=seconds)
         time.sleep(seconds)
+
+
+class HeartbeatStep(bootsteps.StartStopStep):
+    """Touches the worker's heartbeat file (:mod:`shared.heartbeat`) every few seconds from the
+    consumer's event loop, while the consumer is connected to the broker.
+
+    A consumer step starts after the connection and the task consumer are up, and is stopped
+    when the consumer loses the broker (the blueprint restarts): the file is removed then, so
+    the container's health check fails until the worker is consuming again. A hung event loop
+    stops touching it. The compose health check only reads the file's age.
+    """
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        self.path = heartbeat.heartbeat_path(parent.app.conf.get("newswire_heartbeat", "worker"))
+        self.tref: Any = None
+        super().__init__(parent, **kwargs)
+
+    def _beat(self) -> None:
+        try:
+            heartbeat.touch(self.path)
+        except OSError as exc:  # a full or read-only /tmp must not stop the consumer
+            log.warning("heartbeat_failed", path=str(self.path), error=str(exc))
+
+    def start(self, parent: Any) -> None:
+        self._beat()
+        self.tref = parent.timer.call_repeatedly(heartbeat.TOUCH_EVERY_S, self._beat)
+
+    def stop(self, parent: Any) -> None:
+        if self.tref is not None:
+            self.tref.cancel()
+            self.tref = None
+        heartbeat.clear(self.path)
+
+    shutdown = stop
+
+
+def add_heartbeat(app: Celery, name: str) -> None:
+    """Make this worker keep ``name``'s heartbeat file fresh (called by ``newswire worker``)."""
+    app.conf.newswire_heartbeat = name
+    app.steps["consumer"].add(HeartbeatStep)
 
 
 def connect() -> None:
