@@ -35,8 +35,8 @@ import sqlalchemy as sa  # noqa: E402
 
 from testkit.cluster import Cluster, RedisServer, cpu_seconds, engine_for  # noqa: E402
 from testkit.corpus import make_corpus  # noqa: E402
-from tests.deploy.stack import ROOT as REPO  # noqa: E402
-from tests.deploy.stack import MemorySampler, Stack, build_image, random_env, wait_for  # noqa: E402
+from testkit.stack import ROOT as REPO  # noqa: E402
+from testkit.stack import MemorySampler, Stack, build_image, random_env, wait_for  # noqa: E402
 
 WORDS = (300, 800)  # as bench/pipeline.py
 WORKERS = ("ingest-worker", "enrich-worker", "store-worker")

@@ -59,7 +59,7 @@ def report(name: str, ms: list[float]) -> None:
 
 def stock_database(url: str, articles: int) -> None:
     from services.store import migrate
-    from tests.console.stock import bulk, stock
+    from testkit.stock import bulk, stock
 
     migrate.upgrade(url)
     started = time.perf_counter()

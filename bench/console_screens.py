@@ -1,8 +1,8 @@
 """Screenshots of the console over the samples and the test corpora (for the closing note).
 
 Builds a fresh PostgreSQL database with: ``samples/`` ingested through the real embedded
-pipeline (tagger included), the store tests' corpus (tests/store/corpus.py, the week
-before 2026-11-25), and the console tests' planted sources (tests/console/stock.py);
+pipeline (tagger included), the store tests' corpus (testkit/store_corpus.py, the week
+before 2026-11-25), and the console tests' planted sources (testkit/stock.py);
 starts the api process and saves screenshots in tests/console/artifacts/:
 
 * ``news-week-corpora.png``: the news view, 7 days ending 2026-11-25;
@@ -42,8 +42,8 @@ def main() -> None:
     subprocess.run([newswire, "db", "upgrade"], cwd=ROOT, env=env, check=True)
     subprocess.run([newswire, "ingest", "samples/"], cwd=ROOT, env=env, check=True)
     from services.store.tasks import store_batch
-    from tests.console.stock import stock
-    from tests.store.corpus import build_corpus
+    from testkit.stock import stock
+    from testkit.store_corpus import build_corpus
 
     store_batch([s.article() for s in build_corpus()], url)
     stock(url)

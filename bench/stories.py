@@ -9,7 +9,7 @@ Creates and drops its own PostgreSQL databases (NEWSWIRE_TEST_PG, default
 postgresql://postgres@127.0.0.1:5432/postgres). Prints:
 
 1. B-cubed precision, recall and F1 of the stories against the intended grouping of
-   the generated corpus (tests/store/story_corpus.py: events told by several outlets in
+   the generated corpus (testkit/story_corpus.py: events told by several outlets in
    their own words, look-alike events of the same kind and place), for seed 7 (the
    corpus the parameters were tuned on) and held-out seeds, with the corpus's own tags
    and with the real tagger (services/enrich) run over the text;
@@ -58,7 +58,7 @@ from shared.schemas import (  # noqa: E402
     dump,
     parse,
 )
-from tests.store.story_corpus import StoryArticle, bcubed, build_story_corpus  # noqa: E402
+from testkit.story_corpus import StoryArticle, bcubed, build_story_corpus  # noqa: E402
 
 DEV_SEED = 7
 HELD_OUT = (101, 102, 103)

@@ -21,8 +21,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shared import dispatch, queues
 from shared.schemas import EnrichedBatch, dump
+from testkit.stock import Planted, article, stock
 from tests.console.conftest import ARTIFACTS, CHROMIUM, chromium_missing
-from tests.console.stock import Planted, article, stock
 from tests.ops.conftest import Broker, broker  # noqa: F401 - the fixture, reused
 from tests.ops.helpers import ROOT, Worker, wait_for
 

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.ops import console
-from tests.console.stock import stock
+from testkit.stock import stock
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.ingest import health as ingest_health
 from services.ops import sources
-from tests.console.stock import stock
+from testkit.stock import stock
 from tests.ops.helpers import NEWSWIRE, ROOT, child_env
 
 READ, WRITE = "read-token-for-tests", "write-token-for-tests"
@@ -48,7 +48,7 @@ def test_planted_problems_are_found_worst_first(stocked: tuple[str, datetime]) -
     feed_id = _failing_feed()
     # A one-off import of five articles 5 h ago: no habit yet, so not "quiet".
     from services.store.tasks import store_batch
-    from tests.console.stock import Planted, article
+    from testkit.stock import Planted, article
 
     bulk = [
         article(Planted("Steady Wire", now - timedelta(hours=5), n=8_000_000 + i), prefix="bulk")

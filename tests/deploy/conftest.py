@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.stack import ROOT, MemorySampler, Stack, build_image, random_env
+from testkit.stack import ROOT, MemorySampler, Stack, build_image, random_env
 
 SUMMARY: list[str] = []
 

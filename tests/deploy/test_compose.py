@@ -24,8 +24,7 @@ from pathlib import Path
 import pytest
 
 from testkit.corpus import make_article, make_corpus
-from tests.deploy.conftest import report
-from tests.deploy.stack import (
+from testkit.stack import (
     APP_SERVICES,
     ROOT,
     Stack,
@@ -33,6 +32,7 @@ from tests.deploy.stack import (
     run,
     wait_for,
 )
+from tests.deploy.conftest import report
 
 pytestmark = [pytest.mark.deploy, pytest.mark.timeout(1500)]
 
@@ -418,7 +418,7 @@ COMMANDS = {
     "worker": ["newswire", "worker", "enrich", "--concurrency", "1"],
     "migrate": ["newswire", "db", "upgrade"],
     "api": ["uvicorn", "services.store.api.app:app", "--host", "0.0.0.0"],
-    "scheduler": ["celery", "-A", "shared.celery_app:app", "beat", "--schedule", "/tmp/s"],
+    "scheduler": ["newswire", "scheduler", "--schedule-file", "/tmp/s"],
     "flower": ["newswire", "flower", "--port=5555"],
 }
 
@@ -448,6 +448,7 @@ def test_startup_errors_are_one_line(stack: Stack) -> None:
     line = one_line_error(proc, "NEWSWIRE_DATABASE_URL")
     no_broker = [*wrong_db[:4], "-e", "NEWSWIRE_BROKER_URL=redis://:pw@no-such-host:6379/0"]
     no_broker += ["-e", "NEWSWIRE_DATABASE_URL=" + database_url(stack)]
-    proc = run([*base, *net, *no_broker, image, *COMMANDS["worker"]], timeout=180)
-    line2 = one_line_error(proc, "NEWSWIRE_BROKER_URL")
+    for name in ("worker", "scheduler"):
+        proc = run([*base, *net, *no_broker, image, *COMMANDS[name]], timeout=180)
+        line2 = one_line_error(proc, "NEWSWIRE_BROKER_URL")
     report(f"DEPLOY start-up errors: {line} | {line2}")

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from services.store import migrate
 from shared import db
 from testkit.databases import create_pg_database, drop_pg_database
-from tests.store.corpus import Spec, build_corpus
+from testkit.store_corpus import Spec, build_corpus
 from tests.store.helpers import make_client, write
 
 __all__ = ["make_client", "write"]  # re-exported for callers of the old location

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from shared import db
 from shared.models import DUPLICATE, RECEIVED, IngestRecord
 from shared.schemas import utcnow
-from tests.store.corpus import NOW, Spec, build_corpus, matches
+from testkit.store_corpus import NOW, Spec, build_corpus, matches
 from tests.store.helpers import make_client, write
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.store.corpus import (
+from testkit.store_corpus import (
     COUNTRIES,
     KEYWORDS,
     LANGUAGES,

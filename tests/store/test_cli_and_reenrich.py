@@ -14,7 +14,7 @@ from services.store.queries import iter_article_payloads
 from shared import db
 from shared.models import RECEIVED, IngestRecord
 from shared.schemas import ArticlePayload, utcnow
-from tests.store.corpus import NOW, build_corpus, expected_ids
+from testkit.store_corpus import NOW, build_corpus, expected_ids
 from tests.store.helpers import write
 
 

@@ -54,7 +54,7 @@ def test_check_detects_drift(empty_url: str):
 
 
 def test_downgrade_to_0001_and_back_keeps_data(empty_url: str):
-    from tests.store.corpus import build_corpus
+    from testkit.store_corpus import build_corpus
     from tests.store.helpers import write
 
     migrate.upgrade(empty_url)
@@ -107,7 +107,7 @@ def test_0004_queues_existing_articles_for_search(fresh_pg_url: str):
     from services.store.queries import ArticleFilters, search_articles
     from services.store.repository import search_backlog, upsert_batch
     from services.store.tasks import index_pending
-    from tests.store.corpus import build_corpus
+    from testkit.store_corpus import build_corpus
 
     specs = [s for s in build_corpus(n=20) if s.keywords][:5]
     articles = [s.article() for s in specs]

@@ -21,7 +21,7 @@ from schemathesis.config._checks import NEGATIVE_DATA_REJECTION_EXPECTED_STATUSE
 from schemathesis.generation.modes import GenerationMode
 
 from services.store.queries import parse_when
-from tests.store.corpus import build_corpus
+from testkit.store_corpus import build_corpus
 from tests.store.helpers import write
 
 WRITE = "contract-write-token"

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.store.corpus import NOW, Spec
+from testkit.store_corpus import NOW, Spec
 from tests.store.helpers import make_client, write
 
 

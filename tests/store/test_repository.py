@@ -13,7 +13,7 @@ from services.store.repository import index_search, upsert_batch
 from shared import db
 from shared.models import RECEIVED, IngestRecord
 from shared.schemas import EnrichedArticle, utcnow
-from tests.store.corpus import NOW, Spec, build_corpus
+from testkit.store_corpus import NOW, Spec, build_corpus
 from tests.store.helpers import write
 
 

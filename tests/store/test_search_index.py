@@ -19,7 +19,7 @@ from services.store.tasks import index_pending, store_batch
 from shared import db
 from shared.celery_app import app
 from shared.queues import INDEX_SEARCH
-from tests.store.corpus import NOW, Spec, build_corpus
+from testkit.store_corpus import NOW, Spec, build_corpus
 
 
 def found(url: str, q: str) -> set[str]:

@@ -19,8 +19,8 @@ from services.store.repository import upsert_batch
 from services.store.tasks import store_batch
 from shared import db
 from testkit.databases import create_pg_database, drop_pg_database
+from testkit.story_corpus import StoryArticle, bcubed, build_story_corpus
 from tests.store.helpers import make_client, write
-from tests.store.story_corpus import StoryArticle, bcubed, build_story_corpus
 
 EVENTS = 40
 
@@ -337,7 +337,7 @@ def test_story_filters(client: Any, stories_url: str, corpus: list[StoryArticle]
 
 
 def test_story_detail_lists_articles_once_and_counts_copies(fresh_url: str):
-    from tests.store.story_corpus import build_story_corpus as build
+    from testkit.story_corpus import build_story_corpus as build
 
     corpus = [a for a in build(seed=3, events=12, days=3)]
     sizes = Counter(a.event for a in corpus)

@@ -26,9 +26,9 @@ from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
-OVERRIDE = HERE / "compose.test.yml"
+ROOT = Path(__file__).resolve().parents[1]
+# The deployment tests' override (fast delivery settings); benches leave it out.
+OVERRIDE = ROOT / "tests" / "deploy" / "compose.test.yml"
 STANDINS = ROOT.parent / "shared" / "docker" / "standins.sh"
 
 # Services of docker-compose.yml without a profile: one-shot migrate, the rest long-running.
@@ -305,7 +305,7 @@ class Stack:
     # ------------------------------------------------------------ counting
 
     def census(self, tag: str, titles: set[str]) -> dict[str, int]:
-        """Every expected title exactly once? (like tests/faults/harness.census)."""
+        """Every expected title exactly once? (like testkit.cluster's census)."""
         rows = self.psql(
             f"SELECT title, count(*) FROM articles WHERE title LIKE '{tag} #%' GROUP BY title"
         )

@@ -1,3 +1,0 @@
-"""Moved to :mod:`testkit.corpus` (the generated corpus, shared with the benches); re-exported."""
-
-from testkit.corpus import *  # noqa: F403
