@@ -5,6 +5,9 @@
 every ``beat_max_loop_interval`` (and our schedules are shorter); a tick that hangs (for
 example while sending to a broker that does not answer) lets the file go stale, and the
 container's health check (``python -m shared.heartbeat scheduler``) fails.
+
+``newswire scheduler`` starts beat with this scheduler after checking that the broker
+answers (plain ``celery beat`` retries an unreachable broker forever).
 """
 
 from __future__ import annotations

@@ -149,6 +149,44 @@ def worker(service: str, concurrency: int | None, loglevel: str, pool: str) -> N
     app.worker_main(argv)
 
 
+@cli.command()
+@click.option(
+    "--schedule-file",
+    default=None,
+    help="Where beat keeps its last-run times (default: newswire-beat-schedule in the temp dir).",
+)
+@click.option("--loglevel", default="INFO", show_default=True)
+def scheduler(schedule_file: str | None, loglevel: str) -> None:
+    """Start the scheduler (Celery beat): feed polling, reconcile, search index, story sweep.
+
+    Checks the broker first (one line and exit 1 when it does not answer, where plain
+    ``celery beat`` retries forever) and keeps the ``scheduler`` heartbeat file fresh for
+    the health check (``python -m shared.heartbeat scheduler``)."""
+    import tempfile
+    from pathlib import Path
+
+    settings = get_settings()
+    if settings.embedded:
+        _fail(
+            "NEWSWIRE_BROKER_URL is not set: the scheduler sends work to the workers through "
+            "the broker (embedded mode has no schedule; run `newswire feeds poll` from cron)"
+        )
+    require_reachable(database=False)
+    from shared.celery_app import app
+
+    path = schedule_file or str(Path(tempfile.gettempdir()) / "newswire-beat-schedule")
+    app.start(
+        [
+            "beat",
+            "-S",
+            "shared.beat:HeartbeatScheduler",
+            "--schedule",
+            path,
+            f"--loglevel={loglevel}",
+        ]
+    )
+
+
 @cli.group()
 def db() -> None:
     """Database schema (Alembic)."""

@@ -23,7 +23,7 @@ ENTRY_POINTS = {
     "worker": [str(BIN / "newswire"), "worker", "enrich", "--concurrency", "1"],
     "migrate": [str(BIN / "newswire"), "db", "upgrade"],
     "api": [str(BIN / "uvicorn"), "services.store.api.app:app", "--port", "0"],
-    "beat": [str(BIN / "celery"), "-A", "shared.celery_app:app", "beat", "--schedule", "/dev/null"],
+    "beat": [str(BIN / "newswire"), "scheduler", "--schedule-file", "/dev/null"],
 }
 
 
@@ -86,7 +86,8 @@ def test_database_password_refused_is_one_line() -> None:
     assert "no_such_role" in line
 
 
-def test_unreachable_broker_is_one_line() -> None:
+@pytest.mark.parametrize("entry", ["worker", "beat"])
+def test_unreachable_broker_is_one_line(entry: str) -> None:
     env = {**PRODUCTION, "NEWSWIRE_BROKER_URL": f"redis://:pw@127.0.0.1:{closed_port()}/0"}
-    line = one_line(start(ENTRY_POINTS["worker"], **env), "NEWSWIRE_BROKER_URL")
+    line = one_line(start(ENTRY_POINTS[entry], **env), "NEWSWIRE_BROKER_URL")
     assert "reachable" in line

@@ -14,7 +14,7 @@ import pytest
 
 from shared import heartbeat
 from testkit.processes import wait_for
-from tests.ops.helpers import ROOT, Worker, child_env
+from tests.ops.helpers import NEWSWIRE, ROOT, Worker, child_env
 
 
 def _check(name: str, hb_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -105,7 +105,9 @@ def test_worker_keeps_its_heartbeat_and_clears_it_on_shutdown(
     assert _check("ingest", tmp_path).returncode == 1
 
 
-def test_scheduler_touches_its_heartbeat(redis_url: str, fresh_pg_url: str, tmp_path: Path) -> None:
+def test_newswire_scheduler_touches_its_heartbeat(
+    redis_url: str, fresh_pg_url: str, tmp_path: Path
+) -> None:
     env = child_env(
         NEWSWIRE_BROKER_URL=redis_url,
         NEWSWIRE_DATABASE_URL=fresh_pg_url,
@@ -114,11 +116,7 @@ def test_scheduler_touches_its_heartbeat(redis_url: str, fresh_pg_url: str, tmp_
     path = tmp_path / "newswire-scheduler.heartbeat"
     log = open(tmp_path / "beat.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "celery", "-A", "shared.celery_app:app", "beat",
-            "-S", "shared.beat:HeartbeatScheduler",
-            "--schedule", str(tmp_path / "beat-schedule"), "--loglevel", "WARNING",
-        ],
+        [NEWSWIRE, "scheduler", "--schedule-file", str(tmp_path / "beat-schedule")],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
