@@ -38,6 +38,7 @@ from services.store.repository import upsert_batch  # noqa: E402
 from services.store.tasks import index_pending, store_batch  # noqa: E402
 from shared import db  # noqa: E402
 from shared.schemas import EnrichedArticle  # noqa: E402
+from testkit.factories import country, enriched, entity, region  # noqa: E402
 
 PG_ADMIN = os.environ.get("NEWSWIRE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -127,41 +128,24 @@ class Generator:
                 regions[("group", group)] = "Middle East"
         body = " ".join(rng.choices(self.vocab, cum_weights=self.word_weights, k=300))
         published = NOW - timedelta(seconds=rng.randint(0, 90 * 86400))
-        return EnrichedArticle.model_validate(
-            {
-                "id": aid,
-                "url": f"https://news.example.test/{aid}",
-                "source": rng.choice(SOURCES),
-                "title": " ".join(rng.choices(self.vocab, k=8)).capitalize(),
-                "body": body,
-                "published_at": published,
-                "ingested_at": published + timedelta(minutes=5),
-                "language": "en",
-                "content_hash": "sha1:" + aid,
-                "trace_id": aid,
-                "entities": [
-                    {"text": n, "canonical": n, "label": lab, "count": c, "spans": [[0, 5]]}
-                    for (n, lab), c in ents.items()
-                ],
-                "countries": [
-                    {
-                        "code": COUNTRIES[i][0],
-                        "name": COUNTRIES[i][1],
-                        "mentions": 1 + (i % 3),
-                        "via": ["gazetteer"],
-                        "focus": focus,
-                    }
-                    for i, focus in countries.items()
-                ],
-                "regions": [
-                    {"scheme": s, "code": c, "name": name} for (s, c), name in regions.items()
-                ],
-                "enrichment": {
-                    "tagger": "bench",
-                    "tagger_version": "1",
-                    "enriched_at": enriched_at or NOW,
-                },
-            }
+        return enriched(
+            aid,
+            body,
+            source=rng.choice(SOURCES),
+            title=" ".join(rng.choices(self.vocab, k=8)).capitalize(),
+            published_at=published,
+            ingested_at=published + timedelta(minutes=5),
+            language="en",
+            trace_id=aid,
+            entities=[entity(n, lab, c, spans=[[0, 5]]) for (n, lab), c in ents.items()],
+            countries=[
+                country(*COUNTRIES[i][:2], mentions=1 + (i % 3), via=["gazetteer"], focus=focus)
+                for i, focus in countries.items()
+            ],
+            regions=[region(s, c, name) for (s, c), name in regions.items()],
+            tagger="bench",
+            tagger_version="1",
+            enriched_at=enriched_at or NOW,
         )
 
     def batch(self, size: int) -> list[EnrichedArticle]:

@@ -52,12 +52,12 @@ from services.store.repository import index_search, upsert_batch  # noqa: E402
 from services.store.tasks import cluster_in  # noqa: E402
 from shared import db  # noqa: E402
 from shared.schemas import (  # noqa: E402
-    ArticlePayload,
     EnrichedArticle,
     EnrichedBatch,
     dump,
     parse,
 )
+from testkit import factories  # noqa: E402
 from testkit.story_corpus import StoryArticle, bcubed, build_story_corpus  # noqa: E402
 
 DEV_SEED = 7
@@ -98,7 +98,7 @@ def tagged(corpus: list[StoryArticle]) -> list[EnrichedArticle]:
     """The corpus's text through the real tagger (what the enrich stage would send)."""
     from services.enrich.tasks import enrich_articles
 
-    return enrich_articles([ArticlePayload.model_validate(a.payload()) for a in corpus])
+    return enrich_articles([a.payload() for a in corpus])
 
 
 def quality_and_cost(args: argparse.Namespace) -> None:
@@ -207,37 +207,24 @@ class EventGenerator:
                 regions[("group", group)] = "Middle East"
         published = min(start + timedelta(minutes=rng.expovariate(1 / 300)), NOW)
         body = " ".join(words + rng.choices(g.vocab, cum_weights=g.word_weights, k=250))
-        return EnrichedArticle.model_validate(
-            {
-                "id": aid,
-                "url": f"https://news.example.test/{aid}",
-                "source": rng.choice([f"Source {i}" for i in range(60)]),
-                "title": " ".join(title_words).capitalize(),
-                "body": body,
-                "published_at": published,
-                "ingested_at": published + timedelta(minutes=5),
-                "language": "en",
-                "content_hash": "sha1:" + aid,
-                "trace_id": aid,
-                "entities": [
-                    {"text": n, "canonical": n, "label": lab, "count": c, "spans": [[0, 5]]}
-                    for (n, lab), c in ents.items()
-                ],
-                "countries": [
-                    {
-                        "code": COUNTRIES[i][0],
-                        "name": COUNTRIES[i][1],
-                        "mentions": 1,
-                        "via": ["gazetteer"],
-                        "focus": focus,
-                    }
-                    for i, focus in countries.items()
-                ],
-                "regions": [
-                    {"scheme": s, "code": c, "name": name} for (s, c), name in regions.items()
-                ],
-                "enrichment": {"tagger": "bench", "tagger_version": "1", "enriched_at": NOW},
-            }
+        return factories.enriched(
+            aid,
+            body,
+            source=rng.choice([f"Source {i}" for i in range(60)]),
+            title=" ".join(title_words).capitalize(),
+            published_at=published,
+            ingested_at=published + timedelta(minutes=5),
+            language="en",
+            trace_id=aid,
+            entities=[factories.entity(n, lab, c, spans=[[0, 5]]) for (n, lab), c in ents.items()],
+            countries=[
+                factories.country(*COUNTRIES[i][:2], mentions=1, via=["gazetteer"], focus=focus)
+                for i, focus in countries.items()
+            ],
+            regions=[factories.region(s, c, name) for (s, c), name in regions.items()],
+            tagger="bench",
+            tagger_version="1",
+            enriched_at=NOW,
         )
 
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.schemas import EnrichedArticle
+from testkit.factories import country, enriched, entity
 
 LONG = "This paragraph carries enough words to count as a real article body. " * 8
 TOPICS: dict[str, dict[str, Any]] = {
@@ -62,27 +63,20 @@ def article(p: Planted, prefix: str = "t") -> EnrichedArticle:
     topic = TOPICS[p.source]
     code, name = topic["country"]
     aid = f"{prefix}{p.n:07d}"
-    return EnrichedArticle.model_validate(
-        {
-            "id": aid,
-            "url": f"https://{p.source.lower().replace(' ', '-')}.example.test/{aid}",
-            "source": p.source,
-            "title": f"{p.source} report {p.n} from {name}",
-            "body": (LONG if p.complete else "Short teaser.") + f" ({aid})",
-            "published_at": p.at if p.complete else None,
-            "ingested_at": p.at,
-            "language": "en",
-            "authors": ["A. Writer"] if p.complete else [],
-            "content_hash": "sha1:" + aid,
-            "trace_id": "trace-" + aid,
-            "entities": [
-                {"text": e, "canonical": e, "label": label, "count": 1, "spans": [[0, 1]]}
-                for e, label in topic["entities"]
-            ],
-            "countries": [{"code": code, "name": name, "via": ["gazetteer"], "focus": True}],
-            "regions": [],
-            "enrichment": {"tagger": "test", "tagger_version": "1.0", "enriched_at": p.at},
-        }
+    return enriched(
+        aid,
+        (LONG if p.complete else "Short teaser.") + f" ({aid})",
+        url=f"https://{p.source.lower().replace(' ', '-')}.example.test/{aid}",
+        source=p.source,
+        title=f"{p.source} report {p.n} from {name}",
+        published_at=p.at if p.complete else None,
+        ingested_at=p.at,
+        language="en",
+        authors=["A. Writer"] if p.complete else [],
+        trace_id="trace-" + aid,
+        entities=[entity(e, label, spans=[[0, 1]]) for e, label in topic["entities"]],
+        countries=[country(code, name, via=["gazetteer"], focus=True)],
+        enriched_at=p.at,
     )
 
 
@@ -120,33 +114,21 @@ def bulk(url: str, n: int, now: datetime | None = None, *, seed: int = 7) -> Non
         aid = f"b{i:08d}"
         src = f"Site {i % 40:02d}"
         batch.append(
-            EnrichedArticle.model_validate(
-                {
-                    "id": aid,
-                    "url": f"https://site{i % 40}.example.test/{aid}",
-                    "source": src,
-                    "title": f"{src} on {name}, item {i}",
-                    "body": LONG + f" ({aid})",
-                    "published_at": at,
-                    "ingested_at": at,
-                    "language": "en",
-                    "authors": ["B. Writer"],
-                    "content_hash": "sha1:" + aid,
-                    "trace_id": "trace-" + aid,
-                    "entities": [
-                        {
-                            "text": p,
-                            "canonical": p,
-                            "label": "PERSON",
-                            "count": 1,
-                            "spans": [[0, 1]],
-                        }
-                        for p in rnd.sample(people, 3)
-                    ],
-                    "countries": [{"code": code, "name": name, "via": ["gazetteer"]}],
-                    "regions": [],
-                    "enrichment": {"tagger": "bench", "tagger_version": "1.0", "enriched_at": at},
-                }
+            enriched(
+                aid,
+                LONG + f" ({aid})",
+                url=f"https://site{i % 40}.example.test/{aid}",
+                source=src,
+                title=f"{src} on {name}, item {i}",
+                published_at=at,
+                ingested_at=at,
+                language="en",
+                authors=["B. Writer"],
+                trace_id="trace-" + aid,
+                entities=[entity(p, "PERSON", spans=[[0, 1]]) for p in rnd.sample(people, 3)],
+                countries=[country(code, name, via=["gazetteer"])],
+                tagger="bench",
+                enriched_at=at,
             )
         )
         if len(batch) == 1000:

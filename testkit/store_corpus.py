@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.schemas import EnrichedArticle
+from testkit.factories import country, enriched, entity, region
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -63,33 +64,22 @@ class Spec:
         return list(seen.values())
 
     def article(self, enriched_at: datetime | None = None) -> EnrichedArticle:
-        return EnrichedArticle.model_validate(
-            {
-                "id": self.id,
-                "url": f"https://news.example.test/{self.id}",
-                "source": self.source,
-                "title": self.title,
-                "body": self.body,
-                "published_at": self.published_at,
-                "ingested_at": self.ingested_at,
-                "language": self.language,
-                "content_hash": "sha1:" + self.id,
-                "trace_id": "trace-" + self.id,
-                "entities": [
-                    {"text": n, "canonical": n, "label": lab, "count": c, "spans": [[0, 1]]}
-                    for n, lab, c in self.entities
-                ],
-                "countries": [
-                    {"code": code, "name": COUNTRIES[code], "via": ["gazetteer"], "focus": f}
-                    for code, f in self.countries
-                ],
-                "regions": [{"scheme": s, "code": c, "name": n} for s, c, n in self.regions],
-                "enrichment": {
-                    "tagger": "test",
-                    "tagger_version": "1.0",
-                    "enriched_at": enriched_at or NOW,
-                },
-            }
+        return enriched(
+            self.id,
+            self.body,
+            source=self.source,
+            title=self.title,
+            published_at=self.published_at,
+            ingested_at=self.ingested_at,
+            language=self.language,
+            trace_id="trace-" + self.id,
+            entities=[entity(n, lab, c, spans=[[0, 1]]) for n, lab, c in self.entities],
+            countries=[
+                country(code, COUNTRIES[code], via=["gazetteer"], focus=f)
+                for code, f in self.countries
+            ],
+            regions=[region(*r) for r in self.regions],
+            enriched_at=enriched_at or NOW,
         )
 
 

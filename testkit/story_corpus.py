@@ -19,8 +19,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from shared.schemas import EnrichedArticle
+from shared.schemas import ArticlePayload, EnrichedArticle
+from testkit.factories import country, enriched, entity, region
+from testkit.factories import payload as article_payload
 
 START = datetime(2026, 10, 1, 6, 0, tzinfo=UTC)
 
@@ -455,53 +458,35 @@ class StoryArticle:
     countries: list[tuple[str, str]] = field(default_factory=list)
     regions: list[tuple[str, str, str]] = field(default_factory=list)
 
-    def article(self, enriched_at: datetime | None = None) -> EnrichedArticle:
-        return EnrichedArticle.model_validate(
-            {
-                "id": self.id,
-                "url": f"https://news.example.test/{self.id}",
-                "source": self.source,
-                "title": self.title,
-                "body": self.body,
-                "published_at": self.published_at,
-                "ingested_at": self.published_at + timedelta(minutes=3),
-                "language": "en",
-                "content_hash": "sha1:" + self.id,
-                "trace_id": self.id,
-                "entities": [
-                    {"text": n, "canonical": n, "label": lab, "count": c, "in_title": t}
-                    for n, lab, c, t in self.entities
-                ],
-                "countries": [
-                    {"code": c, "name": name, "mentions": 1, "focus": i == 0}
-                    for i, (c, name) in enumerate(self.countries)
-                ],
-                "regions": [
-                    {"code": code, "name": name, "scheme": scheme}
-                    for code, name, scheme in self.regions
-                ],
-                "enrichment": {
-                    "tagger": "corpus",
-                    "tagger_version": "1",
-                    "enriched_at": enriched_at or self.published_at + timedelta(minutes=4),
-                },
-            }
-        )
-
-    def payload(self) -> dict[str, object]:
-        """The article as ingest hands it to the tagger (no tags)."""
+    def fields(self) -> dict[str, Any]:
         return {
-            "id": self.id,
-            "url": f"https://news.example.test/{self.id}",
             "source": self.source,
             "title": self.title,
-            "body": self.body,
-            "published_at": self.published_at.isoformat(),
-            "ingested_at": (self.published_at + timedelta(minutes=3)).isoformat(),
+            "published_at": self.published_at,
+            "ingested_at": self.published_at + timedelta(minutes=3),
             "language": "en",
-            "content_hash": "sha1:" + self.id,
             "trace_id": self.id,
         }
+
+    def article(self, enriched_at: datetime | None = None) -> EnrichedArticle:
+        return enriched(
+            self.id,
+            self.body,
+            **self.fields(),
+            entities=[entity(n, lab, c, in_title=t) for n, lab, c, t in self.entities],
+            countries=[
+                country(c, name, mentions=1, focus=i == 0)
+                for i, (c, name) in enumerate(self.countries)
+            ],
+            regions=[region(scheme, code, name) for code, name, scheme in self.regions],
+            tagger="corpus",
+            tagger_version="1",
+            enriched_at=enriched_at or self.published_at + timedelta(minutes=4),
+        )
+
+    def payload(self) -> ArticlePayload:
+        """The article as ingest hands it to the tagger (no tags)."""
+        return article_payload(self.id, self.body, **self.fields())
 
 
 def _person(rng: random.Random, used: set[str]) -> str:

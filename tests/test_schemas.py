@@ -6,12 +6,7 @@ import pytest
 
 from shared.ids import article_id, content_hash
 from shared.schemas import ArticleBatch, ArticlePayload, SchemaError, dump, parse
-
-
-def payload(**kw):
-    base = {"id": "a" * 32, "body": "Text.", "content_hash": "sha256:x"}
-    base.update(kw)
-    return base
+from testkit.factories import article_fields
 
 
 def test_id_from_canonical_url_is_stable_and_ignores_text():
@@ -33,7 +28,9 @@ def test_content_hash_normalizes_whitespace_and_case():
 
 
 def test_published_at_is_utc_and_serialized_iso():
-    p = ArticlePayload.model_validate(payload(published_at="2024-01-15T10:30:00+02:00"))
+    p = ArticlePayload.model_validate(
+        article_fields("a" * 32, "Text.", published_at="2024-01-15T10:30:00+02:00")
+    )
     assert dump(p)["published_at"] == "2024-01-15T08:30:00Z"
 
 
@@ -48,5 +45,5 @@ def test_missing_fields_name_the_field():
 
 
 def test_unknown_fields_from_newer_producers_are_ignored():
-    batch = parse(ArticleBatch, {"articles": [payload(future_field=1)]})
+    batch = parse(ArticleBatch, {"articles": [article_fields("a" * 32, "Text.", future_field=1)]})
     assert batch.articles[0].id == "a" * 32

@@ -24,7 +24,8 @@ from sqlalchemy import insert
 from shared import queues
 from shared.settings import reset_settings
 from testkit.databases import REDIS_BASE, create_pg_database, drop_pg_database
-from tests.ops.helpers import article, enriched_batch, record
+from testkit.factories import enriched_batch
+from tests.ops.helpers import article, record
 
 BATCH = 20
 ROUNDS = 15

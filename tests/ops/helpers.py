@@ -1,4 +1,4 @@
-"""Helpers for the operator tests: records, messages and worker subprocesses."""
+"""Helpers for the operator tests: numbered articles, records and worker subprocesses."""
 
 from __future__ import annotations
 
@@ -12,16 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from shared.ids import content_hash
-from shared.schemas import (
-    ArticleBatch,
-    ArticlePayload,
-    EnrichedArticle,
-    EnrichedBatch,
-    Enrichment,
-    dump,
-    utcnow,
-)
+from shared.schemas import ArticlePayload, dump, utcnow
 from shared.settings import get_settings
+from testkit.factories import payload
 from testkit.processes import wait_for
 
 __all__ = ["wait_for"]  # re-exported: the one polling helper of the test suite
@@ -31,29 +24,16 @@ NEWSWIRE = str(Path(sys.executable).parent / "newswire")
 
 
 def article(n: int, body: str | None = None) -> ArticlePayload:
+    """Article number ``n`` of the operator tests (no URL, a real content hash)."""
     body = body or f"Article number {n} about the harbour of Rotterdam and its cranes."
-    return ArticlePayload(
-        id=f"ops{n:029d}",
+    return payload(
+        f"ops{n:029d}",
+        body,
+        url=None,
         title=f"Title {n}",
-        body=body,
         content_hash=content_hash(f"Title {n}", body),
         source="ops-test",
     )
-
-
-def enriched(a: ArticlePayload) -> EnrichedArticle:
-    return EnrichedArticle(
-        **a.model_dump(),
-        enrichment=Enrichment(tagger="test", tagger_version="0"),
-    )
-
-
-def article_batch(articles: list[ArticlePayload]) -> dict[str, Any]:
-    return dump(ArticleBatch(articles=articles))
-
-
-def enriched_batch(articles: list[ArticlePayload]) -> dict[str, Any]:
-    return dump(EnrichedBatch(articles=[enriched(a) for a in articles]))
 
 
 def record(articles: list[ArticlePayload]) -> None:

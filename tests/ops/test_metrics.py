@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared import dispatch, queues
-from tests.ops.helpers import Broker, article, article_batch, record
+from testkit.factories import article_batch
+from tests.ops.helpers import Broker, article, record
 
 ROOT = Path(__file__).resolve().parents[2]
 

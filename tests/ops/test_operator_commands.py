@@ -20,8 +20,9 @@ from shared import dispatch, queues
 from shared.cli import cli
 from shared.db import session_scope
 from shared.models import DeadLetter, IngestRecord
-from shared.schemas import EnrichedArticle, Enrichment, utcnow
-from tests.ops.helpers import Broker, article, enriched_batch, record
+from shared.schemas import EnrichedArticle, utcnow
+from testkit import factories
+from tests.ops.helpers import Broker, article, record
 
 
 def run(*args: str) -> Result:
@@ -36,9 +37,7 @@ def run_json(*args: str) -> Any:
 def _tagged(n: int, version: str, published: datetime) -> EnrichedArticle:
     a = article(n)
     a.published_at = published
-    return EnrichedArticle(
-        **a.model_dump(), enrichment=Enrichment(tagger="test", tagger_version=version)
-    )
+    return factories.tagged(a, tagger_version=version)
 
 
 def _queued_articles(broker: Broker, queue: str) -> list[str]:
@@ -103,7 +102,7 @@ def test_reconcile_store_queue_guard_no_guard_and_missing_payloads(broker: Broke
     arts = [article(n) for n in range(3)]
     record(arts)
     # Articles 0 and 1 were enriched and their message waits in `store`: not lost.
-    dispatch.send(queues.STORE_ARTICLES, enriched_batch(arts[:2]))
+    dispatch.send(queues.STORE_ARTICLES, factories.enriched_batch(arts[:2]))
     assert broker.client.llen(queues.STORE) == 1
     _stale([a.id for a in arts[:2]], enriched_at=utcnow())
     # Article 2 lost its payload: it cannot be re-sent, only counted.

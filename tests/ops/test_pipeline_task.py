@@ -12,7 +12,8 @@ from shared.celery_app import app
 from shared.db import session_scope
 from shared.models import DEAD, STORED, DeadLetter, IngestRecord
 from shared.tasks import PipelineTask, halves, split_key
-from tests.ops.helpers import article, article_batch, enriched_batch, record
+from testkit.factories import article_batch, enriched_batch
+from tests.ops.helpers import article, record
 
 SEEN: list[list[str]] = []
 POISON = "POISON-PILL"

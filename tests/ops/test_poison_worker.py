@@ -11,13 +11,13 @@ from services.store.models import Article
 from shared import dispatch, queues
 from shared.db import session_scope
 from shared.models import DeadLetter, IngestRecord
+from testkit.factories import enriched_batch
 from tests.ops.helpers import (
     NEWSWIRE,
     ROOT,
     Broker,
     Worker,
     article,
-    enriched_batch,
     record,
     wait_for,
 )
