@@ -17,9 +17,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
+from services.ingest.files import record_item
+from services.ingest.pipeline import Outcome, accept
 from shared.auth import require_write
 from shared.logging import get_logger
 from shared.migrate import ensure_schema
+from shared.schemas import RawItem
 
 log = get_logger(__name__)
 
@@ -53,10 +56,6 @@ def _records(body: Any) -> list[Any]:
 
 
 def _ingest(records: list[Any]) -> list[dict[str, Any]]:
-    from services.ingest.files import record_item
-    from services.ingest.pipeline import Outcome, accept
-    from shared.schemas import RawItem
-
     results: list[dict[str, Any] | None] = [None] * len(records)
     batch: list[RawItem] = []
     for n, rec in enumerate(records):

@@ -18,9 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.table import Column, Table
+from sqlalchemy import select
 
+from services.ingest.errors import Rejected
 from services.ingest.files import SUPPORTED_HELP, FileRejection, iter_files, read_file
 from shared import queues
+from shared.db import session_scope
+from shared.models import DEAD, STORED, IngestRecord
 from shared.schemas import RawItem
 from shared.settings import get_settings
 
@@ -48,8 +54,7 @@ def feeds_group() -> None:
 @click.option("--source-country", default=None, help="ISO alpha-2 country of the source.")
 def feeds_add(url: str, interval: str, source: str | None, source_country: str | None) -> None:
     """Add a feed by URL."""
-    from services.ingest.feeds import add_feed, parse_interval
-    from services.ingest.prepare import Rejected
+    from services.ingest.feeds import add_feed, parse_interval  # deferred: see _run_batches
 
     _schema()
     try:
@@ -65,7 +70,7 @@ def feeds_add(url: str, interval: str, source: str | None, source_country: str |
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per feed.")
 def feeds_list(as_json: bool) -> None:
     """List feeds with their last poll status."""
-    from services.ingest.feeds import feed_rows, list_feeds
+    from services.ingest.feeds import feed_rows, list_feeds  # deferred: see _run_batches
 
     _schema()
     rows = feed_rows(list_feeds())
@@ -76,9 +81,6 @@ def feeds_list(as_json: bool) -> None:
     if not rows:
         click.echo("no feeds")
         return
-    from rich.console import Console
-    from rich.table import Column, Table
-
     table = Table(
         "id",
         Column("url", overflow="fold"),
@@ -105,7 +107,7 @@ def feeds_list(as_json: bool) -> None:
 @click.argument("feed")
 def feeds_remove(feed: str) -> None:
     """Remove a feed by id or URL."""
-    from services.ingest.feeds import remove_feed
+    from services.ingest.feeds import remove_feed  # deferred: see _run_batches
 
     _schema()
     if not remove_feed(feed):
@@ -123,7 +125,7 @@ def feeds_poll(feed_id: int | None, as_json: bool) -> None:
     Embedded, the items go through the whole pipeline here; with a broker, they are
     queued for the ingest workers.
     """
-    from services.ingest.feeds import poll_due, poll_feed
+    from services.ingest.feeds import poll_due, poll_feed  # deferred: see _run_batches
 
     _schema()
     results = [poll_feed(feed_id)] if feed_id is not None else poll_due()
@@ -288,11 +290,6 @@ def final_statuses(article_ids: list[str]) -> dict[str, str]:
     """Ingest record status of each article: stored, dead-lettered, or still queued."""
     if not article_ids:
         return {}
-    from sqlalchemy import select
-
-    from shared.db import session_scope
-    from shared.models import DEAD, STORED, IngestRecord
-
     names = {STORED: "stored", DEAD: "dead-lettered"}
     out: dict[str, str] = {}
     with session_scope() as session:
@@ -428,29 +425,27 @@ def _run_batches(
     interrupt: Interrupt,
 ) -> int:
     """Items through ingest, ``size`` at a time; stops between batches when asked."""
+    # Deferred on purpose: the pipeline (database, dedup, every stage's code, ~1.5 s)
+    # is imported only when items are run, not for `newswire --help` or a usage error.
+    from services.ingest.pipeline import submit
+
     settings = get_settings()
     done = 0
     for start in range(0, len(items), size):
         if interrupt.requested:
             break
         part = items[start : start + size]
-        if settings.embedded:
-            # Heavy (database, dedup, every stage's code): imported when items are run.
-            from services.ingest.pipeline import accept
-
-            for o in accept(part):
-                d = o.as_dict()
-                outcomes.append(d)
-                counts[o.status] += 1
-        else:
+        if not settings.embedded:
             from services.ops.backpressure import wait_for_capacity
-            from shared import dispatch
-            from shared.schemas import IngestRequest, dump
 
             # Bulk ingest waits while the pipeline's queues are over the high-water mark.
             wait_for_capacity(queues.QUEUES)
-            dispatch.send(queues.INGEST_ITEMS, dump(IngestRequest(items=part)))
-            counts["sent"] += len(part)
+        submitted = submit(part)  # embedded: every stage runs here; else one message
+        for o in submitted.outcomes:
+            outcomes.append(o.as_dict())
+            counts[o.status] += 1
+        if submitted.sent is not None:
+            counts["sent"] += submitted.sent
         done += len(part)
         meter.show(f"ingesting {done}/{len(items)} items", final=done == len(items))
     return done

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from services.ingest.config import dedup_settings
 from services.ingest.urls import dedup_key
-from shared.ids import normalize_for_hash
+from shared.ids import article_id, normalize_for_hash
 from shared.models import DUPLICATE, RECEIVED, IngestRecord, NearDupBand
 from shared.schemas import ArticlePayload
 
@@ -278,8 +278,6 @@ def seen_urls(
     before it do not count, so the pages of an interrupted embedded run are fetched
     and resumed (see :meth:`BatchIndex.resume`).
     """
-    from shared.ids import article_id
-
     if not canonicals:
         return {}
     by_id = {article_id(c, None, ""): c for c in canonicals}

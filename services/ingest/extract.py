@@ -41,7 +41,7 @@ DATE_META = (
 
 def _import_trafilatura() -> Any:
     """trafilatura, imported on first use (it is slow to import)."""
-    import trafilatura
+    import trafilatura  # deferred on purpose: 280 ms, only when a page is extracted
 
     return trafilatura
 
@@ -56,6 +56,7 @@ def decode_html(data: bytes, declared: str | None = None, origin: str = "page") 
 
 def fragment_to_text(html: str) -> str:
     """An HTML fragment (feed ``content:encoded``) to paragraphs separated by blank lines."""
+    # Deferred on purpose: lxml (30 ms) only when HTML is parsed, not at CLI start-up.
     import lxml.html
     from lxml import etree
 
@@ -186,6 +187,7 @@ def extract_page(
     container_filter: bool = True,
 ) -> dict[str, Any] | None:
     """Main text and metadata of a page; None when there is no main text."""
+    # Deferred on purpose: lxml (30 ms) only when HTML is parsed, not at CLI start-up.
     import lxml.html
     from lxml import etree
 

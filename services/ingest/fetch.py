@@ -195,7 +195,7 @@ class _RedisLimiter:
     PREFIX = "newswire:fetch:next:"
 
     def __init__(self, url: str) -> None:
-        import redis
+        import redis  # deferred on purpose: 130 ms, only with a broker (shared limits)
 
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._reserve = self.client.register_script(_RESERVE_LUA)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from services.ingest.encoding import decode_bytes
 from services.ingest.errors import Rejected
-from services.ingest.feeds import is_json_feed, parse_feed, sniff, xml_root
+from services.ingest.feedparse import is_json_feed, parse_feed, sniff, xml_root
 from services.ingest.sitemaps import parse_sitemap
 from services.ingest.textdump import parse_text_article
 from shared.schemas import RawItem

@@ -18,9 +18,13 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from shared.db import session_scope
 from shared.logging import get_logger
+from shared.models import SourceRejection
 from shared.schemas import utcnow
 
 log = get_logger(__name__)
@@ -56,8 +60,6 @@ def record_rejections(
     session: Session, rejected: Iterable[tuple[str, str]], day: date | None = None
 ) -> int:
     """Add ``(source, reason)`` pairs to the per-source, per-day rejection counts."""
-    from shared.models import SourceRejection
-
     counts = Counter((src[:300], reason_code(reason)) for src, reason in rejected)
     if not counts:
         return 0
@@ -66,12 +68,8 @@ def record_rejections(
         {"source": s, "day": day, "reason": r, "count": n} for (s, r), n in sorted(counts.items())
     ]
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
         stmt: Any = pg_insert(SourceRejection)
     else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
         stmt = sqlite_insert(SourceRejection)
     stmt = stmt.on_conflict_do_update(
         index_elements=["source", "day", "reason"],
@@ -86,8 +84,6 @@ def record_outcome_rejections(items: Iterable[Any], outcomes: Iterable[Any]) -> 
 
     Never raises: health bookkeeping must not fail an ingest.
     """
-    from shared.db import session_scope
-
     items = list(items)
     by_origin = {i.origin: source_of(i.source, i.url) for i in items if i.origin}
     named = {source_of(i.source, i.url) for i in items}

@@ -1,4 +1,9 @@
-"""Accept raw items: prepare, de-duplicate, record "received", queue for enrich."""
+"""Accept raw items: prepare, de-duplicate, record "received", queue for enrich.
+
+The only ingest module that dispatches: articles to enrich (:func:`forward`), and the
+items a feed or a sitemap lists back to ingest (:func:`submit`), the one place where
+embedded (accepted in this process) and broker (queued) part ways for items.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +19,14 @@ from sqlalchemy.orm import Session
 from services.ingest import dedup
 from services.ingest.errors import Rejected
 from services.ingest.prepare import prepare
-from services.ingest.sources import resolve_url, submit
+from services.ingest.sources import resolve_url
 from services.ingest.urls import canonical_url, dedup_key
 from shared import dispatch, queues
 from shared.db import session_scope
 from shared.ids import article_id
 from shared.logging import get_logger
 from shared.models import DUPLICATE, RECEIVED, IngestRecord
-from shared.schemas import ArticleBatch, ArticlePayload, RawItem, dump, utcnow
+from shared.schemas import ArticleBatch, ArticlePayload, IngestRequest, RawItem, dump, utcnow
 from shared.settings import get_settings
 from shared.tasks import TRANSIENT_ERRORS
 
@@ -280,15 +285,14 @@ def _accept_url(
             Outcome(origin=item.origin, status="rejected", reason="too_deep: nested feeds")
         )
         return
-    if get_settings().embedded:
-        outcomes.extend(accept(resolved.children, _depth=depth + 1))
-    else:
-        sent = submit(resolved.children).get("sent", 0)
+    submitted = submit(resolved.children, _depth=depth + 1)
+    outcomes.extend(submitted.outcomes)
+    if submitted.sent is not None:
         outcomes.append(
             Outcome(
                 origin=item.origin,
                 status="expanded",
-                reason=f"{resolved.kind} with {sent} items sent to {queues.INGEST_ITEMS}",
+                reason=f"{resolved.kind} with {submitted.sent} items sent to {queues.INGEST_ITEMS}",
             )
         )
 
@@ -368,3 +372,35 @@ def forward(articles: list[ArticlePayload]) -> None:
     for start in range(0, len(articles), size):
         chunk = articles[start : start + size]
         dispatch.send(queues.TAG_ARTICLES, dump(ArticleBatch(articles=chunk)))
+
+
+@dataclass
+class Submitted:
+    """What :func:`submit` did: embedded, every item's outcome; with a broker, how many
+    items were queued (``sent``, None when embedded)."""
+
+    outcomes: list[Outcome]
+    sent: int | None = None
+
+    def counts(self) -> dict[str, int]:
+        """Outcomes by status (embedded) or ``{"sent": n}`` (broker, when any)."""
+        counts: dict[str, int] = {}
+        for o in self.outcomes:
+            counts[o.status] = counts.get(o.status, 0) + 1
+        if self.sent:
+            counts["sent"] = self.sent
+        return counts
+
+
+def submit(items: list[RawItem], *, _depth: int = 0) -> Submitted:
+    """Send items (a feed's or a sitemap's) through ingest: accepted in this process when
+    embedded, queued as ``ingest.ingest_items`` messages (``batch_size`` per message)
+    when a broker is configured."""
+    settings = get_settings()
+    if settings.embedded:
+        return Submitted(accept(items, _depth=_depth) if items else [])
+    size = settings.batch_size
+    for start in range(0, len(items), size):
+        chunk = items[start : start + size]
+        dispatch.send(queues.INGEST_ITEMS, dump(IngestRequest(items=chunk)))
+    return Submitted([], sent=len(items))

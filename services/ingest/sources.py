@@ -1,8 +1,8 @@
 """URL items: fetch, then decide what came back (a page, a feed or a sitemap).
 
-A page becomes one HTML item for extraction; a feed or a sitemap expands into the
-items it lists, which are submitted again (in-process when embedded, as
-``ingest.ingest_items`` messages when a broker is configured).
+A page becomes one HTML item for extraction; a feed or a sitemap resolves into the
+items it lists, which the caller (:mod:`services.ingest.pipeline`, the one module that
+dispatches) sends on. Nothing here submits or dispatches.
 """
 
 from __future__ import annotations
@@ -11,13 +11,11 @@ from dataclasses import dataclass, field
 
 from services.ingest.errors import Rejected
 from services.ingest.extract import decode_html
-from services.ingest.feeds import parse_feed, sniff, xml_root
+from services.ingest.feedparse import parse_feed, sniff, xml_root
 from services.ingest.fetch import FetchError, fetch
 from services.ingest.sitemaps import parse_sitemap
-from shared import dispatch, queues
 from shared.logging import get_logger
-from shared.schemas import IngestRequest, RawItem, dump
-from shared.settings import get_settings
+from shared.schemas import RawItem
 
 log = get_logger(__name__)
 
@@ -77,24 +75,3 @@ def resolve_url(item: RawItem, depth: int = 0) -> Resolved:
         raise Rejected("bad_encoding", str(exc)) from exc
     page = item.model_copy(update={"kind": "html", "html": html, "url": resp.url})
     return Resolved("page", page=page)
-
-
-def submit(items: list[RawItem]) -> dict[str, int]:
-    """Send items through ingest: in-process when embedded, queued otherwise."""
-    counts: dict[str, int] = {}
-    if not items:
-        return counts
-    settings = get_settings()
-    if settings.embedded:
-        # Cycle (pipeline imports this module): the one in-process dispatch of items.
-        from services.ingest.pipeline import accept
-
-        for o in accept(items):
-            counts[o.status] = counts.get(o.status, 0) + 1
-        return counts
-    size = settings.batch_size
-    for start in range(0, len(items), size):
-        chunk = items[start : start + size]
-        dispatch.send(queues.INGEST_ITEMS, dump(IngestRequest(items=chunk)))
-        counts["sent"] = counts.get("sent", 0) + len(chunk)
-    return counts
