@@ -13,7 +13,6 @@ import sys
 import click
 
 from shared import migrate, queues
-from shared.migrate import ensure_schema
 from shared.settings import get_settings
 
 SERVICE_CLI_MODULES = (
@@ -87,12 +86,6 @@ def _ping_broker(url: str) -> None:
         client.ping()
     finally:
         client.close()
-
-
-def ensure_embedded_schema() -> None:
-    """On the embedded SQLite default, create or upgrade the schema on first use (kept for
-    callers of this name: the one home is :func:`shared.migrate.ensure_schema`)."""
-    ensure_schema()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -25,16 +25,12 @@ from sqlalchemy import select
 from services.ingest.errors import Rejected
 from services.ingest.files import SUPPORTED_HELP, FileRejection, iter_files, read_file
 from shared import queues
+from shared.backpressure import wait_for_capacity
 from shared.db import session_scope
+from shared.migrate import ensure_schema
 from shared.models import DEAD, STORED, IngestRecord
 from shared.schemas import RawItem
 from shared.settings import get_settings
-
-
-def _schema() -> None:
-    from shared.cli import ensure_embedded_schema
-
-    ensure_embedded_schema()
 
 
 @click.group("feeds")
@@ -56,7 +52,7 @@ def feeds_add(url: str, interval: str, source: str | None, source_country: str |
     """Add a feed by URL."""
     from services.ingest.feeds import add_feed, parse_interval  # deferred: see _run_batches
 
-    _schema()
+    ensure_schema()
     try:
         seconds = parse_interval(interval)
         feed = add_feed(url, interval=seconds, source=source, source_country=source_country)
@@ -72,7 +68,7 @@ def feeds_list(as_json: bool) -> None:
     """List feeds with their last poll status."""
     from services.ingest.feeds import feed_rows, list_feeds  # deferred: see _run_batches
 
-    _schema()
+    ensure_schema()
     rows = feed_rows(list_feeds())
     if as_json:
         for row in rows:
@@ -109,7 +105,7 @@ def feeds_remove(feed: str) -> None:
     """Remove a feed by id or URL."""
     from services.ingest.feeds import remove_feed  # deferred: see _run_batches
 
-    _schema()
+    ensure_schema()
     if not remove_feed(feed):
         click.secho(f"error: no feed {feed}", fg="red", err=True)
         sys.exit(1)
@@ -127,7 +123,7 @@ def feeds_poll(feed_id: int | None, as_json: bool) -> None:
     """
     from services.ingest.feeds import poll_due, poll_feed  # deferred: see _run_batches
 
-    _schema()
+    ensure_schema()
     results = [poll_feed(feed_id)] if feed_id is not None else poll_due()
     for r in results:
         if as_json:
@@ -355,8 +351,6 @@ def ingest(
     quiet: bool,
     keep_short: bool,
 ) -> None:
-    from shared.cli import ensure_embedded_schema
-
     settings = get_settings()
     if keep_short:
         os.environ["NEWSWIRE_INGEST_KEEP_SHORT"] = "1"
@@ -384,7 +378,7 @@ def ingest(
         aborted = False
         try:
             if settings.embedded and items and not interrupt.requested:
-                ensure_embedded_schema()
+                ensure_schema()
             done = _run_batches(items, settings.batch_size, outcomes, counts, meter, interrupt)
         except KeyboardInterrupt:
             aborted = True
@@ -436,8 +430,6 @@ def _run_batches(
             break
         part = items[start : start + size]
         if not settings.embedded:
-            from services.ops.backpressure import wait_for_capacity
-
             # Bulk ingest waits while the pipeline's queues are over the high-water mark.
             wait_for_capacity(queues.QUEUES)
         submitted = submit(part)  # embedded: every stage runs here; else one message

@@ -7,6 +7,7 @@ from typing import Any
 from services.ingest import feeds, pipeline
 from services.ingest.health import record_outcome_rejections
 from shared import dispatch, queues
+from shared.backpressure import over_high_water
 from shared.celery_app import app
 from shared.logging import get_logger
 from shared.schemas import IngestRequest, SchemaError, parse
@@ -35,8 +36,6 @@ def poll_feeds(self: PipelineTask, message: dict[str, Any] | None = None) -> int
     Backpressure: while `enrich` or `store` is over the high-water mark, no feed is
     claimed this round (they stay due and are polled once the queues drain).
     """
-    from services.ops.backpressure import over_high_water
-
     busy = over_high_water()
     if busy:
         log.warning("feeds_paused_backpressure", depths=busy)

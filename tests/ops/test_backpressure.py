@@ -6,7 +6,7 @@ from typing import Any
 
 import redis
 
-from services.ops.backpressure import wait_for_capacity, waiting
+from shared.backpressure import wait_for_capacity, waiting
 
 
 def test_blocks_until_under_low_water(redis_url: str) -> None:
