@@ -1,4 +1,5 @@
-"""Shared fixtures: a real PostgreSQL database and a real Redis db per test session.
+"""Shared fixtures: a real PostgreSQL database and a real Redis db per test session, and
+broker mode on them (``broker``: used by the ops and console tests).
 
 PostgreSQL: NEWSWIRE_TEST_PG (default postgresql://postgres@127.0.0.1:5432/postgres)
 is used to create a throw-away database; Redis: NEWSWIRE_TEST_REDIS (default
@@ -8,7 +9,9 @@ redis://127.0.0.1:6379) with a db number of its own.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,12 +19,13 @@ from pathlib import Path
 
 import pytest
 
+import services.ops.signals  # noqa: F401 - producers stamp publish times, as the CLI/API do
+import shared.celery_app as celery_app_module
 from shared import db
-from shared.settings import reset_settings
-from testkit.databases import PG_ADMIN, REDIS_BASE, ROOT, create_pg_database, drop_pg_database
-
-# Re-exported for callers of the old location; import them from testkit.databases.
-__all__ = ["PG_ADMIN", "REDIS_BASE", "ROOT", "create_pg_database", "drop_pg_database"]
+from shared.celery_app import create_app
+from shared.settings import get_settings, reset_settings
+from testkit.databases import REDIS_BASE, create_pg_database, drop_pg_database
+from testkit.workers import Broker
 
 
 @pytest.fixture(scope="session")
@@ -130,3 +134,24 @@ def embedded_pg(env: pytest.MonkeyPatch, fresh_pg_url: str) -> str:
     """Embedded mode (no broker) writing into a fresh PostgreSQL database."""
     env.setenv("NEWSWIRE_DATABASE_URL", fresh_pg_url)
     return fresh_pg_url
+
+
+@pytest.fixture
+def broker(env: pytest.MonkeyPatch, redis_url: str, fresh_pg_url: str) -> Iterator[Broker]:
+    """Broker mode in this process: ``dispatch.send`` publishes to the test Redis db."""
+    import redis
+
+    # Not pytest's tmp_path: concurrent pytest runs on this machine rotate that directory.
+    tmp_path = Path(tempfile.mkdtemp(prefix="nw-ops-test-"))
+
+    env.setenv("NEWSWIRE_BROKER_URL", redis_url)
+    env.setenv("NEWSWIRE_DATABASE_URL", fresh_pg_url)
+    env.setenv("NEWSWIRE_BATCH_SIZE", "2")
+    producer = create_app(get_settings())
+    env.setattr(celery_app_module, "app", producer)
+    client = redis.Redis.from_url(redis_url)
+    yield Broker(redis_url, fresh_pg_url, tmp_path, env, client)
+    client.close()
+    producer.close()
+    if not os.environ.get("NW_OPS_KEEP_LOGS"):
+        shutil.rmtree(tmp_path, ignore_errors=True)

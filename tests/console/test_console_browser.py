@@ -22,9 +22,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from shared import dispatch, queues
 from shared.schemas import EnrichedBatch, dump
 from testkit.stock import Planted, article, stock
-from tests.console.conftest import ARTIFACTS, CHROMIUM, chromium_missing
-from tests.ops.conftest import Broker, broker  # noqa: F401 - the fixture, reused
-from tests.ops.helpers import ROOT, Worker, wait_for
+from testkit.workers import ROOT, Broker, Worker, wait_for
+from tests.console.helpers import ARTIFACTS, CHROMIUM, chromium_missing
 
 pytestmark = pytest.mark.browser
 
@@ -72,7 +71,7 @@ class Api:
 
 
 @pytest.fixture
-def console_stack(broker: Broker) -> Iterator[tuple[Api, Broker, Worker, dict[str, Any]]]:  # noqa: F811
+def console_stack(broker: Broker) -> Iterator[tuple[Api, Broker, Worker, dict[str, Any]]]:
     """Stocked database, messages waiting in ingest and enrich, a dead letter, a store
     worker (so a replayed letter is stored) and the api process on a free port."""
     from shared.tasks import write_dead_letter

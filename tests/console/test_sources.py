@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.ingest import health as ingest_health
 from services.ops import sources
 from testkit.stock import stock
-from tests.ops.helpers import NEWSWIRE, ROOT, child_env
+from testkit.workers import NEWSWIRE, ROOT, child_env
 
 READ, WRITE = "read-token-for-tests", "write-token-for-tests"
 

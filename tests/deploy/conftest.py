@@ -17,14 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from testkit.stack import ROOT, MemorySampler, Stack, build_image, random_env
-
-SUMMARY: list[str] = []
-
-
-def report(line: str) -> None:
-    SUMMARY.append(line)
-    print(line)
+from testkit.stack import MemorySampler, Stack, build_image, random_env
+from tests.deploy.report import SUMMARY, report
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -105,6 +99,3 @@ def stack(
         stack.down(volumes=True)
         for img in stack.extra_images:
             subprocess.run(["docker", "rmi", img], capture_output=True, check=False)
-
-
-__all__ = ["ROOT", "report"]

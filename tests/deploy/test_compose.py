@@ -32,7 +32,7 @@ from testkit.stack import (
     run,
     wait_for,
 )
-from tests.deploy.conftest import report
+from tests.deploy.report import report
 
 pytestmark = [pytest.mark.deploy, pytest.mark.timeout(1500)]
 

@@ -19,15 +19,3 @@ def tag(tagger: Tagger):
         return tagger.tag(art)
 
     return _tag
-
-
-def by_canonical(result: dict) -> dict[str, dict]:
-    return {e["canonical"]: e for e in result["entities"]}
-
-
-def codes(result: dict) -> set[str]:
-    return {c["code"] for c in result["countries"]}
-
-
-def focus(result: dict) -> set[str]:
-    return {c["code"] for c in result["countries"] if c["focus"]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.enrich.conftest import by_canonical, codes, focus
+from tests.enrich.helpers import by_canonical, codes, focus
 
 AMAZON_FOREST = (
     "Fires in the Amazon destroyed thousands of hectares of rainforest this year, officials in "

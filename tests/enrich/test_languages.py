@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.enrich import i18n
-from tests.enrich.conftest import by_canonical, codes, focus
+from tests.enrich.helpers import by_canonical, codes, focus
 
 FR_TITLE = "Macron reçoit le chancelier allemand à Paris"
 FR = (

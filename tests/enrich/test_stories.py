@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.enrich.conftest import by_canonical, codes, focus
+from tests.enrich.helpers import by_canonical, codes, focus
 
 IRAQ_TITLE = "Blinken meets Iraqi prime minister as militias warn of escalation"
 IRAQ = """U.S. Secretary of State Antony Blinken met Iraqi Prime Minister Mohammed Shia al-Sudani \

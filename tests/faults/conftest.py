@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 
 from testkit.cluster import Cluster, RedisServer
-from tests.faults.report import SUMMARY, report
-
-__all__ = ["report"]  # re-exported for callers of the old location
+from tests.faults.report import SUMMARY
 
 # Delivery settings in seconds so that every recovery path fits in a short test.
 FAST = {

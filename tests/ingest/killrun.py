@@ -23,7 +23,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from shared.db import normalize_url
-from tests.conftest import ROOT
+from testkit.processes import ROOT
 
 NEWSWIRE = [sys.executable, "-c", "from shared.cli import main; main()"]
 WORDS = (

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from services.ingest.api import create_app
 from tests.ingest import stories
-from tests.ingest.conftest import Sent, Site
+from tests.ingest.helpers import Sent, Site
 
 TOKEN = "s3cret-token-for-tests"
 

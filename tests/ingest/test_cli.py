@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from shared.cli import cli
 from tests.ingest import stories
-from tests.ingest.conftest import Sent, Site
+from tests.ingest.helpers import Sent, Site
 from tests.ingest.test_textdump import DUMP
 
 

@@ -11,7 +11,7 @@ from shared.db import session_scope
 from shared.models import DUPLICATE, RECEIVED, IngestRecord, NearDupBand
 from shared.schemas import RawItem
 from tests.ingest import stories
-from tests.ingest.conftest import Sent, Site
+from tests.ingest.helpers import Sent, Site
 
 
 def _records() -> dict[str, IngestRecord]:

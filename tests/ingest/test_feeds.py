@@ -13,7 +13,7 @@ from services.ingest.prepare import Rejected
 from shared.db import session_scope
 from shared.models import IngestRecord
 from tests.ingest import stories
-from tests.ingest.conftest import Response, Sent, Site
+from tests.ingest.helpers import Response, Sent, Site
 
 
 def _html(paragraphs: list[str]) -> str:

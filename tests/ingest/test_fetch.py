@@ -9,7 +9,7 @@ import redis
 
 from services.ingest import fetch as fetch_mod
 from services.ingest.fetch import FetchError, check_url, fetch
-from tests.ingest.conftest import Response, Site
+from tests.ingest.helpers import Response, Site
 
 
 @pytest.mark.parametrize(

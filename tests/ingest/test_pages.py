@@ -14,7 +14,7 @@ from shared.db import session_scope
 from shared.models import IngestRecord
 from shared.schemas import RawItem
 from tests.ingest import stories
-from tests.ingest.conftest import Sent, Site
+from tests.ingest.helpers import Sent, Site
 
 CP1252_PARAGRAPHS = [
     "The caf\u00e9 on Rue Verte reopened on Monday \u2013 its owner called it \u201ca small "

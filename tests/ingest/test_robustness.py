@@ -18,7 +18,7 @@ from shared.cli import cli
 from shared.ids import article_id
 from shared.schemas import RawItem
 from tests.ingest import stories
-from tests.ingest.conftest import Sent, Site
+from tests.ingest.helpers import Sent, Site
 
 CORPUS = Path(__file__).parent / "corpus"
 FEEDS = CORPUS / "feeds"

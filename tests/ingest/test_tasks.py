@@ -11,7 +11,7 @@ from shared.db import session_scope
 from shared.models import DeadLetter
 from shared.schemas import IngestRequest, RawItem, SchemaError, dump
 from tests.ingest import stories
-from tests.ingest.conftest import Sent
+from tests.ingest.helpers import Sent
 
 
 def test_ingest_items_contract(ingest_pg: str, sent: Sent) -> None:

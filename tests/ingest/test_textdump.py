@@ -10,7 +10,7 @@ from services.ingest import furniture
 from services.ingest.files import FileRejection, iter_items
 from services.ingest.pipeline import accept
 from services.ingest.textdump import parse_text_article
-from tests.ingest.conftest import Sent
+from tests.ingest.helpers import Sent
 
 DUMP = """Wednesday, December 6, 2023
 

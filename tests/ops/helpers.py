@@ -1,26 +1,12 @@
-"""Helpers for the operator tests: numbered articles, records and worker subprocesses."""
+"""Helpers for the operator tests: numbered articles and their ingest records."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
+from shared.db import session_scope
 from shared.ids import content_hash
+from shared.models import RECEIVED, IngestRecord
 from shared.schemas import ArticlePayload, dump, utcnow
-from shared.settings import get_settings
 from testkit.factories import payload
-from testkit.processes import wait_for
-
-__all__ = ["wait_for"]  # re-exported: the one polling helper of the test suite
-
-ROOT = Path(__file__).resolve().parents[2]
-NEWSWIRE = str(Path(sys.executable).parent / "newswire")
 
 
 def article(n: int, body: str | None = None) -> ArticlePayload:
@@ -38,9 +24,6 @@ def article(n: int, body: str | None = None) -> ArticlePayload:
 
 def record(articles: list[ArticlePayload]) -> None:
     """Write 'received' ingest records, as the ingest stage does before queueing."""
-    from shared.db import session_scope
-    from shared.models import RECEIVED, IngestRecord
-
     with session_scope() as session:
         for a in articles:
             session.add(
@@ -57,78 +40,3 @@ def record(articles: list[ArticlePayload]) -> None:
                     attempts=0,
                 )
             )
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
-    env.update({"NEWSWIRE_LOG_LEVEL": "WARNING", "NEWSWIRE_LOG_FORMAT": "json"})
-    env.update(extra)
-    return env
-
-
-class Worker:
-    """``newswire worker SERVICE`` as a subprocess, stopped on exit."""
-
-    def __init__(self, service: str, env: dict[str, str], log: Path, pool: str = "solo") -> None:
-        self.service = service
-        self.name = f"{service}@{socket.gethostname()}"
-        args = [NEWSWIRE, "worker", service, "--pool", pool, "--loglevel", "WARNING"]
-        if pool == "prefork":
-            args += ["--concurrency", "1"]
-        self.log = log
-        self._out = open(log, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=env,
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.broker = env["NEWSWIRE_BROKER_URL"]
-
-    def wait_ready(self, timeout: float = 90) -> None:
-        from services.ops.queues import control_app
-
-        app = control_app(self.broker)
-
-        def pong() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"worker died: {self.log.read_text()[-3000:]}")
-            replies = app.control.ping(destination=[self.name], timeout=0.5) or []
-            return any(self.name in r for r in replies)
-
-        wait_for(pong, timeout, what=f"{self.name} to answer ping")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self._out.close()
-
-    def __enter__(self) -> Worker:
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self.stop()
-
-
-@dataclass
-class Broker:
-    redis_url: str
-    db_url: str
-    tmp: Path
-    env: Any
-    client: Any
-
-    def child_env(self, **extra: str) -> dict[str, str]:
-        return child_env(
-            NEWSWIRE_BROKER_URL=self.redis_url,
-            NEWSWIRE_DATABASE_URL=self.db_url,
-            NEWSWIRE_BATCH_SIZE=get_settings().batch_size.__str__(),
-            **extra,
-        )

@@ -9,7 +9,7 @@ import subprocess
 
 import httpx
 
-from tests.ops.helpers import NEWSWIRE, ROOT, child_env, wait_for
+from testkit.workers import NEWSWIRE, ROOT, child_env, wait_for
 
 
 def _free_port() -> int:

@@ -13,7 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shared import dispatch, queues
 from testkit.factories import article_batch
-from tests.ops.helpers import Broker, article, record
+from testkit.workers import Broker
+from tests.ops.helpers import article, record
 
 ROOT = Path(__file__).resolve().parents[2]
 

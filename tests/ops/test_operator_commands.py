@@ -22,7 +22,8 @@ from shared.db import session_scope
 from shared.models import DeadLetter, IngestRecord
 from shared.schemas import EnrichedArticle, utcnow
 from testkit import factories
-from tests.ops.helpers import Broker, article, record
+from testkit.workers import Broker
+from tests.ops.helpers import article, record
 
 
 def run(*args: str) -> Result:

@@ -12,15 +12,8 @@ from shared import dispatch, queues
 from shared.db import session_scope
 from shared.models import DeadLetter, IngestRecord
 from testkit.factories import enriched_batch
-from tests.ops.helpers import (
-    NEWSWIRE,
-    ROOT,
-    Broker,
-    Worker,
-    article,
-    record,
-    wait_for,
-)
+from testkit.workers import NEWSWIRE, ROOT, Broker, Worker, wait_for
+from tests.ops.helpers import article, record
 
 MARK = "KILLS-THE-WORKER"
 

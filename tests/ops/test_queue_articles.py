@@ -10,7 +10,7 @@ import pytest
 
 from services.ops import queues as q
 from shared import dispatch, queues
-from tests.ops.helpers import NEWSWIRE, ROOT, Broker
+from testkit.workers import NEWSWIRE, ROOT, Broker
 
 
 def _items(n: int, tag: str) -> dict[str, Any]:

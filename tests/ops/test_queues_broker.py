@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from services.ops.queues import PUBLISHED_HEADER, snapshot
 from shared.db import session_scope
 from shared.models import IngestRecord
-from tests.ops.helpers import NEWSWIRE, ROOT, Broker, Worker, wait_for
+from testkit.workers import NEWSWIRE, ROOT, Broker, Worker, wait_for
 
 N = 6  # articles; NEWSWIRE_BATCH_SIZE=2 -> 3 messages per hop
 

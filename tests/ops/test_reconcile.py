@@ -17,7 +17,7 @@ from services.store.models import Article
 from shared.db import session_scope
 from shared.models import IngestRecord
 from shared.schemas import RawItem, utcnow
-from tests.ops.helpers import ROOT, Broker, Worker, wait_for
+from testkit.workers import ROOT, Broker, Worker, wait_for
 
 
 def _items(n: int) -> list[RawItem]:

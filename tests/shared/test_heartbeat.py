@@ -14,7 +14,7 @@ import pytest
 
 from shared import heartbeat
 from testkit.processes import wait_for
-from tests.ops.helpers import NEWSWIRE, ROOT, Worker, child_env
+from testkit.workers import NEWSWIRE, ROOT, Worker, child_env
 
 
 def _check(name: str, hb_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:

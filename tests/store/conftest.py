@@ -14,8 +14,6 @@ from testkit.databases import create_pg_database, drop_pg_database
 from testkit.store_corpus import Spec, build_corpus
 from tests.store.helpers import make_client, write
 
-__all__ = ["make_client", "write"]  # re-exported for callers of the old location
-
 
 @pytest.fixture(scope="module")
 def corpus() -> list[Spec]:
