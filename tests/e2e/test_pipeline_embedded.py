@@ -14,14 +14,14 @@ import sqlalchemy as sa
 from shared.db import normalize_url, session_scope
 from shared.schemas import RawItem
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def newswire(*args: str, env: dict[str, str], stdin: str | None = None, cwd: Path = ROOT):
     full = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
     full.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli", *args],
+        [sys.executable, "-m", "services.entrypoints.cli", *args],
         cwd=cwd,
         env=full,
         input=stdin,
