@@ -30,7 +30,7 @@ import binascii
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -40,12 +40,14 @@ from sqlalchemy import (
     Select,
     and_,
     func,
+    literal,
     literal_column,
     not_,
     or_,
     select,
     text,
     tuple_,
+    union_all,
 )
 from sqlalchemy.orm import Session
 
@@ -553,21 +555,17 @@ def top_entities(
     where = filter_clauses(session, filters, entity_label=False)
     if where is None:
         return []
+    if count == "stories":
+        return _top_entities_by_story(session, where, filters.label, limit)
     mentions = func.sum(ArticleEntity.count).label("mentions")
     articles = func.count(ArticleEntity.article_id).label("articles")
-    stories = func.count(func.distinct(Article.story_id)).label("stories")
-    columns: list[Any] = [Entity.id, Entity.name, Entity.label, Entity.country, mentions, articles]
-    order: list[Any] = [mentions.desc(), articles.desc(), Entity.name]
-    if count == "stories":
-        columns.append(stories)
-        order = [stories.desc(), *order]
     stmt = (
-        select(*columns)
+        select(Entity.id, Entity.name, Entity.label, Entity.country, mentions, articles)
         .join(ArticleEntity, ArticleEntity.entity_id == Entity.id)
         .join(Article, Article.id == ArticleEntity.article_id)
         .where(*where)
         .group_by(Entity.id, Entity.name, Entity.label, Entity.country)
-        .order_by(*order)
+        .order_by(mentions.desc(), articles.desc(), Entity.name)
         .limit(limit)
     )
     if filters.label:
@@ -580,7 +578,65 @@ def top_entities(
             "country": r.country,
             "mentions": int(r.mentions),
             "articles": int(r.articles),
-            **({"stories": int(r.stories)} if count == "stories" else {}),
+        }
+        for r in session.execute(stmt)
+    ]
+
+
+def _plan_for_story_counts(session: Session) -> None:
+    """Planner settings for a count by story (this transaction only): the matching
+    articles are found by index and their tags by primary key (a hash join would read
+    every tag row of the database to keep a week's), on one core."""
+    if is_postgres(session):
+        _plan_for_a_page(session)
+
+
+def _top_entities_by_story(
+    session: Session, where: list[ColumnElement[bool]], label: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """Two plain aggregates instead of a ``count(DISTINCT story_id)`` per entity (which
+    sorts every matching tag row): (entity, story) pairs first, then per entity; the
+    entities' names are joined to the totals, not to every row."""
+    pairs = (
+        select(
+            ArticleEntity.entity_id,
+            Article.story_id,
+            func.sum(ArticleEntity.count).label("mentions"),
+            func.count().label("articles"),
+        )
+        .join(Article, Article.id == ArticleEntity.article_id)
+        .where(*where)
+        .group_by(ArticleEntity.entity_id, Article.story_id)
+        .subquery("pairs")
+    )
+    per = (
+        select(
+            pairs.c.entity_id,
+            func.sum(pairs.c.mentions).label("mentions"),
+            func.sum(pairs.c.articles).label("articles"),
+            func.count(pairs.c.story_id).label("stories"),  # NULL: not in a story yet
+        )
+        .group_by(pairs.c.entity_id)
+        .subquery("per")
+    )
+    stmt = (
+        select(Entity.id, Entity.name, Entity.label, Entity.country, per)
+        .join(per, per.c.entity_id == Entity.id)
+        .order_by(per.c.stories.desc(), per.c.mentions.desc(), per.c.articles.desc(), Entity.name)
+        .limit(limit)
+    )
+    if label:
+        stmt = stmt.where(Entity.label == label)
+    _plan_for_story_counts(session)
+    return [
+        {
+            "id": r.id,
+            "name": r.name,
+            "label": r.label,
+            "country": r.country,
+            "mentions": int(r.mentions),
+            "articles": int(r.articles),
+            "stories": int(r.stories),
         }
         for r in session.execute(stmt)
     ]
@@ -622,29 +678,40 @@ def tag_counts(
     start = _bucket_expr(session, bucket).label("bucket")
     by_story = count == "stories"
     unit = "stories" if by_story else "articles"
-    n = (func.count(func.distinct(Article.story_id)) if by_story else func.count(Article.id)).label(
-        "n"
-    )
     keys: tuple[Any, ...]
     if kind == "countries":
-        keys = (ArticleCountry.code, func.max(ArticleCountry.name))
+        keys = (ArticleCountry.code, func.max(ArticleCountry.name).label("name"))
         group: tuple[Any, ...] = (ArticleCountry.code,)
         tag = ArticleCountry
     else:
-        keys = (ArticleRegion.scheme, ArticleRegion.code, func.max(ArticleRegion.name))
+        keys = (
+            ArticleRegion.scheme,
+            ArticleRegion.code,
+            func.max(ArticleRegion.name).label("name"),
+        )
         group = (ArticleRegion.scheme, ArticleRegion.code)
         tag = ArticleRegion  # type: ignore[assignment]
-    stmt = (
-        select(*keys, start, n)
-        .join(Article, Article.id == tag.article_id)
-        .where(*where)
-        .group_by(*group, start)
-    )
+    rows: Iterable[Any]
+    if by_story:
+        rows = _tag_counts_by_story(session, keys, group, start, tag, where)
+    else:
+        rows = (
+            (False, *row)
+            for row in session.execute(
+                select(*keys, start, func.count(Article.id))
+                .join(Article, Article.id == tag.article_id)
+                .where(*where)
+                .group_by(*group, start)
+            )
+        )
     series: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in session.execute(stmt):
-        *ident, name, when, value = row
-        number = int(value)  # type: ignore[call-overload]
+    totals: dict[tuple[Any, ...], int] = {}
+    for is_total, *ident, name, when, value in rows:
+        number = int(value)
         key = tuple(ident)
+        if is_total:  # a story with articles in several buckets is one story in the total
+            totals[key] = number
+            continue
         entry = series.get(key)
         if entry is None:
             entry = series[key] = (
@@ -654,17 +721,51 @@ def tag_counts(
             )
         entry["total"] += number
         entry["buckets"].append({"start": _bucket_iso(when), unit: number})
-    if by_story:  # a story with articles in several buckets is one story in the total
-        totals = select(*group, func.count(func.distinct(Article.story_id))).join(
-            Article, Article.id == tag.article_id
-        )
-        for *ident, total in session.execute(totals.where(*where).group_by(*group)):
-            if tuple(ident) in series:
-                series[tuple(ident)]["total"] = int(total)  # type: ignore[call-overload]
+    for key, total in totals.items():
+        if key in series:
+            series[key]["total"] = total
     out = sorted(series.values(), key=lambda e: (-e["total"], e["code"]))[:limit]
     for entry in out:
         entry["buckets"].sort(key=lambda b: b["start"])
     return out
+
+
+def _tag_counts_by_story(
+    session: Session,
+    keys: tuple[Any, ...],
+    group: tuple[Any, ...],
+    start: Any,
+    tag: Any,
+    where: list[ColumnElement[bool]],
+) -> Iterable[Any]:
+    """Stories per tag and bucket, then per tag, in one statement over the distinct
+    (tag, bucket, story) rows of the matching articles (a ``count(DISTINCT story_id)``
+    per group sorts every matching tag row, twice): rows of (is_total, *tag, name,
+    bucket, stories)."""
+    pairs = (
+        select(*keys, start, Article.story_id)
+        .join(Article, Article.id == tag.article_id)
+        .where(*where)
+        .group_by(*group, start, Article.story_id)
+        .cte("pairs")
+    )
+    ident = [pairs.c[c.key] for c in group]
+    per_bucket = select(
+        literal(False).label("is_total"),
+        *ident,
+        func.max(pairs.c.name),
+        pairs.c.bucket,
+        func.count(pairs.c.story_id),  # NULL: not in a story yet
+    ).group_by(*ident, pairs.c.bucket)
+    per_tag = select(
+        literal(True),
+        *ident,
+        func.max(pairs.c.name),
+        func.min(pairs.c.bucket),
+        func.count(func.distinct(pairs.c.story_id)),
+    ).group_by(*ident)
+    _plan_for_story_counts(session)
+    return session.execute(union_all(per_bucket, per_tag))
 
 
 # ---------------------------------------------------------------- re-enrichment
