@@ -37,8 +37,11 @@ SQLite takes its single write lock up front for the same effect.
 
 from __future__ import annotations
 
+import json
 import math
 import re
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -82,6 +85,13 @@ MAX_CANDIDATES = 5  # best-sharing candidate stories scored per article
 # word of every headline) picks no candidate: it tells nothing and costs the most.
 MAX_KEY_STORIES = 100
 KEY_CHARS = 120
+# Document frequencies (story_terms) are counted in the process and written in bulk:
+# after this many articles or seconds (whichever first), and re-read after DF_REFRESH_S
+# (what other workers wrote). See :class:`_Frequencies`.
+DF_FLUSH_ARTICLES = 500
+DF_FLUSH_S = 30.0
+DF_REFRESH_S = 300.0
+DF_MAX_TERMS = 300_000
 ADVISORY_LOCK = 0x6E777374  # "nwst": one clustering transaction at a time (PostgreSQL)
 LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
 
@@ -432,6 +442,142 @@ def _load_items_pg(session: Session, ids: list[str]) -> list[Item]:
     return _items(rows, ents, ctry, regs)
 
 
+# ---------------------------------------------------------------- document frequencies
+
+
+class _Frequencies:
+    """The document frequencies of one database as this process knows them.
+
+    ``story_terms`` is the shared count. Reading and upserting it for every batch cost
+    more than the rest of the clustering together (a thousand features per batch of
+    twenty), so a process reads each feature once (refreshed after DF_REFRESH_S, to see
+    what other workers counted), counts its own articles in memory, and writes its
+    counts in one upsert after DF_FLUSH_ARTICLES articles or DF_FLUSH_S seconds. The
+    counts weigh features (rare ones tell more); they do not decide where an article
+    already is, so redelivery and replay still change nothing, and in one process
+    (rebuild, the sweep, tests) they are exact whatever the timing. Counts not yet
+    written when a worker dies are lost: the weights drift by that little."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.known: dict[str, int] = {}  # stored count when read + this process's since
+        self.pending: dict[str, int] = defaultdict(int)  # counted here, not yet written
+        self.read_at = time.monotonic()
+        self.written_at = time.monotonic()
+
+    def missing(self, features: Iterable[str]) -> list[str]:
+        with self.lock:
+            now = time.monotonic()
+            if now - self.read_at > DF_REFRESH_S or len(self.known) > DF_MAX_TERMS:
+                self.known.clear()
+                self.read_at = now
+            known = self.known
+            return [f for f in features if f not in known]
+
+    def learn(self, missing: Iterable[str], stored: dict[str, int]) -> None:
+        """``stored``: the counts read for ``missing`` (absent: none stored yet)."""
+        with self.lock:
+            for f in missing:
+                self.known[f] = stored.get(f, 0) + self.pending.get(f, 0)
+
+    def of(self, features: Iterable[str]) -> dict[str, int]:
+        with self.lock:
+            known = self.known
+            return {f: known.get(f, 0) for f in features}
+
+    def due(self, force: bool = False) -> list[tuple[str, int]]:
+        """The counts to write now (all of them when ``force``), sorted (concurrent
+        upserts lock rows in the same order)."""
+        with self.lock:
+            pending = self.pending
+            if not pending or not (
+                force
+                or pending.get("", 0) >= DF_FLUSH_ARTICLES
+                or time.monotonic() - self.written_at >= DF_FLUSH_S
+            ):
+                return []
+            return sorted(pending.items())
+
+    def counted(self, counts: list[tuple[str, int]], written: list[tuple[str, int]]) -> None:
+        """After a successful write: ``counts`` (this batch's) are known, ``written``
+        are no longer pending."""
+        with self.lock:
+            known, pending = self.known, self.pending
+            for f, n in counts:
+                pending[f] += n
+                if f in known:
+                    known[f] += n
+            if written:
+                for f, n in written:
+                    left = pending[f] - n
+                    if left:
+                        pending[f] = left
+                    else:
+                        del pending[f]
+                self.written_at = time.monotonic()
+
+    def forget(self, pending: bool) -> None:
+        """Drop what was read (the stored counts changed), and the pending counts too
+        when ``pending`` (their articles are to be counted again)."""
+        with self.lock:
+            self.known.clear()
+            self.read_at = time.monotonic()
+            if pending:
+                self.pending.clear()
+
+
+_FREQUENCIES: dict[str, _Frequencies] = {}
+_FREQUENCIES_LOCK = threading.Lock()
+
+
+def _frequencies(session: Session) -> _Frequencies:
+    key = str(session.get_bind().engine.url)
+    with _FREQUENCIES_LOCK:
+        freq = _FREQUENCIES.get(key)
+        if freq is None:
+            freq = _FREQUENCIES[key] = _Frequencies()
+        return freq
+
+
+def _upsert_terms_pg(cur: Any, counts: list[tuple[str, int]]) -> None:
+    cur.execute(
+        "INSERT INTO story_terms (term, articles) "
+        "SELECT * FROM unnest(%s::text[], %s::int[]) "
+        "ON CONFLICT (term) DO UPDATE SET articles = story_terms.articles + EXCLUDED.articles",
+        ([t for t, _ in counts], [n for _, n in counts]),
+    )
+
+
+def _upsert_terms_orm(session: Session, counts: list[tuple[str, int]]) -> None:
+    from sqlalchemy.dialects.sqlite import insert
+
+    for start in range(0, len(counts), 400):
+        stmt = insert(StoryTerm).values(
+            [{"term": t, "articles": n} for t, n in counts[start : start + 400]]
+        )
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["term"],
+                set_={"articles": StoryTerm.articles + stmt.excluded.articles},
+            )
+        )
+
+
+def write_frequencies(session: Session) -> int:
+    """Write this process's pending document frequencies now (end of a sweep or a
+    rebuild, before a reset). Returns how many features were written."""
+    freq = _frequencies(session)
+    due = freq.due(force=True)
+    if due:
+        if is_postgres(session):
+            with _pg(session).cursor() as cur:
+                _upsert_terms_pg(cur, due)
+        else:
+            _upsert_terms_orm(session, due)
+        freq.counted([], due)
+    return len(due)
+
+
 # ---------------------------------------------------------------- story state
 
 
@@ -536,6 +682,17 @@ class _Open:
             p["rep"] = rep
         self.changed = True
 
+    COLUMNS = (
+        "title",
+        "article_id",
+        "first_seen",
+        "last_seen",
+        "article_count",
+        "source_count",
+        "growth",
+        "profile",
+    )
+
     def columns(self) -> dict[str, Any]:
         p = self.profile
         return {
@@ -639,14 +796,20 @@ def _candidates_sql(
 
 
 def _lock_and_prefetch(
-    session: Session, items: list[Item], floor: tuple[datetime, int] | None, savepoint: bool
-) -> tuple[set[str], dict[str, set[int]], Spans]:
-    """PostgreSQL, one round trip: the lock, the articles still without a story, and
-    the candidates of every item (see :func:`_candidates`)."""
+    session: Session,
+    items: list[Item],
+    floor: tuple[datetime, int] | None,
+    savepoint: bool,
+    missing: list[str] | None = None,
+) -> tuple[set[str], dict[str, set[int]], Spans, dict[str, int]]:
+    """PostgreSQL, one round trip: the lock, the articles still without a story, the
+    candidates of every item (see :func:`_candidates`) and the stored document
+    frequencies of the ``missing`` features."""
     conn = _pg(session)
     by_key: dict[str, set[int]] = defaultdict(set)
     spans: Spans = {}
     cursors = []
+    freq = conn.cursor()
     with conn.pipeline():
         lock = conn.cursor()
         if savepoint:
@@ -667,7 +830,11 @@ def _lock_and_prefetch(
                     )
                 )
                 cursors.append(cur)
+        if missing:
+            freq.execute("SELECT term, articles FROM story_terms WHERE term = ANY(%s)", (missing,))
     todo = {r[0] for r in todo_cur.fetchall()}
+    df = {t: int(n) for t, n in freq.fetchall()} if missing else {}
+    freq.close()
     for cur in cursors:
         for key, sid, first, last in cur.fetchall():
             by_key[key].add(sid)
@@ -675,7 +842,7 @@ def _lock_and_prefetch(
         cur.close()
     lock.close()
     todo_cur.close()
-    return todo, by_key, spans
+    return todo, by_key, spans, df
 
 
 def _ranked(item: Item, by_key: dict[str, set[int]], spans: Spans) -> list[int]:
@@ -745,6 +912,9 @@ def _cluster(
         with _pg(session).cursor() as cur:
             cur.execute("SAVEPOINT nw_stories")
     reserved: list[int] = []
+    freq = _frequencies(session)
+    missing: list[str] = []
+    df_read: dict[str, int] = {}
     if articles is not None:
         wanted_ids = set(ids)
         newest: dict[str, EnrichedArticle] = {}
@@ -756,7 +926,12 @@ def _cluster(
                 newest[a.id] = a
         items = sorted((item_of(a) for a in newest.values()), key=lambda i: (i.dated_at, i.id))
         if postgres:
-            todo, by_key, spans = _lock_and_prefetch(session, items, floor, savepoint)
+            missing = freq.missing(sorted({k for item in items for k in _features(item)} | {""}))
+            todo, by_key, spans, df_read = _lock_and_prefetch(
+                session, items, floor, savepoint, missing
+            )
+            freq.learn(missing, df_read)
+            missing = []
         else:
             _lock(session)
             todo = set(_unclustered(session, ids))
@@ -775,11 +950,15 @@ def _cluster(
         by_key, spans = _candidates(session, items, floor)
     known = {(k, sid) for k, sids in by_key.items() for sid in sids}  # stored keys
     wanted = sorted({sid for item in items for sid in _ranked(item, by_key, spans)})
-    features = sorted({k for item in items for k in _features(item)})
-    stories, reserved, df = _load_stories(
-        session, wanted, reserve=len(items) if postgres else 0, features=features
+    features = sorted({k for item in items for k in _features(item)} | {""})
+    if articles is None or not postgres:
+        missing = freq.missing(features)
+    stories, reserved, df_read = _load_stories(
+        session, wanted, reserve=len(items) if postgres else 0, features=missing
     )
-    _weigh(items, df)
+    if missing:
+        freq.learn(missing, df_read)
+    _weigh(items, freq.of(features))
     new: list[_Open] = []  # started in this call, known by negative ids until flushed
     assigned: list[tuple[Item, _Open]] = []
     for item in items:
@@ -807,12 +986,14 @@ def _cluster(
         assigned.append((item, best))
 
     changed = [st for st in stories.values() if st.changed]
+    due = freq.due()
     if postgres:
         for st, sid in zip(new, reserved, strict=False):
             st.row.id = sid
-        _write_pg(session, changed, new, assigned, now, known, savepoint)
+        _write_pg(session, changed, new, assigned, now, known, due, savepoint)
     else:
-        _write_orm(session, changed, new, assigned, now, known)
+        _write_orm(session, changed, new, assigned, now, known, due)
+    freq.counted(_df_counts(assigned), due)
     result.articles = len(assigned)
     return result
 
@@ -868,12 +1049,13 @@ def _df_counts(assigned: list[tuple[Item, _Open]]) -> list[tuple[str, int]]:
 def _load_stories(
     session: Session, ids: list[int], reserve: int = 0, features: list[str] | None = None
 ) -> tuple[dict[int, _Open], list[int], dict[str, int]]:
-    """The candidate stories, the document frequencies of ``features`` and (PostgreSQL)
-    ``reserve`` ids for new stories from the sequence, in one round trip (unused ids are
-    gaps, as after any rollback)."""
+    """The candidate stories, the stored document frequencies of ``features`` (those
+    this process does not know yet) and (PostgreSQL) ``reserve`` ids for new stories
+    from the sequence, in one round trip (unused ids are gaps, as after any
+    rollback)."""
     out: dict[int, _Open] = {}
     reserved: list[int] = []
-    wanted = ["", *(features or [])]
+    wanted = features or []
     df: dict[str, int] = {}
     if is_postgres(session):
         conn = _pg(session)
@@ -888,7 +1070,10 @@ def _load_stories(
                 "WHERE id = ANY(%s)",
                 (ids,),
             )
-            freq.execute("SELECT term, articles FROM story_terms WHERE term = ANY(%s)", (wanted,))
+            if wanted:
+                freq.execute(
+                    "SELECT term, articles FROM story_terms WHERE term = ANY(%s)", (wanted,)
+                )
             if reserve:
                 seq.execute(
                     "SELECT nextval(pg_get_serial_sequence('stories', 'id')) "
@@ -898,7 +1083,8 @@ def _load_stories(
             rows = cur.fetchall()
             if reserve:
                 reserved = [int(r[0]) for r in seq.fetchall()]
-            df = {t: int(n) for t, n in freq.fetchall()}
+            if wanted:
+                df = {t: int(n) for t, n in freq.fetchall()}
     else:
         rows = []
         for start in range(0, len(ids), 500):
@@ -934,6 +1120,38 @@ def _key_rows(
     return sorted(rows - known)
 
 
+_STORY_ROWS = (
+    "unnest(%s::int[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], "
+    "%s::int[], %s::int[], %s::float8[], %s::text[]) AS t(id, title, article_id, "
+    "first_seen, last_seen, article_count, source_count, growth, profile)"
+)
+
+
+def _story_arrays(stories: list[_Open]) -> list[list[Any]]:
+    """The columns of these stories as arrays, in :data:`_STORY_ROWS` order (the
+    profile as JSON text)."""
+    columns: list[list[Any]] = [[] for _ in range(9)]
+    for st in sorted(stories, key=lambda st: st.row.id):
+        c = st.columns()
+        for column, value in zip(
+            columns,
+            (
+                st.row.id,
+                c["title"],
+                c["article_id"],
+                c["first_seen"],
+                c["last_seen"],
+                c["article_count"],
+                c["source_count"],
+                c["growth"],
+                json.dumps(c["profile"], ensure_ascii=False, separators=(",", ":")),
+            ),
+            strict=True,
+        ):
+            column.append(value)
+    return columns
+
+
 def _write_pg(
     session: Session,
     changed: list[_Open],
@@ -941,49 +1159,34 @@ def _write_pg(
     assigned: list[tuple[Item, _Open]],
     now: datetime,
     known: set[tuple[str, int]],
+    due: list[tuple[str, int]],
     savepoint: bool = False,
 ) -> None:
     """Everything in one round trip: new stories (their ids reserved before), changed
-    stories, the articles' story_id, the keys (and the savepoint's release)."""
-    from psycopg.types.json import Jsonb
-
+    stories, the articles' story_id, the keys, the document frequencies ``due`` (and
+    the savepoint's release)."""
     conn = _pg(session)
-    # Sent in one go (pipeline mode): one round trip, not one per statement.
+    # Sent in one go (pipeline mode): one round trip, not one per statement; one
+    # statement per table, whatever the number of rows.
     with conn.pipeline(), conn.cursor() as cur:
-        for rows, sql in (
-            (
-                new,
+        if new:
+            cur.execute(
                 "INSERT INTO stories (id, title, article_id, first_seen, last_seen, "
                 "article_count, source_count, growth, profile, created_at, updated_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            ),
-            (
-                changed,
-                "UPDATE stories SET title = %s, article_id = %s, first_seen = %s, "
-                "last_seen = %s, article_count = %s, source_count = %s, growth = %s, "
-                "profile = %s, updated_at = %s WHERE id = %s",
-            ),
-        ):
-            if not rows:
-                continue
-            params = []
-            for st in rows:
-                c = st.columns()
-                values = [
-                    c["title"],
-                    c["article_id"],
-                    c["first_seen"],
-                    c["last_seen"],
-                    c["article_count"],
-                    c["source_count"],
-                    c["growth"],
-                    Jsonb(c["profile"]),
-                ]
-                if rows is new:
-                    params.append([st.row.id, *values, now, now])
-                else:
-                    params.append([*values, now, st.row.id])
-            cur.executemany(sql, params)
+                "SELECT t.id, t.title, t.article_id, t.first_seen, t.last_seen, t.article_count, "
+                "t.source_count, t.growth, t.profile::jsonb, %s, %s "
+                f"FROM {_STORY_ROWS}",
+                (now, now, *_story_arrays(new)),
+            )
+        if changed:
+            cur.execute(
+                "UPDATE stories s SET title = t.title, article_id = t.article_id, "
+                "first_seen = t.first_seen, last_seen = t.last_seen, "
+                "article_count = t.article_count, source_count = t.source_count, "
+                "growth = t.growth, profile = t.profile::jsonb, updated_at = %s "
+                f"FROM {_STORY_ROWS} WHERE s.id = t.id",
+                (now, *_story_arrays(changed)),
+            )
         cur.execute(
             "UPDATE articles a SET story_id = t.sid "
             "FROM unnest(%s::text[], %s::int[]) AS t(id, sid) "
@@ -996,13 +1199,8 @@ def _write_pg(
             "SELECT * FROM unnest(%s::text[], %s::int[]) ON CONFLICT DO NOTHING",
             ([k for k, _ in keys], [sid for _, sid in keys]),
         )
-        counts = _df_counts(assigned)
-        cur.execute(
-            "INSERT INTO story_terms (term, articles) "
-            "SELECT * FROM unnest(%s::text[], %s::int[]) "
-            "ON CONFLICT (term) DO UPDATE SET articles = story_terms.articles + EXCLUDED.articles",
-            ([t for t, _ in counts], [n for _, n in counts]),
-        )
+        if due:
+            _upsert_terms_pg(cur, due)
         if savepoint:
             cur.execute("RELEASE SAVEPOINT nw_stories")
 
@@ -1014,15 +1212,24 @@ def _write_orm(
     assigned: list[tuple[Item, _Open]],
     now: datetime,
     known: set[tuple[str, int]],
+    due: list[tuple[str, int]],
 ) -> None:
-    rows = [Story(**st.columns(), created_at=now, updated_at=now) for st in new]
-    session.add_all(rows)
-    session.flush()
-    for st, row in zip(new, rows, strict=True):
-        st.row.id = row.id
-    for st in changed:
+    stories = cast(Table, Story.__table__)
+    if new:
+        ids: list[int] = list(
+            session.execute(
+                stories.insert().returning(stories.c.id, sort_by_parameter_order=True),
+                [{**st.columns(), "created_at": now, "updated_at": now} for st in new],
+            ).scalars()
+        )
+        for st, sid in zip(new, ids, strict=True):
+            st.row.id = sid
+    if changed:
         session.execute(
-            update(Story).where(Story.id == st.row.id).values(**st.columns(), updated_at=now)
+            stories.update()
+            .where(stories.c.id == bindparam("sid"))
+            .values({c: bindparam(c) for c in (*_Open.COLUMNS, "updated_at")}),
+            [{**st.columns(), "sid": st.row.id, "updated_at": now} for st in changed],
         )
     table = cast(Table, Article.__table__)
     session.execute(
@@ -1037,17 +1244,8 @@ def _write_orm(
     for start in range(0, len(keys), 400):
         chunk = [{"key": k, "story_id": sid} for k, sid in keys[start : start + 400]]
         session.execute(insert(StoryKey).values(chunk).on_conflict_do_nothing())
-    counts = _df_counts(assigned)
-    for start in range(0, len(counts), 400):
-        stmt = insert(StoryTerm).values(
-            [{"term": t, "articles": n} for t, n in counts[start : start + 400]]
-        )
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["term"],
-                set_={"articles": StoryTerm.articles + stmt.excluded.articles},
-            )
-        )
+    if due:
+        _upsert_terms_orm(session, due)
 
 
 # ---------------------------------------------------------------- backlog, rebuild
@@ -1097,6 +1295,8 @@ def cluster_backlog(
             progress(done.articles)
         if len(ids) < batch:
             break
+    with session_scope(url) as session:  # the counts of this run, not left in memory
+        write_frequencies(session)
     return total
 
 
@@ -1123,7 +1323,11 @@ def reset(session: Session, since: datetime | None = None) -> tuple[int, datetim
         )
         session.execute(delete(StoryKey).where(StoryKey.story_id.in_(part)))
         session.execute(delete(Story).where(Story.id.in_(part)))
+    freq = _frequencies(session)
+    if since is not None:  # what this process counted is stored before it is taken out
+        write_frequencies(session)
     _uncount(session, freed, everything=since is None)
+    freq.forget(pending=since is None)
     if since is not None:
         earliest = min(earliest or since, since)
     kept = int(session.scalar(select(func.max(Story.id))) or 0)
