@@ -11,7 +11,8 @@ memory stays low -- into an indexed SQLite file in the user cache directory
 memory of a worker does not grow with the size of the world.
 
 Alternate names are kept only when they are ASCII and capitalized, and only for places with at
-least 15,000 people (the small-town long tail keeps its main name only).
+least 15,000 people (the small-town long tail keeps its main name only). The main name written
+without its accents ("Cancun" for Cancún) is not counted as an alternate name.
 
 Run as a script: ``python citycache.py OUT.tsv`` (no package imports needed).
 """
@@ -23,11 +24,12 @@ import os
 import subprocess
 import sys
 import tempfile
+import unicodedata
 from pathlib import Path
 
 SOURCE = "cities1000.json"
 ALT_MIN_POP = 15_000
-FORMAT = "2"
+FORMAT = "3"
 
 
 def _source_path() -> Path:
@@ -51,6 +53,12 @@ def cache_path() -> Path:
     return root / "newswire-enrich" / f"cities-{version}-v{FORMAT}.sqlite"
 
 
+def _unaccented(name: str) -> str:
+    """ "Cancún" -> "Cancun": the name without combining marks."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
 def convert(src: Path, out: Path) -> None:
     import sqlite3
 
@@ -65,13 +73,14 @@ def convert(src: Path, out: Path) -> None:
             continue
         rows.append((name.lower(), name, code, pop, admin1, 0))
         seen = {name}
+        plain = _unaccented(name)
         for alt in c.get("alternatenames") or ():
             if alt in seen or len(alt) < 3 or not (alt.isascii() and alt[:1].isupper()):
                 continue
             if pop < ALT_MIN_POP and name.isascii():
                 continue  # small places: main name only (plus ASCII forms of non-ASCII names)
             seen.add(alt)
-            rows.append((alt.lower(), alt, code, pop, admin1, 1))
+            rows.append((alt.lower(), alt, code, pop, admin1, 0 if alt == plain else 1))
     del data
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")

@@ -182,9 +182,11 @@ class ArticleWords:
 
 
 def choose_sense(
-    name: str, next_word: str, model_label: str, ctx: ArticleWords
+    name: str, next_word: str, model_label: str, ctx: ArticleWords, home: str | None = None
 ) -> SenseChoice | None:
-    """The sense of an ambiguous name in this article, or None when the name is not listed."""
+    """The sense of an ambiguous name in this article, or None when the name is not listed.
+    ``home`` is the story's home country: with no cue for any sense, a place sense there that
+    fits the model's label is taken."""
     options = senses().get(name)
     if not options:
         return None
@@ -194,15 +196,27 @@ def choose_sense(
     scored = [(sum(1 for c in s.cues if ctx.has(c)), k, s) for k, s in enumerate(options)]
     best = max(n for n, _, _ in scored)
     if best == 0:
+        local = [
+            s
+            for s in options
+            if home
+            and s.country == home
+            and s.label in _PLACES
+            and _label_fits(model_label, s.label)
+        ]
+        if len(local) == 1:
+            return SenseChoice(local[0], False, False)
         return SenseChoice(None, False, True)
     tied = [s for n, _, s in scored if n == best]
     pick = next((s for s in tied if _label_fits(model_label, s.label)), tied[0])
     return SenseChoice(pick, pick.label == "-", False)
 
 
+_PLACES = ("GPE", "LOC", "FAC")
+
+
 def _label_fits(model_label: str, label: str) -> bool:
-    places = ("GPE", "LOC", "FAC")
-    return model_label == label or (model_label in places and label in places)
+    return model_label == label or (model_label in _PLACES and label in _PLACES)
 
 
 @lru_cache(maxsize=1)
@@ -359,9 +373,14 @@ _US_CUES = frozenset(
 )
 _OTHER_CUES = {
     "GB": frozenset("£ nhs mp mps labour tory tories borough constabulary pence".split()),
-    "CA": frozenset("rcmp mpp ont. b.c. que. alta. province provincial".split()),
+    "CA": frozenset("rcmp opp mpp mla reeve ont. b.c. que. alta. province provincial".split()),
     "IN": frozenset("crore lakh rs".split()),
     "AU": frozenset("nsw qld a$".split()),
+    # British and Canadian spelling: not American copy
+    "": frozenset(
+        """centre centres neighbourhood neighbourhoods favourite colour theatre licence
+        defence kilometres metres""".split()
+    ),
 }
 
 

@@ -56,6 +56,9 @@ KIND_BASE = {
 }
 POP_WEIGHT = 1.25  # city score = POP_WEIGHT * log10(population)
 ALT_NAME_PENALTY = 1.0
+# A first-level subdivision scores like a city of its country's average subdivision population,
+# at most KIND_BASE["admin1"]: a Jamaican parish (about 200,000 people) no longer beats
+# Manchester or Portland, while Indian states and Chinese provinces keep the full score.
 
 # Small closed-class words kept lower-case when truecasing ALL-CAPS lines.
 FUNCTION_WORDS = frozenset(
@@ -275,10 +278,14 @@ def build(tokenize) -> Gazetteer:
         place_rows.append(
             (county["name"], Candidate("US", "county", KIND_BASE["county"], county["state"]))
         )
+    admin1_score = _admin1_scores(countries, pycountry.subdivisions)
     for sub in pycountry.subdivisions:
         name = _PAREN.sub(" ", sub.name).strip()
-        kind = "admin2" if sub.parent_code else "admin1"
-        place_rows.append((name, Candidate(sub.country_code, kind, KIND_BASE[kind])))
+        if sub.parent_code:
+            cand = Candidate(sub.country_code, "admin2", KIND_BASE["admin2"])
+        else:
+            cand = Candidate(sub.country_code, "admin1", admin1_score[sub.country_code])
+        place_rows.append((name, cand))
 
     # place index: lower name -> candidates, best per (country, admin1) only
     places: dict[str, dict[tuple[str, str | None], Candidate]] = {}
@@ -322,6 +329,22 @@ def build(tokenize) -> Gazetteer:
     gz.case_map = case_map
     gz.data_hash = data_hash()
     return gz
+
+
+def _admin1_scores(countries: dict, subdivisions: Iterable) -> dict[str, float]:
+    """Score of a first-level subdivision per country: POP_WEIGHT * log10 of the country's
+    population over its number of first-level subdivisions, capped at ``KIND_BASE["admin1"]``
+    (the cap when the population is unknown)."""
+    count: dict[str, int] = {}
+    for sub in subdivisions:
+        if not sub.parent_code:
+            count[sub.country_code] = count.get(sub.country_code, 0) + 1
+    out: dict[str, float] = {}
+    for code, n in count.items():
+        pop = int((countries.get(code) or {}).get("population") or 0)
+        score = POP_WEIGHT * math.log10(pop / n) if pop >= n else KIND_BASE["admin1"]
+        out[code] = min(KIND_BASE["admin1"], round(score, 2))
+    return out
 
 
 _KIND_RANK = {"country": 0, "demonym": 1, "person": 2, "region": 5, "city": 6, "place": 3}

