@@ -3,7 +3,7 @@
 Stocks a fresh PostgreSQL database with the console test sources plus N articles over 30
 days from 40 sites and 30 countries (stored as the store worker stores them), puts
 messages in the queues (nobody consumes them: a pipeline under load), starts
-``uvicorn services.store.api.app:app`` and measures, side by side in one run:
+``uvicorn services.entrypoints.api:app`` and measures, side by side in one run:
 
 * ``GET /console`` (the whole server-rendered page: pipeline, sources, news), and its
   parts as the auto-refresh fetches them, ``GET /console/map.svg`` and ``GET /sources``;
@@ -143,7 +143,7 @@ def main() -> None:
     proc = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "uvicorn"),
-            "services.store.api.app:app",
+            "services.entrypoints.api:app",
             "--port",
             str(port),
             "--log-level",

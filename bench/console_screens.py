@@ -51,7 +51,7 @@ def main() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "uvicorn"), "services.store.api.app:app",
+        [str(Path(sys.executable).parent / "uvicorn"), "services.entrypoints.api:app",
          "--port", str(port), "--log-level", "warning"],
         cwd=ROOT,
         env=env,

@@ -119,7 +119,11 @@ def tag_startup() -> float:
     import subprocess
 
     exe = Path(sys.executable).with_name("newswire")
-    cmd = [str(exe), "tag"] if exe.exists() else [sys.executable, "-m", "shared.cli", "tag"]
+    cmd = (
+        [str(exe), "tag"]
+        if exe.exists()
+        else [sys.executable, "-m", "services.entrypoints.cli", "tag"]
+    )
     line = json.dumps({"id": "1", "body": SYNTHETIC[0], "language": "en"}) + "\n"
     times = []
     for _ in range(3):

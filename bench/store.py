@@ -355,7 +355,8 @@ def query_figures(url: str, args: argparse.Namespace) -> None:
     from fastapi.testclient import TestClient
     from sqlalchemy.orm import Session
 
-    from services.store.api.app import create_app, get_session
+    from services.entrypoints.api import create_app
+    from services.store.api.deps import get_session
 
     app = create_app()
 

@@ -229,7 +229,7 @@ class EventGenerator:
 
 
 def views(args: argparse.Namespace) -> None:
-    from services.store.api.app import create_app  # noqa: F401 - fail before the load, not after
+    from services.entrypoints.api import create_app  # noqa: F401 - fail before the load, not after
 
     if args.database:  # kept by an earlier --keep run: the views only
         view_latency(args.database, EventGenerator(), args.runs)
@@ -281,7 +281,8 @@ def view_latency(url: str, gen: EventGenerator, runs: int) -> None:
     from fastapi.testclient import TestClient
     from sqlalchemy.orm import Session
 
-    from services.store.api.app import create_app, get_session
+    from services.entrypoints.api import create_app
+    from services.store.api.deps import get_session
 
     with db.session_scope(url) as s:
         s.execute(sa.text("ANALYZE"))

@@ -1,7 +1,7 @@
 """``newswire ingest`` (files, directories, URLs) and ``newswire feeds ...`` (feeds kept
 in the database, polled on a schedule).
 
-Loaded by :mod:`shared.cli` through the module-level :data:`commands` list.
+Included by :mod:`services.entrypoints.cli` from the module-level :data:`commands` list.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@
   SQLite); a late copy of an older enrichment never rolls tags back;
 - ``queries.py``: the filters shared by the API, ``newswire articles`` and ``newswire
   export``; keyset pagination; aggregates; ``iter_article_payloads`` for re-enrichment;
-- ``api/app.py``: the FastAPI app (``uvicorn services.store.api.app:app``);
+- ``api/``: the store's routers (``reads.py``, ``stories.py``), included by the API app
+  (``services/entrypoints/api.py``);
 - ``tasks.py``: ``store.store_articles`` (message: ``EnrichedBatch``).
 """

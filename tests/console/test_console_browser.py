@@ -105,7 +105,7 @@ def console_stack(broker: Broker) -> Iterator[tuple[Api, Broker, Worker, dict[st
     proc = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "uvicorn"),
-            "services.store.api.app:app",
+            "services.entrypoints.api:app",
             "--host",
             "127.0.0.1",
             "--port",

@@ -19,7 +19,7 @@ def embedded(env: Any, sqlite_url: str) -> TestClient:
     env.setenv("NEWSWIRE_DATABASE_URL", sqlite_url)
     env.setattr(console, "CACHE_S", 0.0)  # every request computes afresh
     stock(sqlite_url, datetime.now(UTC))
-    from services.store.api.app import create_app
+    from services.entrypoints.api import create_app
 
     return TestClient(create_app())
 

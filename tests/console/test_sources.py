@@ -135,7 +135,7 @@ def test_rejections_are_counted_per_source(stocked: tuple[str, datetime]) -> Non
 def test_api_cli_and_metrics_agree(stocked: tuple[str, datetime]) -> None:
     url, _ = stocked
     feed_id = _failing_feed()
-    from services.store.api.app import create_app
+    from services.entrypoints.api import create_app
 
     client = TestClient(create_app())
     assert client.get("/sources").status_code == 401

@@ -417,7 +417,7 @@ def one_line_error(proc: subprocess.CompletedProcess[str], variable: str) -> str
 COMMANDS = {
     "worker": ["newswire", "worker", "enrich", "--concurrency", "1"],
     "migrate": ["newswire", "db", "upgrade"],
-    "api": ["uvicorn", "services.store.api.app:app", "--host", "0.0.0.0"],
+    "api": ["uvicorn", "services.entrypoints.api:app", "--host", "0.0.0.0"],
     "scheduler": ["newswire", "scheduler", "--schedule-file", "/tmp/s"],
     "flower": ["newswire", "flower", "--port=5555"],
 }

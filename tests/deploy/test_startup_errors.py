@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ENTRY_POINTS = {
     "worker": [str(BIN / "newswire"), "worker", "enrich", "--concurrency", "1"],
     "migrate": [str(BIN / "newswire"), "db", "upgrade"],
-    "api": [str(BIN / "uvicorn"), "services.store.api.app:app", "--port", "0"],
+    "api": [str(BIN / "uvicorn"), "services.entrypoints.api:app", "--port", "0"],
     "beat": [str(BIN / "newswire"), "scheduler", "--schedule-file", "/dev/null"],
 }
 

@@ -114,7 +114,7 @@ def test_compose_services_as_processes(fresh_pg_url: str, redis_url: str, tmp_pa
 
         def ingest_samples() -> None:
             run = subprocess.run(
-                [sys.executable, "-m", "shared.cli", "ingest", "samples/"],
+                [sys.executable, "-m", "services.entrypoints.cli", "ingest", "samples/"],
                 cwd=ROOT,
                 env={**_base_env(), **cli_env},
                 capture_output=True,

@@ -307,7 +307,7 @@ def test_accept_nothing_accepted_lost(embedded_pg: str, batch: list[dict[str, An
 def api_client(embedded_pg: str, env: pytest.MonkeyPatch) -> Any:
     from fastapi.testclient import TestClient
 
-    from services.store.api.app import create_app
+    from services.entrypoints.api import create_app
 
     env.setenv("NEWSWIRE_API_TOKEN", "fuzz-token-0123456789")
     client = TestClient(create_app(), raise_server_exceptions=False)

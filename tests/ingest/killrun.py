@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from shared.db import normalize_url
 from testkit.processes import ROOT
 
-NEWSWIRE = [sys.executable, "-c", "from shared.cli import main; main()"]
+NEWSWIRE = [sys.executable, "-c", "from services.entrypoints.cli import main; main()"]
 WORDS = (
     "harbour council river bridge market school budget teacher farmer station winter "
     "election minister court village factory railway museum hospital harvest storm "

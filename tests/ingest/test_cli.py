@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from shared.cli import cli
+from services.entrypoints.cli import cli
 from tests.ingest import stories
 from tests.ingest.helpers import Sent, Site
 from tests.ingest.test_textdump import DUMP

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from services.entrypoints.cli import cli
 from services.ingest.errors import Rejected
 from services.ingest.files import FileRejection, iter_items, read_file
 from services.ingest.language import _langid
 from services.ingest.pipeline import accept
 from services.ingest.prepare import prepare
-from shared.cli import cli
 from shared.ids import article_id
 from shared.schemas import RawItem
 from tests.ingest import stories

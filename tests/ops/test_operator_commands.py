@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import select, text, update
 
+from services.entrypoints.cli import cli
 from services.store.tasks import store_batch
 from shared import dispatch, queues
-from shared.cli import cli
 from shared.db import session_scope
 from shared.models import DeadLetter, IngestRecord
 from shared.schemas import EnrichedArticle, utcnow

@@ -20,7 +20,8 @@ def write(url: str, articles: list[EnrichedArticle], batch: int = 25) -> None:
 
 
 def make_client(url: str) -> TestClient:
-    from services.store.api.app import create_app, get_session
+    from services.entrypoints.api import create_app
+    from services.store.api.deps import get_session
 
     app = create_app()
 

@@ -260,7 +260,7 @@ def test_write_token(env: pytest.MonkeyPatch):
 
 
 def test_health_ok_with_database_and_broker(env: pytest.MonkeyPatch, pg_url: str, redis_url: str):
-    from services.store.api.app import create_app
+    from services.entrypoints.api import create_app
 
     env.setenv("NEWSWIRE_DATABASE_URL", pg_url)
     env.setenv("NEWSWIRE_BROKER_URL", redis_url)
@@ -270,7 +270,7 @@ def test_health_ok_with_database_and_broker(env: pytest.MonkeyPatch, pg_url: str
 
 
 def test_health_reports_what_is_down(env: pytest.MonkeyPatch, pg_url: str):
-    from services.store.api.app import create_app
+    from services.entrypoints.api import create_app
 
     env.setenv("NEWSWIRE_DATABASE_URL", pg_url)
     env.setenv("NEWSWIRE_BROKER_URL", "redis://127.0.0.1:1/0")
@@ -289,7 +289,7 @@ def test_health_reports_what_is_down(env: pytest.MonkeyPatch, pg_url: str):
 
 
 def test_embedded_api_creates_its_sqlite_schema_at_startup(env: pytest.MonkeyPatch, tmp_path):
-    from services.store.api.app import create_app
+    from services.entrypoints.api import create_app
 
     env.setenv("NEWSWIRE_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
     with TestClient(create_app()) as c:

@@ -27,7 +27,7 @@ def _auth(token: str) -> dict[str, str]:
 def app_client(embedded_pg: str, env: pytest.MonkeyPatch) -> TestClient:
     env.setenv("NEWSWIRE_API_TOKEN", WRITE)
     env.setenv("NEWSWIRE_API_READ_TOKEN", READ)
-    from services.store.api.app import create_app
+    from services.entrypoints.api import create_app
 
     return TestClient(create_app())
 
@@ -74,7 +74,7 @@ def test_every_router_is_mounted_explicitly(app_client: TestClient) -> None:
 
 def test_writes_refused_when_no_write_token_is_set(embedded_pg: str, env: pytest.MonkeyPatch):
     env.delenv("NEWSWIRE_API_TOKEN", raising=False)
-    from services.store.api.app import create_app
+    from services.entrypoints.api import create_app
 
     client = TestClient(create_app())
     resp = client.post("/articles", json={"title": "t", "body": BODY})

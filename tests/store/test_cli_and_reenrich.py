@@ -27,7 +27,7 @@ def stored(env: pytest.MonkeyPatch, sqlite_file: str):
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    from shared.cli import cli
+    from services.entrypoints.cli import cli
 
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
@@ -54,7 +54,7 @@ def test_articles_command_takes_the_api_filters(stored):
 
 
 def test_articles_command_refuses_a_bad_filter(stored):
-    from shared.cli import cli
+    from services.entrypoints.cli import cli
 
     result = CliRunner().invoke(cli, ["articles", "--country", "Iraq"])
     assert result.exit_code == 2

@@ -47,7 +47,7 @@ def contract_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 def _app() -> Any:
-    from services.store.api.app import create_app
+    from services.entrypoints.api import create_app
 
     return create_app()
 

@@ -158,8 +158,8 @@ def test_the_sweep_is_a_scheduled_store_task():
 def test_operators_see_the_backlog_and_can_index_it(env: pytest.MonkeyPatch, fresh_pg_url: str):
     from click.testing import CliRunner
 
+    from services.entrypoints.cli import cli
     from services.ops.metrics import render
-    from shared.cli import cli
 
     env.setenv("NEWSWIRE_DATABASE_URL", fresh_pg_url)
     articles = [s.article() for s in build_corpus(n=7)]

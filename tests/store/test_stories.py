@@ -212,6 +212,62 @@ def test_rebuild_is_idempotent_and_since_keeps_earlier_stories(
     assert None not in grouping(fresh_url).values()
 
 
+def stored_frequencies(url: str) -> dict[str, int]:
+    with db.session_scope(url) as session:
+        rows = session.execute(sa.text("SELECT term, articles FROM story_terms")).all()
+    return {t: n for t, n in rows if n}
+
+
+def recounted_frequencies(articles: list[Any]) -> dict[str, int]:
+    """The document frequencies counted again from the articles' features."""
+    counts: Counter[str] = Counter()
+    for a in articles:
+        counts.update(stories._features(stories.item_of(a)))
+    counts[""] = len(articles)
+    return dict(counts)
+
+
+@BOTH
+def test_document_frequencies_counted_in_memory_are_stored_exactly(
+    fresh_url: str, corpus: list[StoryArticle], monkeypatch: pytest.MonkeyPatch
+):
+    """Counted in the process and written in bulk, the frequencies still end up equal
+    to a recount from the articles: after a rebuild since a date (which takes its
+    articles out, with counts not written yet, and counts them again) and a full one."""
+    monkeypatch.setattr(stories, "DF_FLUSH_ARTICLES", 45)
+    monkeypatch.setattr(stories, "DF_FLUSH_S", 3600.0)
+    articles = [a.article() for a in corpus]
+    write(fresh_url, articles, batch=20)
+    # Written in bulk, not batch by batch: some are still only in memory.
+    assert 0 < stored_frequencies(fresh_url)[""] < len(articles)
+    expected = recounted_frequencies(articles)
+    stories.rebuild(fresh_url, since=corpus[len(corpus) // 2].published_at)
+    assert stored_frequencies(fresh_url) == expected
+    stories.rebuild(fresh_url)
+    assert stored_frequencies(fresh_url) == expected
+
+
+@BOTH
+def test_a_new_process_weighs_by_the_stored_frequencies(
+    fresh_url: str, corpus: list[StoryArticle]
+):
+    """What one process counted is what the next one reads: a fresh process weighs the
+    features by the stored counts, and a rebuild since a date groups the same there as
+    in the process that counted every article."""
+    write(fresh_url, [a.article() for a in corpus], batch=20)
+    mid = corpus[len(corpus) // 2].published_at
+    stories.rebuild(fresh_url, since=mid)
+    counted_here = partition(fresh_url)
+    stories._FREQUENCIES.clear()  # a fresh process: nothing counted in memory
+    stories.rebuild(fresh_url, since=mid)
+    assert partition(fresh_url) == counted_here
+    stored = stored_frequencies(fresh_url)
+    with db.session_scope(fresh_url) as session:
+        known = stories._frequencies(session).known
+    assert len(known) > 100
+    assert known == {term: stored.get(term, 0) for term in known}
+
+
 # ---------------------------------------------------------------- two writers
 
 
@@ -441,7 +497,7 @@ def test_openapi_documents_the_story_routes(client: Any):
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    from shared.cli import cli
+    from services.entrypoints.cli import cli
 
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr

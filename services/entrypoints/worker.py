@@ -1,0 +1,84 @@
+"""``newswire worker SERVICE`` and ``newswire scheduler``: start-up of the Celery processes.
+
+The worker connects the worker-side hooks (refused messages dead-lettered, test fault
+hooks) and its heartbeat; the scheduler runs beat with the heartbeat scheduler. Both check
+the database and the broker first (:mod:`services.entrypoints.startup`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import click
+
+from services.entrypoints.startup import fail, require_reachable
+from shared import queues, worker_hooks
+from shared.celery_app import app
+from shared.settings import get_settings
+
+WORKER_QUEUES = {"ingest": queues.INGEST, "enrich": queues.ENRICH, "store": queues.STORE}
+
+
+@click.command()
+@click.argument("service", type=click.Choice(sorted(WORKER_QUEUES)))
+@click.option("--concurrency", "-c", type=int, default=None, help="Pool size (default: cores).")
+@click.option("--loglevel", default="INFO", show_default=True)
+@click.option("--pool", default="prefork", show_default=True)
+def worker(service: str, concurrency: int | None, loglevel: str, pool: str) -> None:
+    """Start the Celery worker of one service (ingest, enrich or store)."""
+    settings = get_settings()
+    if settings.embedded:
+        fail(
+            "NEWSWIRE_BROKER_URL is not set: workers need a broker (embedded mode runs "
+            "every stage inside `newswire ingest`)"
+        )
+    require_reachable()
+    worker_hooks.connect()  # refused messages dead-lettered, test fault hooks
+    worker_hooks.add_heartbeat(app, service)  # read by `python -m shared.heartbeat SERVICE`
+    argv = [
+        "worker",
+        "-Q",
+        WORKER_QUEUES[service],
+        "-n",
+        f"{service}@%h",
+        f"--loglevel={loglevel}",
+        f"--pool={pool}",
+        "-E",
+    ]
+    if concurrency or settings.worker_concurrency:
+        argv.append(f"--concurrency={concurrency or settings.worker_concurrency}")
+    app.worker_main(argv)
+
+
+@click.command()
+@click.option(
+    "--schedule-file",
+    default=None,
+    help="Where beat keeps its last-run times (default: newswire-beat-schedule in the temp dir).",
+)
+@click.option("--loglevel", default="INFO", show_default=True)
+def scheduler(schedule_file: str | None, loglevel: str) -> None:
+    """Start the scheduler (Celery beat): feed polling, reconcile, search index, story sweep.
+
+    Checks the broker first (one line and exit 1 when it does not answer, where plain
+    ``celery beat`` retries forever) and keeps the ``scheduler`` heartbeat file fresh for
+    the health check (``python -m shared.heartbeat scheduler``)."""
+    settings = get_settings()
+    if settings.embedded:
+        fail(
+            "NEWSWIRE_BROKER_URL is not set: the scheduler sends work to the workers through "
+            "the broker (embedded mode has no schedule; run `newswire feeds poll` from cron)"
+        )
+    require_reachable(database=False)
+    path = schedule_file or str(Path(tempfile.gettempdir()) / "newswire-beat-schedule")
+    app.start(
+        [
+            "beat",
+            "-S",
+            "shared.beat:HeartbeatScheduler",
+            "--schedule",
+            path,
+            f"--loglevel={loglevel}",
+        ]
+    )
