@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from shared import db
+from shared import db, migrate
 
 PG_ADMIN = os.environ.get("NEWSWIRE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_BASE = os.environ.get("NEWSWIRE_TEST_REDIS", "redis://127.0.0.1:6379")
@@ -42,3 +44,14 @@ def drop_pg_database(url: str) -> None:
     with engine.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     engine.dispose()
+
+
+@contextmanager
+def migrated_pg_database(prefix: str = "nw_test") -> Iterator[str]:
+    """A database with every migration applied, dropped on exit; yields its URL."""
+    url = create_pg_database(prefix)
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        drop_pg_database(url)

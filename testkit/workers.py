@@ -22,6 +22,21 @@ from testkit.processes import ROOT, wait_for
 NEWSWIRE = str(Path(sys.executable).parent / "newswire")
 
 
+def newswire(
+    *args: str, env: dict[str, str], check: bool = True, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``newswire ARGS`` as an operator types it, from the repository root (output as text)."""
+    return subprocess.run(
+        [NEWSWIRE, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=check,
+    )
+
+
 def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
     env.update({"NEWSWIRE_LOG_LEVEL": "WARNING", "NEWSWIRE_LOG_FORMAT": "json"})
@@ -85,6 +100,10 @@ class Broker:
     tmp: Path
     env: Any
     client: Any
+
+    def newswire(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """``newswire ARGS`` against this broker and database."""
+        return newswire(*args, env=self.child_env(), check=check)
 
     def child_env(self, **extra: str) -> dict[str, str]:
         return child_env(

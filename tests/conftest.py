@@ -21,39 +21,29 @@ import pytest
 
 import services.ops.signals  # noqa: F401 - producers stamp publish times, as the CLI/API do
 import shared.celery_app as celery_app_module
-from shared import db
+from shared import db, migrate
 from shared.celery_app import create_app
 from shared.settings import get_settings, reset_settings
-from testkit.databases import REDIS_BASE, create_pg_database, drop_pg_database
+from testkit.databases import REDIS_BASE, migrated_pg_database
 from testkit.workers import Broker
 
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A migrated PostgreSQL database for the whole session."""
-    from services.store import migrate
-
-    url = create_pg_database()
-    migrate.upgrade(url)
-    yield url
-    drop_pg_database(url)
+    with migrated_pg_database() as url:
+        yield url
 
 
 @pytest.fixture
 def fresh_pg_url() -> Iterator[str]:
     """A migrated PostgreSQL database for one test."""
-    from services.store import migrate
-
-    url = create_pg_database()
-    migrate.upgrade(url)
-    yield url
-    drop_pg_database(url)
+    with migrated_pg_database() as url:
+        yield url
 
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
-    from services.store import migrate
-
     url = f"sqlite:///{tmp_path / 'newswire.db'}"
     migrate.upgrade(url)
     return url

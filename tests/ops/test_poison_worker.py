@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 from sqlalchemy import func, select
 
@@ -12,7 +11,7 @@ from shared import dispatch, queues
 from shared.db import session_scope
 from shared.models import DeadLetter, IngestRecord
 from testkit.factories import enriched_batch
-from testkit.workers import NEWSWIRE, ROOT, Broker, Worker, wait_for
+from testkit.workers import Broker, Worker, wait_for
 from tests.ops.helpers import article, record
 
 MARK = "KILLS-THE-WORKER"
@@ -26,18 +25,6 @@ def _stored_ids() -> set[str]:
 def _letters() -> list[DeadLetter]:
     with session_scope() as session:
         return list(session.scalars(select(DeadLetter).order_by(DeadLetter.id)))
-
-
-def _cli(b: Broker, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [NEWSWIRE, *args],
-        cwd=ROOT,
-        env=b.child_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=check,
-    )
 
 
 def test_poison_that_kills_its_worker_and_one_that_fails(broker: Broker) -> None:
@@ -73,9 +60,10 @@ def test_poison_that_kills_its_worker_and_one_that_fails(broker: Broker) -> None
             rec = session.get(IngestRecord, arts[1].id)
             assert rec.status == "dead"
         # Health checks answer with exit codes.
-        assert _cli(b, "health", "worker", "store").returncode == 0
-        assert _cli(b, "health", "worker", "enrich", "--timeout", "1", check=False).returncode == 1
-        status = json.loads(_cli(b, "status", "--json").stdout)
+        assert b.newswire("health", "worker", "store").returncode == 0
+        late = b.newswire("health", "worker", "enrich", "--timeout", "1", check=False)
+        assert late.returncode == 1
+        status = json.loads(b.newswire("status", "--json").stdout)
         assert status["ok"] and w.name in status["workers"]
         assert status["queues_without_consumers"] == ["ingest", "enrich"]
         assert status["database"]["dead_letters_open"] == 1
@@ -100,15 +88,15 @@ def test_poison_that_kills_its_worker_and_one_that_fails(broker: Broker) -> None
     assert "PoisonTestError" in second.error and second.traceback
     assert more[0].id in _stored_ids() and more[2].id not in _stored_ids()
 
-    listed = [json.loads(x) for x in _cli(b, "dead", "list", "--json").stdout.splitlines()]
+    listed = [json.loads(x) for x in b.newswire("dead", "list", "--json").stdout.splitlines()]
     assert {x["article_id"] for x in listed} == {arts[1].id, more[2].id}
-    shown = json.loads(_cli(b, "dead", "show", str(second.id), "--json").stdout)
+    shown = json.loads(b.newswire("dead", "show", str(second.id), "--json").stdout)
     assert shown["payload"]["articles"][0]["id"] == more[2].id
 
     # The cause is fixed (no marker): replay every letter, each article stored exactly once.
     with Worker("store", b.child_env(), log) as w:
         w.wait_ready()
-        out = _cli(b, "dead", "replay", "--all").stdout
+        out = b.newswire("dead", "replay", "--all").stdout
         assert "replayed 2 letter(s)" in out
         wait_for(lambda: {arts[1].id, more[2].id} <= _stored_ids(), 60, what="replayed stored")
     with session_scope() as session:
@@ -116,7 +104,7 @@ def test_poison_that_kills_its_worker_and_one_that_fails(broker: Broker) -> None
         statuses = set(session.scalars(select(IngestRecord.status)))
         assert statuses == {"stored"}
     assert {d.status for d in _letters()} == {"replayed"}
-    trace = json.loads(_cli(b, "trace", arts[1].id, "--json").stdout)
+    trace = json.loads(b.newswire("trace", arts[1].id, "--json").stdout)
     events = [e["event"] for e in trace["events"]]
     milestones = [e for e in events if e in ("received", "dead_lettered", "replayed", "stored")]
     assert milestones == ["received", "dead_lettered", "replayed", "stored"]

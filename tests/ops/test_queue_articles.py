@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from typing import Any
 
 import pytest
 
 from services.ops import queues as q
 from shared import dispatch, queues
-from testkit.workers import NEWSWIRE, ROOT, Broker
+from testkit.workers import Broker
 
 
 def _items(n: int, tag: str) -> dict[str, Any]:
@@ -43,27 +42,11 @@ def test_ingest_queue_articles_counted_from_headers_and_bodies(broker: Broker) -
     assert snap["ingest"].articles_estimated is False
     assert snap["enrich"].articles_waiting == 0
 
-    out = subprocess.run(
-        [NEWSWIRE, "queues", "--json", "--no-consumers"],
-        cwd=ROOT,
-        env=broker.child_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    out = broker.newswire("queues", "--json", "--no-consumers")
     cli = {row["name"]: row for row in json.loads(out.stdout)["queues"]}
     assert cli["ingest"]["articles_waiting"] == 12
     assert cli["ingest"]["articles_pending"] == 12
-    table = subprocess.run(
-        [NEWSWIRE, "queues", "--no-consumers"],
-        cwd=ROOT,
-        env=broker.child_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    table = broker.newswire("queues", "--no-consumers").stdout
     ingest_row = next(line for line in table.splitlines() if "│ ingest" in line)
     assert "12" in ingest_row
 

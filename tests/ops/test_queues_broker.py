@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from typing import Any
 
@@ -15,21 +14,13 @@ from sqlalchemy import func, select
 from services.ops.queues import PUBLISHED_HEADER, snapshot
 from shared.db import session_scope
 from shared.models import IngestRecord
-from testkit.workers import NEWSWIRE, ROOT, Broker, Worker, wait_for
+from testkit.workers import Broker, Worker, wait_for
 
 N = 6  # articles; NEWSWIRE_BATCH_SIZE=2 -> 3 messages per hop
 
 
 def _cli_queues(b: Broker) -> dict[str, Any]:
-    out = subprocess.run(
-        [NEWSWIRE, "queues", "--json"],
-        cwd=ROOT,
-        env=b.child_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    out = b.newswire("queues", "--json")
     return {q["name"]: q for q in json.loads(out.stdout)["queues"]}
 
 
@@ -69,14 +60,7 @@ def test_queue_figures_match_redis_as_workers_start(broker: Broker) -> None:
             for i in range(N)
         )
     )
-    subprocess.run(
-        [NEWSWIRE, "ingest", str(src)],
-        cwd=ROOT,
-        env=b.child_env(),
-        check=True,
-        timeout=120,
-        capture_output=True,
-    )
+    b.newswire("ingest", str(src))
 
     # No worker at all: everything waits in `ingest`, exactly what Redis holds.
     first = snapshot(with_consumers=True, consumer_timeout=0.5).by_name()
