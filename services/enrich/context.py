@@ -12,6 +12,8 @@ Pure functions over the article's tokens; the tagger applies their decisions to 
 * :func:`sports_story` / :func:`team_context` -- in a sports story a place name that is
   followed by a score, joined to another by "v", or the subject/object of a sporting verb is a
   team (an organization), not the place.
+* :func:`table_sides` -- the sides of result lines, league tables, standings, fixtures and
+  schedules ("Tranmere 2 Stoke 1", "BALTIMORE 70 63 .526 4", "East Fife v Clydebank").
 """
 
 from __future__ import annotations
@@ -324,6 +326,72 @@ def team_context(words: list[str], start: int, end: int) -> bool:
     if prev.lower() in ("v", "vs", "vs.", "versus", "beat", "beats", "defeated", "against"):
         return True
     return False
+
+
+_SMALL_NUMBER = re.compile(r"^(\d{1,3}|\.\d{3}|\d/\d|-)$")  # table cells: 12, .526, 1/2, -
+_FIXTURE = frozenset(("v", "vs", "vs.", "V"))
+_RUN_INNER = frozenset(("'s", "’s", "of", "de", "and", "&"))
+
+
+def _side_run(words: list[str], start: int, end: int) -> int:
+    """End of the capitalized name run starting at ``start`` (at most 4 words), or ``start``."""
+    k = start
+    while k < end and k - start < 4:
+        w = words[k]
+        if w[:1].isupper() and any(ch.isalpha() for ch in w):
+            k += 1
+        elif w in _RUN_INNER and k > start and k + 1 < end and words[k + 1][:1].isupper():
+            k += 1
+        else:
+            break
+    return k
+
+
+def _side_run_back(words: list[str], start: int, end: int) -> int:
+    """Start of the capitalized name run ending at ``end`` (at most 4 words), or ``end``."""
+    k = end
+    while k > start and end - k < 4 and words[k - 1][:1].isupper():
+        k -= 1
+    return k
+
+
+def table_sides(
+    words: list[str], lines: list[tuple[int, int]], sporty: bool
+) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of the sides named in the tables and result lines of sports copy:
+    "Tranmere 2 Stoke 1" (a result), "Clydebank 2 1 0 1 1 3 3" and "BALTIMORE 70 63 .526 4"
+    (a league table or standings row: a name, then three or more small numbers and nothing
+    else), "East Fife v Clydebank" (a fixture), and, in a sports story, "KANSAS CITY AT
+    DETROIT" (a schedule line)."""
+    out: list[tuple[int, int, str]] = []
+    for a, b in lines:
+        e1 = _side_run(words, a, b)
+        if e1 > a:
+            rest = words[e1:b]
+            if (
+                len(rest) >= 3
+                and all(_SMALL_NUMBER.match(w) for w in rest)
+                and any(w.isdigit() for w in rest)
+            ):
+                out.append((a, e1, "table"))
+                continue
+            if len(rest) >= 3 and rest[0].isdigit() and len(rest[0]) <= 3:
+                e2 = _side_run(words, e1 + 1, b)
+                if e2 > e1 + 1 and e2 == b - 1 and words[e2].isdigit() and len(words[e2]) <= 3:
+                    out.extend(((a, e1, "result"), (e1 + 1, e2, "result")))
+                    continue
+            if sporty and rest and rest[0].lower() == "at":
+                e2 = _side_run(words, e1 + 1, b)
+                if e2 == b and e2 > e1 + 1:
+                    out.extend(((a, e1, "schedule"), (e1 + 1, e2, "schedule")))
+                    continue
+        for k in range(a + 1, b - 1):
+            if words[k] in _FIXTURE:
+                s1 = _side_run_back(words, a, k)
+                e2 = _side_run(words, k + 1, b)
+                if s1 < k and e2 > k + 1:
+                    out.extend(((s1, k, "fixture"), (k + 1, e2, "fixture")))
+    return out
 
 
 MONTHS = frozenset(

@@ -26,7 +26,9 @@ from urllib.parse import urlparse
 
 from services.enrich import i18n
 from services.enrich.context import (
+    LOC_HEADS,
     NOT_NAMES,
+    ORG_HEADS,
     ArticleWords,
     choose_sense,
     given_names,
@@ -37,6 +39,7 @@ from services.enrich.context import (
     place_context,
     shape_label,
     sports_story,
+    table_sides,
     team_context,
     text_country,
     us_institution,
@@ -394,8 +397,10 @@ class Tagger:
         mentions = _consistency(mentions, words)
         ctx = ArticleWords(words)
         self._place_not_person(mentions, words)
-        if sports_story(words):
-            mentions = self._teams(mentions, words)
+        sporty = sports_story(words)
+        mentions, sides = self._table_teams(mentions, words, _lines(doc), sporty)
+        if sporty:
+            mentions = self._teams(mentions, words, sides)
         home = self.source_country(art) or text_country(words)
         mentions = self._senses(mentions, words, ctx, home)
         self._local_places(mentions, words, home)
@@ -510,9 +515,61 @@ class Tagger:
             and words[m.start] not in ("New", "San", "Los", "Las", "St", "Saint", "Santa")
         )
 
-    def _teams(self, mentions: list[_Mention], words: list[str]) -> list[_Mention]:
+    def _table_teams(
+        self, mentions: list[_Mention], words: list[str], lines, sporty: bool
+    ) -> tuple[list[_Mention], set[str]]:
+        """Sides in result lines, league tables, fixtures and schedules (``table_sides``) are
+        teams (ORG), found or not by the model, unless they are countries (national sides),
+        demonyms or the model's multi-word persons (a golf leaderboard)."""
+        sides: set[str] = set()
+        spans = []
+        for s, e, kind in table_sides(words, lines, sporty):
+            name = " ".join(words[s:e])
+            eid = self.gz.phrases.get(tuple(words[s:e]))
+            if eid is not None and self.gz.entries[eid].kind in ("country", "demonym", "region"):
+                continue
+            cands = self.gz.lookup(name.lower())
+            if cands and cands[0].kind in ("country", "curated"):
+                continue  # national sides stay the country ("England 2 Scotland 1")
+            if kind == "table" and e - s >= 2 and not self._club_shape(mentions, words, s, e):
+                continue  # "Tiger Woods 66 70 136": a leaderboard, not a league table
+            if words[s].lower() in MONTHS_AND_DAYS or words[s].lower() in FUNCTION_WORDS:
+                continue
+            spans.append((s, e))
+            sides.add(name)
+        if not spans:
+            return mentions, sides
+        taken = {k for s, e in spans for k in range(s, e)}
+        keep = [m for m in mentions if not any(k in taken for k in range(m.start, m.end))]
+        keep.extend(_Mention(s, e, "ORG", "model", None, tag="team") for s, e in spans)
+        for m in keep:  # the same names elsewhere in the story, datelines excepted
+            if (
+                m.tag != "team"
+                and m.label in PLACE_LABELS | {"ORG", "PERSON"}
+                and " ".join(words[m.start : m.end]) in sides
+                and not is_dateline(words, m.start, m.end)
+            ):
+                m.label, m.entry, m.tag, m.source = "ORG", None, "team", "model"
+        return sorted(keep, key=lambda m: m.start), sides
+
+    def _club_shape(self, mentions: list[_Mention], words: list[str], s: int, e: int) -> bool:
+        """A name of several words in a table row reads as a club: the model calls it an
+        organization, it ends in a club or place head word ("Elgin City", "Ross County"), or it
+        starts with a known place ("Bristol Rovers"); never a person's name."""
+        toks = words[s:e]
+        if person_shape(toks) or any(
+            m.label == "PERSON" and m.start < e and s < m.end for m in mentions
+        ):
+            return False
+        if any(m.label == "ORG" and m.start == s and m.end == e for m in mentions):
+            return True
+        if toks[-1] in ORG_HEADS or toks[-1] in LOC_HEADS:
+            return True
+        return bool(self.gz.lookup(toks[0].lower()))
+
+    def _teams(self, mentions: list[_Mention], words: list[str], sides: set[str]) -> list[_Mention]:
         """Sports story: place names used as sides are teams (ORG), found or not by the model."""
-        teams: set[str] = set()
+        teams: set[str] = set(sides)
         covered = bytearray(len(words))
         for m in mentions:
             for k in range(m.start, m.end):
@@ -1045,6 +1102,26 @@ class Tagger:
                         cands.append(c)
         cands.sort(key=lambda c: -c.score)
         return cands
+
+
+def _lines(doc) -> list[tuple[int, int]]:
+    """Token ranges of the text's lines (line breaks in whitespace tokens or after a token)."""
+    out = []
+    start = None
+    for tok in doc:
+        if tok.is_space:
+            if start is not None:
+                out.append((start, tok.i))
+            start = None
+            continue
+        if start is None:
+            start = tok.i
+        if "\n" in tok.whitespace_:
+            out.append((start, tok.i + 1))
+            start = None
+    if start is not None:
+        out.append((start, len(doc)))
+    return out
 
 
 def _drop_non_names(mentions: list[_Mention], words: list[str]) -> list[_Mention]:

@@ -1,0 +1,54 @@
+"""Organizations: sides in the tables and result lines of sports copy. Stories written for these
+tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.enrich.helpers import by_canonical
+
+RESULTS = (
+    "SOCCER - SCOTTISH LEAGUE RESULTS\n\n"
+    "Results of Scottish league matches on Saturday:\n\n"
+    "Arbroath 2 Forfar 1\n\n"
+    "Queen's Park 0 Elgin City 3\n\n"
+    "Postponed: Peterhead v Montrose, Brechin v Stranraer\n\n"
+    "Standings (tabulate under played, won, drawn, lost, goals for, against, points):\n\n"
+    "Arbroath 5 4 1 0 11 3 13\n\n"
+    "Elgin City 5 3 1 1 9 6 10\n"
+)
+STANDINGS = (
+    "BASEBALL - MAJOR LEAGUE STANDINGS AFTER SUNDAY'S GAMES\n\n"
+    "DENVER 71 60 .542 -\n\n"
+    "PORTLAND 66 65 .504 5\n\n"
+    "SACRAMENTO 60 70 .462 10 1/2\n\n"
+    "MONDAY'S SCHEDULE\n\n"
+    "PORTLAND AT SACRAMENTO\n\n"
+    "DENVER AT RENO\n"
+)
+
+
+@pytest.mark.parametrize(
+    "side", ["Arbroath", "Forfar", "Queen's Park", "Elgin City", "Peterhead", "Montrose", "Brechin"]
+)
+def test_sides_in_result_lines_tables_and_fixtures_are_teams(tag, side):
+    ents = {e["text"]: e for e in tag(RESULTS)["entities"]}
+    assert ents[side]["label"] == "ORG", ents.get(side)
+    assert ents[side]["kind"] == "team"
+
+
+@pytest.mark.parametrize("side", ["DENVER", "PORTLAND", "SACRAMENTO", "RENO"])
+def test_standings_rows_and_schedule_lines_are_teams(tag, side):
+    ents = {e["text"]: e for e in tag(STANDINGS)["entities"]}
+    assert ents[side]["label"] == "ORG" and ents[side]["kind"] == "team", ents.get(side)
+
+
+def test_national_sides_golfers_and_datelines_are_not_teams(tag):
+    r = tag("England 2 Scotland 1\n\nWales 0 Ireland 0\n")
+    assert {e["label"] for e in r["entities"]} == {"GPE"}, r["entities"]
+    golf = by_canonical(
+        tag("Leading scores after the second round of the Masters:\n\nTiger Woods 66 70 136\n")
+    )
+    assert golf.get("Tiger Woods", {}).get("label") in (None, "PERSON"), golf
+    r = tag("DENVER 1996-08-30\n\nDenver police said two men were arrested on Friday.")
+    assert all(e["label"] == "GPE" for e in r["entities"] if e["text"].lower() == "denver")
