@@ -20,7 +20,9 @@ TASK_MODULES = [
 ]
 
 
-def celery_config(settings: Settings) -> dict[str, Any]:
+def celery_config(
+    settings: Settings, beat_schedule: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
     transport = {
         "visibility_timeout": settings.visibility_timeout,
         "socket_keepalive": True,
@@ -77,35 +79,19 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "timezone": "UTC",
         # beat wakes at least this often, so its heartbeat (shared.beat) stays fresh
         "beat_max_loop_interval": 30,
-        "beat_schedule": {
-            "reconcile": {
-                "task": queues.RECONCILE,
-                "schedule": float(settings.reconcile_interval),
-                "options": {"queue": queues.STORE, "expires": settings.reconcile_interval},
-            },
-            "index-search": {
-                "task": queues.INDEX_SEARCH,
-                "schedule": float(settings.search_index_interval),
-                "options": {"queue": queues.STORE, "expires": settings.search_index_interval},
-            },
-            "cluster-stories": {
-                "task": queues.CLUSTER_STORIES,
-                "schedule": float(settings.search_index_interval),
-                "options": {"queue": queues.STORE, "expires": settings.search_index_interval},
-            },
-            "poll-feeds": {
-                "task": queues.POLL_FEEDS,
-                "schedule": float(settings.feed_poll_interval),
-                "options": {"queue": queues.INGEST, "expires": settings.feed_poll_interval},
-            },
-        },
+        # Each service declares its entries next to its tasks; the scheduler's entry point
+        # (services/entrypoints/beat.py) assembles them and passes them here.
+        "beat_schedule": dict(beat_schedule or {}),
     }
 
 
-def create_app(settings: Settings | None = None) -> Celery:
+def create_app(
+    settings: Settings | None = None, *, beat_schedule: dict[str, dict[str, Any]] | None = None
+) -> Celery:
+    """A Celery app from ``settings``; ``beat_schedule``: the periodic tasks (the scheduler's)."""
     settings = settings or get_settings()
     app = Celery("newswire", include=TASK_MODULES)
-    app.conf.update(celery_config(settings))
+    app.conf.update(celery_config(settings, beat_schedule))
     return app
 
 

@@ -103,6 +103,34 @@ class FaultHooks(BaseSettings):
         return None if v == "" else v
 
 
+class FlowerSettings(BaseSettings):
+    """Flower's basic auth (``NEWSWIRE_FLOWER_USER``, ``NEWSWIRE_FLOWER_PASSWORD``); the
+    password is checked with every other secret (:meth:`Settings._refuse_default_secrets`)."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSWIRE_FLOWER_", env_file=None, extra="ignore")
+
+    user: str | None = Field(None, description="Flower basic-auth user (required)")
+    password: str | None = Field(None, description="Flower basic-auth password")
+
+
+class ScheduleSettings(BaseSettings):
+    """How often beat sends each periodic task (``NEWSWIRE_<FIELD>``, seconds). Each service
+    declares its entries next to its tasks (``beat_schedule(settings)`` in its tasks.py)."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSWIRE_", env_file=None, extra="ignore")
+
+    reconcile_interval: int = Field(60, ge=1, description="seconds between reconciler runs")
+    feed_poll_interval: int = Field(
+        30, ge=1, description="seconds between checks for feeds that are due (beat)"
+    )
+    search_index_interval: int = Field(
+        30,
+        ge=1,
+        description="seconds between sweeps that build missing search documents (and cluster "
+        "stories)",
+    )
+
+
 def fault_hooks() -> FaultHooks:
     """The fault hooks as the environment says now (not cached)."""
     return FaultHooks()
@@ -143,29 +171,37 @@ class Settings(BaseSettings):
     source_country: str | None = Field(None, description="ISO 3166-1 alpha-2 prior for tagging")
     max_body_chars: int = Field(1_000_000, ge=1000, description="longer bodies are truncated")
     max_file_bytes: int = Field(50_000_000, ge=1000, description="bigger input files are refused")
+    furniture_file: str | None = Field(
+        None, description="page furniture list (default: services/ingest/data/furniture.txt)"
+    )
+    ingest_keep_short: bool = Field(
+        False, description="keep pages with too little main text (`newswire ingest --keep-short`)"
+    )
+
+    # Enrich.
+    cache_dir: str | None = Field(
+        None, description="where the tagger's city table is built (default: XDG cache, ~/.cache)"
+    )
 
     # Operators.
     reconcile_after: int = Field(600, ge=1, description="seconds before received is re-sent")
-    reconcile_interval: int = Field(60, ge=1, description="seconds between reconciler runs")
-    feed_poll_interval: int = Field(
-        30, ge=1, description="seconds between checks for feeds that are due (beat)"
-    )
     reconcile_batch: int = Field(5000, ge=1, description="most articles re-sent per run")
-    search_index_interval: int = Field(
-        30, ge=1, description="seconds between sweeps that build missing search documents"
-    )
     queue_high_water: int = Field(
         2000, ge=1, description="messages waiting in enrich/store above which ingest pauses"
     )
     queue_low_water: int = Field(500, ge=0, description="messages under which ingest resumes")
     metrics_window: int = Field(300, ge=10, description="seconds of history for rates and lag")
-    flower_user: str | None = Field(None, description="Flower basic-auth user (required)")
-    flower_password: str | None = Field(None, description="Flower basic-auth password")
+    console_cache_s: float = Field(
+        10.0, ge=0, description="seconds the console's sources and news are cached (0: off)"
+    )
 
     # Nested groups, each with its own prefix (NEWSWIRE_FETCH_*, NEWSWIRE_NEAR_DUP_*,
-    # NEWSWIRE_FAULT_* / NEWSWIRE_TEST_POISON_*): one place for every knob.
+    # NEWSWIRE_FLOWER_*, the beat intervals, NEWSWIRE_FAULT_* / NEWSWIRE_TEST_POISON_*):
+    # one place for every knob.
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
+    flower: FlowerSettings = Field(default_factory=FlowerSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     faults: FaultHooks = Field(default_factory=FaultHooks)
 
     # HTTP API.
@@ -180,10 +216,24 @@ class Settings(BaseSettings):
             raise ValueError("NEWSWIRE_LOG_FORMAT must be 'console' or 'json'")
         return v
 
-    @field_validator("broker_url", "api_token", "api_read_token", "source_country", mode="before")
+    @field_validator(
+        "broker_url",
+        "api_token",
+        "api_read_token",
+        "source_country",
+        "furniture_file",
+        "cache_dir",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, v: object) -> object:
         return None if v == "" else v
+
+    @field_validator("ingest_keep_short", mode="before")
+    @classmethod
+    def _on_words(cls, v: object) -> bool:
+        """1 / true / yes / on (any case) is on; anything else, unset included, is off."""
+        return str(v).strip().lower() in {"1", "true", "yes", "on"}
 
     @field_validator("database_url")
     @classmethod
@@ -209,14 +259,18 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
         if self.env == "production":
-            for name in ("api_token", "api_read_token", "flower_password"):
-                value = getattr(self, name)
+            secrets = {
+                "api_token": self.api_token,
+                "api_read_token": self.api_read_token,
+                "flower_password": self.flower.password,
+            }
+            for name, value in secrets.items():
                 if (name == "api_token" or value is not None) and _placeholder(value):
                     raise ValueError(
                         f"NEWSWIRE_{name.upper()} is missing or a placeholder: set it to a real "
                         "secret (e.g. `openssl rand -hex 32`) in .env or the environment"
                     )
-            if self.flower_password is not None and len(self.flower_password) < 12:
+            if self.flower.password is not None and len(self.flower.password) < 12:
                 raise ValueError(
                     "NEWSWIRE_FLOWER_PASSWORD must be a real secret (12+ characters) in "
                     "production: Flower can revoke tasks and shut workers down"

@@ -263,7 +263,7 @@ class Cluster:
         argv = [
             str(BIN / "celery"),
             "-A",
-            "shared.celery_app:app",
+            "services.entrypoints.beat:app",
             "beat",
             "--schedule",
             str(schedule),

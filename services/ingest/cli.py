@@ -30,7 +30,7 @@ from shared.db import session_scope
 from shared.migrate import ensure_schema
 from shared.models import DEAD, STORED, IngestRecord
 from shared.schemas import RawItem
-from shared.settings import get_settings
+from shared.settings import get_settings, reset_settings
 
 
 @click.group("feeds")
@@ -353,7 +353,8 @@ def ingest(
 ) -> None:
     settings = get_settings()
     if keep_short:
-        os.environ["NEWSWIRE_INGEST_KEEP_SHORT"] = "1"
+        os.environ["NEWSWIRE_INGEST_KEEP_SHORT"] = "1"  # this process and its children
+        reset_settings()
     show = (sys.stderr.isatty() if progress is None else progress) and not quiet
     meter = Meter(show)
     counts: Counter[str] = Counter()

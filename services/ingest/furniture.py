@@ -7,10 +7,11 @@ punctuation and case-folded, it equals an entry, or matches one of the ``re:`` l
 
 from __future__ import annotations
 
-import os
 import re
 from functools import lru_cache
 from pathlib import Path
+
+from shared.settings import get_settings
 
 DEFAULT_FILE = Path(__file__).parent / "data" / "furniture.txt"
 _EDGE = re.compile(r"^[\W_]+|[\W_]+$")
@@ -37,7 +38,7 @@ def _key(line: str) -> str:
 
 
 def furniture_file() -> str:
-    return os.environ.get("NEWSWIRE_FURNITURE_FILE") or str(DEFAULT_FILE)
+    return get_settings().furniture_file or str(DEFAULT_FILE)
 
 
 def is_furniture(line: str) -> bool:

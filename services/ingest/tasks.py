@@ -11,6 +11,7 @@ from shared.backpressure import over_high_water
 from shared.celery_app import app
 from shared.logging import get_logger
 from shared.schemas import IngestRequest, SchemaError, parse
+from shared.settings import Settings
 from shared.tasks import PipelineTask
 
 log = get_logger(__name__)
@@ -31,7 +32,8 @@ def ingest_items(self: PipelineTask, message: dict[str, Any]) -> dict[str, int]:
 
 @app.task(name=queues.POLL_FEEDS, base=PipelineTask, bind=True)
 def poll_feeds(self: PipelineTask, message: dict[str, Any] | None = None) -> int:
-    """Beat, every 30 s: claim the feeds that are due and poll each (one task per feed).
+    """Beat, every NEWSWIRE_FEED_POLL_INTERVAL (30 s): claim the feeds that are due and
+    poll each (one task per feed).
 
     Backpressure: while `enrich` or `store` is over the high-water mark, no feed is
     claimed this round (they stay due and are polled once the queues drain).
@@ -54,3 +56,15 @@ def poll_feed(self: PipelineTask, message: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(feed_id, int):
         raise SchemaError(f"poll_feed needs an integer feed_id, got {message!r}")
     return feeds.poll_feed(feed_id).as_dict()
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Ingest's periodic tasks (assembled by the scheduler, services/entrypoints/beat.py)."""
+    every = settings.schedule.feed_poll_interval
+    return {
+        "poll-feeds": {
+            "task": queues.POLL_FEEDS,
+            "schedule": float(every),
+            "options": {"queue": queues.INGEST, "expires": every},
+        },
+    }

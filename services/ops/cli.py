@@ -646,7 +646,7 @@ def flower(port: int, address: str) -> None:
     settings = get_settings()
     if not settings.broker_url:
         _fail("NEWSWIRE_BROKER_URL is not set: Flower watches the broker")
-    user, password = settings.flower_user, settings.flower_password
+    user, password = settings.flower.user, settings.flower.password
     if not user or not password:
         _fail(
             "set NEWSWIRE_FLOWER_USER and NEWSWIRE_FLOWER_PASSWORD: Flower never runs without "

@@ -28,7 +28,6 @@ import gzip
 import hashlib
 import hmac
 import json
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -127,7 +126,7 @@ def _sources_now(source: str | None = None) -> list[health.SourceHealth]:
 # computation only on a cold start or after STALE_S without visitors. Every open console
 # refreshes every 15 s and these figures move by the minute. The pipeline section is never
 # cached; GET /sources, the CLI and /metrics always compute afresh.
-CACHE_S = float(os.environ.get("NEWSWIRE_CONSOLE_CACHE_S", "10"))
+CACHE_S = get_settings().console_cache_s
 STALE_S = 300.0
 _cache: dict[Any, tuple[float, Any]] = {}
 _refreshing: set[Any] = set()

@@ -8,9 +8,23 @@ from services.ops import signals  # noqa: F401 - connects the publish/metrics si
 from services.ops.reconcile import reconcile as reconcile_stale
 from shared import queues
 from shared.celery_app import app
+from shared.settings import Settings
 
 
 @app.task(name=queues.RECONCILE, ignore_result=True, acks_late=False)
 def reconcile() -> dict[str, Any]:
     """Re-send articles received but not stored after NEWSWIRE_RECONCILE_AFTER seconds."""
     return reconcile_stale()
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The reconciler, on the store queue (assembled by the scheduler,
+    services/entrypoints/beat.py)."""
+    every = settings.schedule.reconcile_interval
+    return {
+        "reconcile": {
+            "task": queues.RECONCILE,
+            "schedule": float(every),
+            "options": {"queue": queues.STORE, "expires": every},
+        },
+    }

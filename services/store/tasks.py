@@ -25,6 +25,7 @@ from shared.celery_app import app
 from shared.db import session_scope
 from shared.logging import get_logger
 from shared.schemas import EnrichedArticle, EnrichedBatch, parse
+from shared.settings import Settings
 from shared.tasks import PipelineTask
 
 log = get_logger(__name__)
@@ -154,3 +155,18 @@ def cluster_stories_sweep() -> int:
     if done.articles:
         log.info("stories_sweep", clustered=done.articles, created=done.created)
     return done.articles
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The store's periodic sweeps (assembled by the scheduler, services/entrypoints/beat.py):
+    search documents and stories of articles the store step left without them."""
+    every = settings.schedule.search_index_interval
+    options = {"queue": queues.STORE, "expires": every}
+    return {
+        "index-search": {"task": queues.INDEX_SEARCH, "schedule": float(every), "options": options},
+        "cluster-stories": {
+            "task": queues.CLUSTER_STORIES,
+            "schedule": float(every),
+            "options": dict(options),
+        },
+    }

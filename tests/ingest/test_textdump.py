@@ -102,10 +102,10 @@ def test_date_under_the_headline() -> None:
     )
 
 
-def test_furniture_list_is_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_furniture_list_is_data(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     custom = tmp_path / "furniture.txt"
     custom.write_text("# ours\nwerbung\nre:^anzeige\\b.*$\n", encoding="utf-8")
-    monkeypatch.setenv("NEWSWIRE_FURNITURE_FILE", str(custom))
+    env.setenv("NEWSWIRE_FURNITURE_FILE", str(custom))
     item = parse_text_article(
         "Titel\n\nErster Absatz.\n- Werbung -\nAnzeige: Jetzt kaufen\nAdvertisement\n", "de.txt"
     )

@@ -76,7 +76,7 @@ def test_dropped_message_is_stored_by_the_reconciler(broker: Broker) -> None:
         [
             os.path.dirname(os.sys.executable) + "/celery",
             "-A",
-            "shared.celery_app:app",
+            "services.entrypoints.beat:app",
             "beat",
             "--schedule",
             str(b.tmp / "beat-schedule"),

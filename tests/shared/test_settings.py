@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.celery_app import celery_config
-from shared.settings import Settings, SettingsError, fault_hooks, get_settings
+from services.entrypoints.beat import beat_schedule
+from shared.settings import FlowerSettings, Settings, SettingsError, fault_hooks, get_settings
 
 
 def test_nested_groups_read_their_own_prefixes(env: pytest.MonkeyPatch) -> None:
@@ -36,7 +36,7 @@ def test_fault_hooks_are_read_fresh(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_feed_polling_interval_is_a_setting(env: pytest.MonkeyPatch) -> None:
     env.setenv("NEWSWIRE_FEED_POLL_INTERVAL", "120")
-    poll = celery_config(get_settings())["beat_schedule"]["poll-feeds"]
+    poll = beat_schedule(get_settings())["poll-feeds"]
     assert poll["schedule"] == 120.0 and poll["options"]["expires"] == 120
 
 
@@ -47,5 +47,8 @@ def test_short_flower_password_refused_in_production(env: pytest.MonkeyPatch) ->
     with pytest.raises(SettingsError, match="NEWSWIRE_FLOWER_PASSWORD"):
         get_settings()
     env.setenv("NEWSWIRE_FLOWER_PASSWORD", "long-enough-secret")
-    assert get_settings().flower_password == "long-enough-secret"
-    assert Settings(env="development", flower_password="short").flower_password == "short"
+    assert get_settings().flower.password == "long-enough-secret"
+    assert (
+        Settings(env="development", flower=FlowerSettings(password="short")).flower.password
+        == "short"
+    )

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from services.entrypoints.beat import app as beat_app
 from services.store import tasks
 from services.store.queries import ArticleFilters, search_articles
 from services.store.repository import index_search, search_backlog, upsert_batch
@@ -150,7 +151,7 @@ def test_sqlite_searches_the_articles_directly(sqlite_file: str):
 
 def test_the_sweep_is_a_scheduled_store_task():
     assert INDEX_SEARCH in app.tasks
-    schedule = app.conf.beat_schedule["index-search"]
+    schedule = beat_app.conf.beat_schedule["index-search"]
     assert schedule["task"] == INDEX_SEARCH
     assert schedule["options"]["queue"] == "store"
 
