@@ -8,7 +8,9 @@ Every corpus and test helper builds its articles here, from the fields it cares 
 * :func:`entity`, :func:`country`, :func:`region`: one tag of an enriched article, with only
   the fields given (the rest keep the schema's defaults);
 * :func:`tagged`: an ``ArticlePayload`` with an enrichment stamp and no tags;
-* :func:`article_batch`, :func:`enriched_batch`: the message of a hop, as JSON.
+* :func:`article_batch`, :func:`enriched_batch`: the message of a hop, as JSON;
+* :func:`numbered` (article ``n`` of a batch, with a real content hash) and
+  :func:`record_received` (its ingest record, as ingest writes it before queueing).
 
 Defaults shared by every corpus: the URL ``https://news.example.test/<id>`` and the content
 hash ``sha1:<id>`` (pass ``url=None`` or ``content_hash=...`` to differ). ``trace_id``,
@@ -22,6 +24,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from shared.db import session_scope
+from shared.ids import content_hash
+from shared.models import RECEIVED, IngestRecord
 from shared.schemas import (
     ArticleBatch,
     ArticlePayload,
@@ -29,6 +34,7 @@ from shared.schemas import (
     EnrichedBatch,
     Enrichment,
     dump,
+    utcnow,
 )
 
 NEWS_SITE = "https://news.example.test"
@@ -108,3 +114,36 @@ def article_batch(articles: Sequence[ArticlePayload]) -> dict[str, Any]:
 def enriched_batch(articles: Sequence[ArticlePayload]) -> dict[str, Any]:
     """The message enrich sends to store, ``articles`` stamped by :func:`tagged`."""
     return dump(EnrichedBatch(articles=[tagged(a) for a in articles]))
+
+
+def numbered(n: int, body: str | None = None) -> ArticlePayload:
+    """Article number ``n`` (no URL, a content hash of its title and body)."""
+    body = body or f"Article number {n} about the harbour of Rotterdam and its cranes."
+    return payload(
+        f"ops{n:029d}",
+        body,
+        url=None,
+        title=f"Title {n}",
+        content_hash=content_hash(f"Title {n}", body),
+        source="ops-test",
+    )
+
+
+def record_received(articles: Sequence[ArticlePayload]) -> None:
+    """Write 'received' ingest records, as the ingest stage does before queueing."""
+    with session_scope() as session:
+        for a in articles:
+            session.add(
+                IngestRecord(
+                    article_id=a.id,
+                    trace_id=a.trace_id,
+                    status=RECEIVED,
+                    content_hash=a.content_hash,
+                    source=a.source,
+                    payload=dump(a),
+                    received_at=a.ingested_at,
+                    last_sent_at=utcnow(),
+                    sends=1,
+                    attempts=0,
+                )
+            )

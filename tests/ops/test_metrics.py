@@ -12,9 +12,8 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared import dispatch, queues
-from testkit.factories import article_batch
+from testkit.factories import article_batch, numbered, record_received
 from testkit.workers import Broker
-from tests.ops.helpers import article, record
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,8 +36,8 @@ def _scrape() -> tuple[set[str], dict[tuple[str, tuple[tuple[str, str], ...]], f
 
 
 def test_metrics_from_redis_and_database(broker: Broker) -> None:
-    arts = [article(i) for i in range(3)]
-    record(arts)
+    arts = [numbered(i) for i in range(3)]
+    record_received(arts)
     dispatch.send(queues.TAG_ARTICLES, article_batch(arts[:2]))
     dispatch.send(queues.TAG_ARTICLES, article_batch(arts[2:]))
     dispatch.send(queues.STORE_ARTICLES, {"schema_version": 1, "articles": []})

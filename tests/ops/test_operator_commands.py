@@ -22,8 +22,8 @@ from shared.db import session_scope
 from shared.models import DeadLetter, IngestRecord
 from shared.schemas import EnrichedArticle, utcnow
 from testkit import factories
+from testkit.factories import numbered, record_received
 from testkit.workers import Broker
-from tests.ops.helpers import article, record
 
 
 def run(*args: str) -> Result:
@@ -36,7 +36,7 @@ def run_json(*args: str) -> Any:
 
 
 def _tagged(n: int, version: str, published: datetime) -> EnrichedArticle:
-    a = article(n)
+    a = numbered(n)
     a.published_at = published
     return factories.tagged(a, tagger_version=version)
 
@@ -100,8 +100,8 @@ def _stale(ids: list[str], **values: Any) -> None:
 
 
 def test_reconcile_store_queue_guard_no_guard_and_missing_payloads(broker: Broker) -> None:
-    arts = [article(n) for n in range(3)]
-    record(arts)
+    arts = [numbered(n) for n in range(3)]
+    record_received(arts)
     # Articles 0 and 1 were enriched and their message waits in `store`: not lost.
     dispatch.send(queues.STORE_ARTICLES, factories.enriched_batch(arts[:2]))
     assert broker.client.llen(queues.STORE) == 1

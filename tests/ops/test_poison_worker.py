@@ -10,9 +10,8 @@ from services.store.models import Article
 from shared import dispatch, queues
 from shared.db import session_scope
 from shared.models import DeadLetter, IngestRecord
-from testkit.factories import enriched_batch
+from testkit.factories import enriched_batch, numbered, record_received
 from testkit.workers import Broker, Worker, wait_for
-from tests.ops.helpers import article, record
 
 MARK = "KILLS-THE-WORKER"
 
@@ -29,9 +28,9 @@ def _letters() -> list[DeadLetter]:
 
 def test_poison_that_kills_its_worker_and_one_that_fails(broker: Broker) -> None:
     b = broker
-    arts = [article(i) for i in range(6)]
-    arts[1] = article(1, body=f"This one {MARK} every time it is stored.")
-    record(arts)
+    arts = [numbered(i) for i in range(6)]
+    arts[1] = numbered(1, body=f"This one {MARK} every time it is stored.")
+    record_received(arts)
     # One batch of four with the killer, then a batch of two innocents behind it.
     dispatch.send(queues.STORE_ARTICLES, enriched_batch(arts[:4]))
     dispatch.send(queues.STORE_ARTICLES, enriched_batch(arts[4:]))
@@ -70,9 +69,9 @@ def test_poison_that_kills_its_worker_and_one_that_fails(broker: Broker) -> None
     assert "test_poison_exit" in log.read_text()
 
     # An article that fails (raises) in a batch: its batch-mates are stored, it is not.
-    more = [article(i) for i in range(10, 13)]
-    more[2] = article(12, body=f"Another {MARK} story.")
-    record(more)
+    more = [numbered(i) for i in range(10, 13)]
+    more[2] = numbered(12, body=f"Another {MARK} story.")
+    record_received(more)
     dispatch.send(queues.STORE_ARTICLES, enriched_batch(more))
     raising = {**poison, "NEWSWIRE_TEST_POISON_MODE": "raise"}
     with Worker("store", b.child_env(**raising), log) as w:

@@ -12,8 +12,7 @@ from shared.celery_app import app
 from shared.db import session_scope
 from shared.models import DEAD, STORED, DeadLetter, IngestRecord
 from shared.tasks import PipelineTask, halves, split_key
-from testkit.factories import article_batch, enriched_batch
-from tests.ops.helpers import article, record
+from testkit.factories import article_batch, enriched_batch, numbered, record_received
 
 SEEN: list[list[str]] = []
 POISON = "POISON-PILL"
@@ -47,9 +46,9 @@ def test_halves_and_split_key() -> None:
 
 
 def test_poison_article_is_isolated_and_dead_lettered_alone(embedded_pg: str) -> None:
-    arts = [article(i) for i in range(7)]
-    arts[5] = article(5, body=f"Some text with the {POISON} inside.")
-    record(arts)
+    arts = [numbered(i) for i in range(7)]
+    arts[5] = numbered(5, body=f"Some text with the {POISON} inside.")
+    record_received(arts)
     dispatch.send("opstest.tag_articles", article_batch(arts))
 
     letters = _letters()
@@ -70,8 +69,8 @@ def test_poison_article_is_isolated_and_dead_lettered_alone(embedded_pg: str) ->
 
 def test_attempt_counter_dead_letters_article_over_max(embedded_pg: str, env: Any) -> None:
     env.setenv("NEWSWIRE_MAX_ATTEMPTS", "3")
-    arts = [article(i) for i in range(3)]
-    record(arts)
+    arts = [numbered(i) for i in range(3)]
+    record_received(arts)
     with session_scope() as session:
         # As if workers had died on it three times already.
         session.get(IngestRecord, arts[1].id).attempts = 3
@@ -94,9 +93,9 @@ def test_store_poison_then_replay_stores_once(embedded_pg: str, env: Any) -> Non
 
     env.setenv("NEWSWIRE_TEST_POISON_MARKER", POISON)
     env.setenv("NEWSWIRE_TEST_POISON_TASK", queues.STORE_ARTICLES)
-    arts = [article(i) for i in range(4)]
-    arts[2] = article(2, body=f"A story with {POISON} in it.")
-    record(arts)
+    arts = [numbered(i) for i in range(4)]
+    arts[2] = numbered(2, body=f"A story with {POISON} in it.")
+    record_received(arts)
     dispatch.send(queues.STORE_ARTICLES, enriched_batch(arts))
     with session_scope() as session:
         stored = set(session.scalars(select(Article.id)))

@@ -1,6 +1,6 @@
 """Benchmark (prints figures, asserts nothing): cost of the ops machinery.
 
-    .venv/bin/python -m tests.ops.bench_ops
+    .venv/bin/python bench/ops.py
 
 1. PipelineTask guard (attempt counter in, reset out) on store batches of 20:
    guarded ``task.run`` vs the bare task function, side by side, same database.
@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
-import redis
-from sqlalchemy import insert
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shared import queues
-from shared.settings import reset_settings
-from testkit.databases import REDIS_BASE, create_pg_database, drop_pg_database
-from testkit.factories import enriched_batch
-from tests.ops.helpers import article, record
+import redis  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
+
+from shared import queues  # noqa: E402
+from shared.settings import reset_settings  # noqa: E402
+from testkit.databases import REDIS_BASE, create_pg_database, drop_pg_database  # noqa: E402
+from testkit.factories import enriched_batch, numbered, record_received  # noqa: E402
 
 BATCH = 20
 ROUNDS = 15
@@ -62,9 +65,9 @@ def main() -> None:
         n = 0
         for _ in range(ROUNDS):
             for kind in ("guarded", "bare"):
-                arts = [article(n + i) for i in range(BATCH)]
+                arts = [numbered(n + i) for i in range(BATCH)]
                 n += BATCH
-                record(arts)
+                record_received(arts)
                 msg = enriched_batch(arts)
                 t = time.perf_counter()
                 if kind == "guarded":
