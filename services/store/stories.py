@@ -61,6 +61,7 @@ from services.store.models import (
     StoryKey,
     StoryTerm,
 )
+from services.store.repository import _collector_paused
 from shared.db import is_postgres
 from shared.logging import get_logger
 from shared.schemas import EnrichedArticle, utcnow
@@ -211,14 +212,15 @@ class Item:
     title: str
     source: str | None
     dated_at: datetime
-    terms: dict[str, float]  # normalized
-    entities: dict[str, float]  # normalized
+    terms: dict[str, float]  # weights, normalized once weighed by rarity (_weigh)
+    entities: dict[str, float]  # the same
     names: dict[str, tuple[str, str]]  # entity key -> (name, label)
     countries: dict[str, str]  # code -> name
     regions: dict[str, tuple[str, str]]  # code -> (name, scheme)
     keys: list[str] = field(default_factory=list)  # candidate lookup keys
     filter_keys: list[str] = field(default_factory=list)  # stored for the view filters
     title_terms: list[str] = field(default_factory=list)
+    features: list[str] = field(default_factory=list)  # as counted in story_terms
 
 
 def entity_key(name: str) -> str:
@@ -268,14 +270,15 @@ def make_item(
         title=(title or "").strip(),
         source=source,
         dated_at=_aware(dated_at),
-        terms=_normalized(tw),
-        entities=_normalized(ew),
+        terms=tw,
+        entities=ew,
         names=names,
         countries=cmap,
         regions=rmap,
         keys=keys,
         filter_keys=filter_keys,
         title_terms=title_terms,
+        features=list({"w:" + t[:100] for t in tw}.union(ew)),
     )
 
 
@@ -412,7 +415,7 @@ def _load_items_pg(session: Session, ids: list[str]) -> list[Item]:
     with _pg(session).cursor() as cur:
         cur.execute(
             f"SELECT id, title, substr(body, 1, {LEAD_CHARS}), source, dated_at FROM articles "
-            "WHERE id = ANY(%s) AND story_id IS NULL",
+            "WHERE id = ANY(%b::text[]) AND story_id IS NULL",
             (ids,),
         )
         rows = cur.fetchall()
@@ -425,11 +428,11 @@ def _load_items_pg(session: Session, ids: list[str]) -> list[Item]:
         cur.execute(
             "SELECT 'e', ae.article_id, e.name, e.label, ae.count::text, ae.in_title "
             "FROM article_entities ae JOIN entities e ON e.id = ae.entity_id "
-            "WHERE ae.article_id = ANY(%s) "
+            "WHERE ae.article_id = ANY(%b::text[]) "
             "UNION ALL SELECT 'c', article_id, code, name, NULL, NULL FROM article_countries "
-            "WHERE article_id = ANY(%s) "
+            "WHERE article_id = ANY(%b::text[]) "
             "UNION ALL SELECT 'r', article_id, code, name, scheme, NULL FROM article_regions "
-            "WHERE article_id = ANY(%s)",
+            "WHERE article_id = ANY(%b::text[])",
             (found, found, found),
         )
         for kind, aid, a, b, c, d in cur.fetchall():
@@ -542,7 +545,7 @@ def _frequencies(session: Session) -> _Frequencies:
 def _upsert_terms_pg(cur: Any, counts: list[tuple[str, int]]) -> None:
     cur.execute(
         "INSERT INTO story_terms (term, articles) "
-        "SELECT * FROM unnest(%s::text[], %s::int[]) "
+        "SELECT * FROM unnest(%b::text[], %b::int[]) "
         "ON CONFLICT (term) DO UPDATE SET articles = story_terms.articles + EXCLUDED.articles",
         ([t for t, _ in counts], [n for _, n in counts]),
     )
@@ -787,7 +790,7 @@ def _candidates_sql(
 ) -> tuple[str, tuple[Any, ...]]:
     sql = (
         "SELECT k.key, k.story_id, s.first_seen, s.last_seen FROM story_keys k "
-        "JOIN stories s ON s.id = k.story_id WHERE k.key = ANY(%s) "
+        "JOIN stories s ON s.id = k.story_id WHERE k.key = ANY(%b::text[]) "
         "AND s.last_seen >= %s AND s.first_seen <= %s"
     )
     if floor is None:
@@ -817,7 +820,7 @@ def _lock_and_prefetch(
         lock.execute(LOCK_SQL, (ADVISORY_LOCK,))
         todo_cur = conn.cursor()
         todo_cur.execute(
-            "SELECT id FROM articles WHERE id = ANY(%s) AND story_id IS NULL",
+            "SELECT id FROM articles WHERE id = ANY(%b::text[]) AND story_id IS NULL",
             (sorted(i.id for i in items),),
         )
         for group in _date_groups(items):
@@ -831,7 +834,9 @@ def _lock_and_prefetch(
                 )
                 cursors.append(cur)
         if missing:
-            freq.execute("SELECT term, articles FROM story_terms WHERE term = ANY(%s)", (missing,))
+            freq.execute(
+                "SELECT term, articles FROM story_terms WHERE term = ANY(%b::text[])", (missing,)
+            )
     todo = {r[0] for r in todo_cur.fetchall()}
     df = {t: int(n) for t, n in freq.fetchall()} if missing else {}
     freq.close()
@@ -886,18 +891,21 @@ def cluster_articles(
     still need a story and the candidates (pipelined: each statement runs after the
     one before, so the reads see everything committed before the lock was granted);
     the candidate stories and ids for new ones; all the writes (the savepoint travels
-    with the first and the last)."""
-    if not savepoint:
-        return _cluster(session, ids, floor, articles, False)
-    if not is_postgres(session):
-        with session.begin_nested():
+    with the first and the last). The cyclic garbage collector waits meanwhile (the
+    profiles and features are short-lived dicts without cycles; see
+    ``repository._collector_paused``)."""
+    with _collector_paused():
+        if not savepoint:
             return _cluster(session, ids, floor, articles, False)
-    try:
-        return _cluster(session, ids, floor, articles, True)
-    except Exception:
-        with _pg(session).cursor() as cur:
-            cur.execute("ROLLBACK TO SAVEPOINT nw_stories")
-        raise
+        if not is_postgres(session):
+            with session.begin_nested():
+                return _cluster(session, ids, floor, articles, False)
+        try:
+            return _cluster(session, ids, floor, articles, True)
+        except Exception:
+            with _pg(session).cursor() as cur:
+                cur.execute("ROLLBACK TO SAVEPOINT nw_stories")
+            raise
 
 
 def _cluster(
@@ -1002,7 +1010,7 @@ def _unclustered(session: Session, ids: Sequence[str]) -> list[str]:
     if is_postgres(session):
         with _pg(session).cursor() as cur:
             cur.execute(
-                "SELECT id FROM articles WHERE id = ANY(%s) AND story_id IS NULL",
+                "SELECT id FROM articles WHERE id = ANY(%b::text[]) AND story_id IS NULL",
                 (sorted(set(ids)),),
             )
             return [r[0] for r in cur.fetchall()]
@@ -1019,22 +1027,21 @@ def _unclustered(session: Session, ids: Sequence[str]) -> list[str]:
     return out
 
 
-def _features(item: Item) -> set[str]:
-    """The item's features as counted in ``story_terms``."""
-    return {"w:" + t[:100] for t in item.terms} | set(item.entities)
+def _features(item: Item) -> list[str]:
+    """The item's features as counted in ``story_terms`` (each once)."""
+    return item.features
 
 
 def _weigh(items: list[Item], df: dict[str, int]) -> None:
     """Weigh each feature by its inverse document frequency (smoothed: with few
-    articles stored every feature weighs about the same), then normalize again."""
+    articles stored every feature weighs about the same), then normalize. ``df``
+    holds every feature of the items (and "")."""
     n = df.get("", 0) + 10
-
-    def idf(key: str) -> float:
-        return math.log(n / (df.get(key, 0) + 1))
-
+    log = math.log
+    idf = {k: log(n / (c + 1)) for k, c in df.items()}
     for item in items:
-        item.terms = _normalized({k: v * idf("w:" + k[:100]) for k, v in item.terms.items()})
-        item.entities = _normalized({k: v * idf(k) for k, v in item.entities.items()})
+        item.terms = _normalized({k: v * idf["w:" + k[:100]] for k, v in item.terms.items()})
+        item.entities = _normalized({k: v * idf[k] for k, v in item.entities.items()})
 
 
 def _df_counts(assigned: list[tuple[Item, _Open]]) -> list[tuple[str, int]]:
@@ -1067,12 +1074,12 @@ def _load_stories(
         ):
             cur.execute(
                 "SELECT id, title, article_id, first_seen, last_seen, profile FROM stories "
-                "WHERE id = ANY(%s)",
+                "WHERE id = ANY(%b::int[])",
                 (ids,),
             )
             if wanted:
                 freq.execute(
-                    "SELECT term, articles FROM story_terms WHERE term = ANY(%s)", (wanted,)
+                    "SELECT term, articles FROM story_terms WHERE term = ANY(%b::text[])", (wanted,)
                 )
             if reserve:
                 seq.execute(
@@ -1121,8 +1128,8 @@ def _key_rows(
 
 
 _STORY_ROWS = (
-    "unnest(%s::int[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], "
-    "%s::int[], %s::int[], %s::float8[], %s::text[]) AS t(id, title, article_id, "
+    "unnest(%b::int[], %b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[], "
+    "%b::int[], %b::int[], %b::float8[], %b::text[]) AS t(id, title, article_id, "
     "first_seen, last_seen, article_count, source_count, growth, profile)"
 )
 
@@ -1189,14 +1196,14 @@ def _write_pg(
             )
         cur.execute(
             "UPDATE articles a SET story_id = t.sid "
-            "FROM unnest(%s::text[], %s::int[]) AS t(id, sid) "
+            "FROM unnest(%b::text[], %b::int[]) AS t(id, sid) "
             "WHERE a.id = t.id AND a.story_id IS NULL",
             ([i.id for i, _ in assigned], [st.row.id for _, st in assigned]),
         )
         keys = _key_rows(assigned, known)
         cur.execute(
             "INSERT INTO story_keys (key, story_id) "
-            "SELECT * FROM unnest(%s::text[], %s::int[]) ON CONFLICT DO NOTHING",
+            "SELECT * FROM unnest(%b::text[], %b::int[]) ON CONFLICT DO NOTHING",
             ([k for k, _ in keys], [sid for _, sid in keys]),
         )
         if due:

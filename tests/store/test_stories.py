@@ -248,9 +248,7 @@ def test_document_frequencies_counted_in_memory_are_stored_exactly(
 
 
 @BOTH
-def test_a_new_process_weighs_by_the_stored_frequencies(
-    fresh_url: str, corpus: list[StoryArticle]
-):
+def test_a_new_process_weighs_by_the_stored_frequencies(fresh_url: str, corpus: list[StoryArticle]):
     """What one process counted is what the next one reads: a fresh process weighs the
     features by the stored counts, and a rebuild since a date groups the same there as
     in the process that counted every article."""
