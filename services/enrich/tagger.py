@@ -679,10 +679,16 @@ class Tagger:
             sense = choice.sense
             m.label = sense.label
             m.hint = sense.country
-            if sense.kind in ("company", "country"):
-                eid = self.gz.phrases.get((words[m.start],))
-                entry = self.gz.entries[eid] if eid is not None else None
-                m.entry = entry if entry is not None and entry.label == sense.label else None
+            eid = self.gz.phrases.get((words[m.start],))
+            entry = self.gz.entries[eid] if eid is not None else None
+            if (
+                entry is not None
+                and entry.label == sense.label
+                and (sense.kind in ("company", "country") or entry.country == sense.country)
+            ):
+                m.entry = entry  # the gazetteer's entry is this sense ("RBI": the central bank)
+            elif sense.kind in ("company", "country"):
+                m.entry = None
             else:
                 m.entry = None
                 if sense.country is None:

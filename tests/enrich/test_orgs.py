@@ -52,3 +52,16 @@ def test_national_sides_golfers_and_datelines_are_not_teams(tag):
     assert golf.get("Tiger Woods", {}).get("label") in (None, "PERSON"), golf
     r = tag("DENVER 1996-08-30\n\nDenver police said two men were arrested on Friday.")
     assert all(e["label"] == "GPE" for e in r["entities"] if e["text"].lower() == "denver")
+
+
+def test_an_abbreviation_that_is_also_a_sports_statistic(tag):
+    baseball = tag(
+        "Sosa hit a two-run homer in the seventh inning as the Cubs beat the Mets 7-3. Grace had "
+        "three hits and an RBI, and the pitcher struck out nine."
+    )
+    assert "RBI" not in {e["text"] for e in baseball["entities"]}
+    assert "IN" not in {c["code"] for c in baseball["countries"]}
+    bank = by_canonical(
+        tag("The RBI raised its repo rate to curb inflation, the bank's governor said in Mumbai.")
+    )
+    assert bank["Reserve Bank of India"]["country"] == "IN"
