@@ -41,13 +41,22 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from pydantic import BaseModel
+from sqlalchemy import func, select
 
+from services.ops import deadletters
 from services.ops import sources as health
+from services.ops.queues import consumers, redis_client, snapshot
+from services.store import queries
 from services.store.api.auth import require_read
 from services.store.api.schemas import ErrorBody
+from services.store.models import Article, ArticleCountry
 from shared import queues
+from shared.db import is_postgres, session_scope
 from shared.logging import get_logger
+from shared.models import DeadLetter, IngestRecord
 from shared.settings import get_settings
 
 log = get_logger(__name__)
@@ -264,8 +273,6 @@ _env: Any = None
 def templates() -> Any:
     global _env
     if _env is None:
-        from jinja2 import Environment, FileSystemLoader, select_autoescape
-
         _env = Environment(
             loader=FileSystemLoader(str(ASSETS)),
             autoescape=select_autoescape(["html"]),
@@ -294,8 +301,6 @@ def fmt_num(value: Any) -> str:
 
 def sparkline_svg(values: list[float] | None, width: int = 120, height: int = 24) -> str:
     """A small inline SVG polyline (drawn here: one chart per cell, no library needed)."""
-    from markupsafe import Markup
-
     vals = [float(v or 0) for v in (values or [])]
     if len(vals) < 2:
         vals = [vals[0] if vals else 0.0] * 2
@@ -321,8 +326,6 @@ _consumers_lock = threading.Lock()
 
 def cached_consumers(max_age: float = 15.0) -> dict[str, int] | None:
     """Consumers per queue, refreshed in the background (asking workers takes a second)."""
-    from services.ops.queues import consumers
-
     url = get_settings().broker_url
     if not url:
         return None
@@ -375,11 +378,6 @@ def _record_history(client: Any, snap: Any) -> list[dict[str, Any]]:
 
 def minute_series(now: datetime, minutes: int = 60) -> dict[str, dict[str, list[int]]]:
     """Articles done and failed per minute and stage over the last hour (the database)."""
-    from sqlalchemy import func, select
-
-    from shared.db import is_postgres, session_scope
-    from shared.models import DeadLetter, IngestRecord
-
     start = (now - timedelta(minutes=minutes - 1)).replace(second=0, microsecond=0)
 
     def bucket(session: Any, column: Any) -> Any:
@@ -418,8 +416,6 @@ _pipe_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="console-pipel
 
 
 def _open_letters() -> tuple[list[dict[str, Any]], dict[str, int]]:
-    from services.ops import deadletters
-
     letters = deadletters.list_letters(status=deadletters.OPEN, limit=25)
     by_reason = {
         reason: n
@@ -430,8 +426,6 @@ def _open_letters() -> tuple[list[dict[str, Any]], dict[str, int]]:
 
 
 def pipeline_data() -> dict[str, Any]:
-    from services.ops.queues import redis_client, snapshot
-
     settings = get_settings()
     at = datetime.now(UTC)
     # The per-minute series and the dead letters are read side by side with the snapshot.
@@ -527,18 +521,10 @@ def news_query(
 
 
 def _stories_available(session: Any) -> bool:
-    from services.store.models import Article
-
     return hasattr(Article, "story_id")
 
 
 def news_data(nq: NewsQuery, *, with_countries: bool = True) -> dict[str, Any]:
-    from sqlalchemy import func, select
-
-    from services.store import queries
-    from services.store.models import Article, ArticleCountry
-    from shared.db import session_scope
-
     since, until = nq.window(datetime.now(UTC))
     filters = queries.ArticleFilters.build(
         since=since,
@@ -605,6 +591,7 @@ def world_map_svg(countries: list[dict[str, Any]], unit: str) -> bytes:
         if hit is not None:
             _map_cache.move_to_end(key)
             return hit
+    # Deferred on purpose: pygal (~100 ms) only when a map is drawn, not at API start-up.
     from pygal.style import Style
     from pygal_maps_world.maps import World
 
@@ -784,7 +771,6 @@ async def replay(request: Request, letter_id: int) -> Response:
             {"error": "unauthorized", "message": "replaying needs the write token"},
             status_code=401,
         )
-    from services.ops import deadletters
 
     result = await run_in_threadpool(deadletters.replay, deadletters.Selection(ids=(letter_id,)))
     log.info("console_replay", letter_id=letter_id, result=result)

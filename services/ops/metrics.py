@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -21,11 +22,15 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
+from sqlalchemy import case, func, select
 
 from services.ops import queues as q
-from services.ops import signals
+from services.ops import signals, sources
+from services.store.repository import search_backlog
 from shared import queues
+from shared.db import session_scope
 from shared.logging import get_logger
+from shared.models import DUPLICATE, STORED, DeadLetter, IngestRecord
 from shared.settings import get_settings
 
 log = get_logger(__name__)
@@ -153,8 +158,6 @@ class NewswireCollector:
     # -- per-source health ----------------------------------------------------------------
 
     def _sources(self) -> Iterator[Metric]:
-        from services.ops import sources
-
         try:
             found = sources.health()
         except Exception as exc:  # noqa: BLE001 - a scrape must still answer
@@ -165,12 +168,6 @@ class NewswireCollector:
     # -- database -----------------------------------------------------------------------
 
     def _database(self, up: GaugeMetricFamily) -> Iterator[Metric]:
-        from sqlalchemy import case, func, select
-
-        from services.store.repository import search_backlog
-        from shared.db import session_scope
-        from shared.models import DUPLICATE, STORED, DeadLetter, IngestRecord
-
         try:
             with session_scope() as session:
                 by_status = session.execute(
@@ -234,8 +231,6 @@ class NewswireCollector:
         yield created
         age = 0.0
         if oldest_open is not None:
-            from datetime import UTC, datetime
-
             if oldest_open.tzinfo is None:
                 oldest_open = oldest_open.replace(tzinfo=UTC)
             age = (datetime.now(UTC) - oldest_open).total_seconds()

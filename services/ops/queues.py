@@ -22,8 +22,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import redis
+from celery import Celery
+from sqlalchemy import func, select
+
 from shared import queues
+from shared.db import is_postgres, session_scope
 from shared.logging import get_logger
+from shared.models import RECEIVED, STORED, DeadLetter, IngestRecord
 from shared.settings import get_settings
 
 log = get_logger(__name__)
@@ -95,8 +101,6 @@ def redact(url: str | None) -> str | None:
 
 
 def redis_client(url: str | None = None) -> Any:
-    import redis
-
     url = url or get_settings().broker_url
     if not url:
         raise RuntimeError("NEWSWIRE_BROKER_URL is not set")
@@ -261,8 +265,6 @@ def control_app(url: str) -> Any:
     """A light Celery app on ``url`` for remote control (inspect, ping)."""
     app = _control_apps.get(url)
     if app is None:
-        from celery import Celery
-
         app = Celery("newswire-ops", broker=url, set_as_current=False)
         app.conf.update(
             accept_content=["json"],
@@ -293,11 +295,6 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def database_stats(window_s: int, now: datetime | None = None) -> dict[str, Any]:
     """Per-stage articles per minute, dead letters and end-to-end lag over the window."""
-    from sqlalchemy import func, select
-
-    from shared.db import is_postgres, session_scope
-    from shared.models import RECEIVED, STORED, DeadLetter, IngestRecord
-
     now = now or datetime.now(UTC)
     since = now - timedelta(seconds=window_s)
     minutes = window_s / 60

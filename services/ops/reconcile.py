@@ -36,6 +36,8 @@ GUARD_MARGIN = timedelta(seconds=60)
 
 def _queue_horizons() -> dict[str, datetime | None]:
     """Publish time of the oldest message waiting or reserved, per queue (None = empty)."""
+    # Deferred on purpose: the queue inspection (Redis, Celery control; ~0.2 s) is needed
+    # by a reconciler run only; the CLI imports this module at start-up.
     from services.ops.queues import broker_counts, redis_client
 
     settings = get_settings()

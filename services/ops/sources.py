@@ -28,7 +28,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import Date, case, cast, func, select, text
 from sqlalchemy.orm import Session
 
-from shared.db import is_postgres
+from services.store.models import Article
+from shared.db import is_postgres, session_scope
+from shared.models import Feed, SourceRejection
 
 DAYS = 30
 BASELINE_DAYS = 7
@@ -141,8 +143,6 @@ def _as_date(value: Any) -> date:
 
 def _last_articles(session: Session, source: str | None) -> list[tuple[str | None, Any]]:
     """Each source's last article ever (PostgreSQL: a loose index scan, one probe per source)."""
-    from services.store.models import Article
-
     if source is not None:
         last = session.scalar(select(func.max(Article.ingested_at)).where(Article.source == source))
         return [(source, last)] if last is not None else []
@@ -181,8 +181,6 @@ def _quality_rows(
     (a LATERAL probe of the (source, ingested_at) index), so the cost does not grow with
     the volume; SQLite (embedded, small): over all of them.
     """
-    from services.store.models import Article
-
     base_from = recent_from - timedelta(days=BASELINE_DAYS)
     if not is_postgres(session):
         only_source = [Article.source == source] if source is not None else []
@@ -241,9 +239,6 @@ def collect(
     session: Session, now: datetime | None = None, source: str | None = None
 ) -> list[SourceHealth]:
     """Health of every source (or one), worst first."""
-    from services.store.models import Article
-    from shared.models import Feed, SourceRejection
-
     now = now or datetime.now(UTC)
     if source is not None and source.isdigit():  # a feed id: that feed's source
         feed = session.get(Feed, int(source))
@@ -392,8 +387,6 @@ def fmt_duration(seconds: float) -> str:
 
 def health(source: str | None = None, now: datetime | None = None) -> list[SourceHealth]:
     """:func:`collect` in a session of its own."""
-    from shared.db import session_scope
-
     with session_scope() as session:
         return collect(session, now=now, source=source)
 
@@ -403,6 +396,8 @@ def health(source: str | None = None, now: datetime | None = None) -> list[Sourc
 
 def metric_families(sources: list[SourceHealth]) -> list[Any]:
     """Per-source gauges for ``/metrics`` (the alert rules in deploy/prometheus use them)."""
+    # Deferred on purpose: prometheus_client (~70 ms) for /metrics only; the CLI imports
+    # this module for `newswire sources`.
     from prometheus_client.core import GaugeMetricFamily
 
     last_age = GaugeMetricFamily(

@@ -10,6 +10,20 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from services.store.queries import (
+    ArticleFilters,
+    QueryError,
+    count_articles,
+    iter_articles,
+    list_articles,
+    parse_when,
+)
+from shared.db import get_sessionmaker, session_scope
+from shared.migrate import ensure_schema
+from shared.settings import get_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,8 +76,6 @@ def filter_options(func: F) -> F:
 
 def build_filters(**options: Any) -> Any:
     """ArticleFilters from the options; a bad value exits with a readable message."""
-    from services.store.queries import ArticleFilters, QueryError
-
     keys = (
         "q",
         "entity",
@@ -86,9 +98,6 @@ def build_filters(**options: Any) -> Any:
 
 def progress_bar(quiet: bool) -> Any:
     """A progress bar on stderr, shown only on a terminal and unless --quiet."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     console = Console(stderr=True)
     return Progress(
         "[progress.description]{task.description}",
@@ -102,12 +111,7 @@ def progress_bar(quiet: bool) -> Any:
 
 
 def _prepare_database() -> None:
-    from shared.settings import get_settings
-
-    if get_settings().database_url.startswith("sqlite"):
-        from services.store import migrate
-
-        migrate.upgrade()
+    ensure_schema()  # the embedded SQLite default: created or upgraded on first use
 
 
 def csv_row(article: dict[str, Any], with_body: bool) -> dict[str, Any]:
@@ -167,9 +171,6 @@ def export(
     **options: Any,
 ) -> None:
     """Stream stored articles matching the filters as JSON Lines or CSV."""
-    from services.store.queries import count_articles, iter_articles
-    from shared.db import get_sessionmaker
-
     filters = build_filters(**options)
     _prepare_database()
     stream: IO[str] = (
@@ -222,10 +223,10 @@ def search_index(everything: bool, batch: int, quiet: bool) -> None:
     up on anything left, so this is for operators: after an upgrade that queued
     every article, or to rebuild everything with --all. PostgreSQL only (SQLite
     searches the articles directly)."""
+    # Deferred on purpose: the repository and the store task module (~0.2 s) are for this
+    # command only, not for every `newswire` start-up.
     from services.store.repository import queue_all_for_search, search_backlog
     from services.store.tasks import index_pending
-    from shared.db import session_scope
-    from shared.settings import get_settings
 
     if not get_settings().database_url.startswith("postgresql"):
         click.echo("SQLite searches the articles directly: nothing to index.", err=True)
@@ -273,9 +274,9 @@ def stories(ctx: click.Context, sort: str, limit: int, as_json: bool, **options:
     and sorts of GET /stories)."""
     if ctx.invoked_subcommand is not None:
         return
-    from services.store.queries import QueryError
+    # Deferred on purpose: the story queries and clustering (~0.2 s) are for the stories
+    # commands only.
     from services.store.story_queries import StoryFilters, search_stories, story_dict
-    from shared.db import get_sessionmaker
 
     try:
         filters = StoryFilters.build(**options)
@@ -298,8 +299,7 @@ def stories(ctx: click.Context, sort: str, limit: int, as_json: bool, **options:
 @click.option("--json", "as_json", is_flag=True, help="The story as one JSON object.")
 def stories_show(story_id: int, as_json: bool) -> None:
     """One story with its articles."""
-    from services.store.story_queries import get_story
-    from shared.db import get_sessionmaker
+    from services.store.story_queries import get_story  # deferred: see `stories`
 
     _prepare_database()
     with get_sessionmaker()() as session:
@@ -332,8 +332,7 @@ def stories_rebuild(since: str | None, batch: int, quiet: bool) -> None:
     """Recompute stories (after a tagger or threshold change): the stories reaching
     --since are dissolved and their articles grouped again in date order. Running it
     twice gives the same grouping."""
-    from services.store import stories as clustering
-    from services.store.queries import QueryError, parse_when
+    from services.store import stories as clustering  # deferred: see `stories`
 
     try:
         when = parse_when(since, "since")
@@ -375,10 +374,6 @@ def stories_rebuild(since: str | None, batch: int, quiet: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def articles(limit: int, as_json: bool, **filters: Any) -> None:
     """List stored articles, newest first (the filters of GET /articles)."""
-    from services.store.queries import QueryError, list_articles
-    from shared.db import session_scope
-    from shared.migrate import ensure_schema
-
     ensure_schema()
     try:
         with session_scope() as session:
