@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import threading
 import time
@@ -458,10 +459,12 @@ class _Frequencies:
     counts in one upsert after DF_FLUSH_ARTICLES articles or DF_FLUSH_S seconds. The
     counts weigh features (rare ones tell more); they do not decide where an article
     already is, so redelivery and replay still change nothing, and in one process
-    (rebuild, the sweep, tests) they are exact whatever the timing. Counts not yet
+    (rebuild, the sweep, tests) they are exact whatever the timing. The backlog sweep
+    and rebuild write what their process still holds when they finish; counts not yet
     written when a worker dies are lost: the weights drift by that little."""
 
     def __init__(self) -> None:
+        self.pid = os.getpid()
         self.lock = threading.Lock()
         self.known: dict[str, int] = {}  # stored count when read + this process's since
         self.pending: dict[str, int] = defaultdict(int)  # counted here, not yet written
@@ -537,7 +540,7 @@ def _frequencies(session: Session) -> _Frequencies:
     key = str(session.get_bind().engine.url)
     with _FREQUENCIES_LOCK:
         freq = _FREQUENCIES.get(key)
-        if freq is None:
+        if freq is None or freq.pid != os.getpid():  # a forked child counts afresh
             freq = _FREQUENCIES[key] = _Frequencies()
         return freq
 

@@ -3,6 +3,7 @@ concurrent writers on PostgreSQL, the backlog sweep, rebuild, and the API and CL
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -264,6 +265,34 @@ def test_a_new_process_weighs_by_the_stored_frequencies(fresh_url: str, corpus: 
         known = stories._frequencies(session).known
     assert len(known) > 100
     assert known == {term: stored.get(term, 0) for term in known}
+
+
+@BOTH
+def test_a_forked_worker_writes_only_its_own_counts(
+    fresh_url: str, corpus: list[StoryArticle], monkeypatch: pytest.MonkeyPatch
+):
+    """A worker child forked from a process holding counts not yet written (prefork
+    pool) starts from nothing: otherwise every child would write the parent's counts
+    again."""
+    monkeypatch.setattr(stories, "DF_FLUSH_ARTICLES", 10_000)
+    monkeypatch.setattr(stories, "DF_FLUSH_S", 3600.0)
+    articles = [a.article() for a in corpus[:50]]
+    write(fresh_url, articles[:40], batch=20)
+    assert stored_frequencies(fresh_url) == {}  # the parent's 40 are still in memory
+    pid = os.fork()
+    if pid == 0:  # the child: store ten more, write what it counted, report
+        code = 1
+        try:
+            db.dispose_engine()
+            write(fresh_url, articles[40:], batch=20)
+            with db.session_scope(fresh_url) as session:
+                stories.write_frequencies(session)
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert stored_frequencies(fresh_url) == recounted_frequencies(articles[40:])
 
 
 # ---------------------------------------------------------------- two writers
