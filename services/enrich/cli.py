@@ -21,6 +21,7 @@ def tag(batch_size: int) -> None:
     The enrich step alone: no broker, no database. A line that is not valid gets
     {"id": ..., "error": ...} in its place.
     """
+    # Deferred on purpose: the tagger (spaCy, the gazetteer) is for this command only.
     from services.enrich.tagger import get_tagger
 
     tagger = get_tagger()

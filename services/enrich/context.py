@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from cleanco.clean import prepare_default_terms
+
 from services.enrich.gazetteer import DATA_DIR
 
 NOT_NAMES = frozenset(
@@ -257,8 +259,6 @@ def person_shape(words: list[str]) -> bool:
 @lru_cache(maxsize=1)
 def legal_suffixes() -> frozenset[str]:
     """One-word legal suffixes of company names (cleanco), in the case news writes them."""
-    from cleanco.clean import prepare_default_terms
-
     risky = {"uk", "eu", "at", "as", "ok", "et", "pt", "ca", "ent", "sem", "ses", "sha", "sal"}
     risky |= {"vat", "sia", "ong", "dat", "ans", "etat", "private", "unlimited", "company"}
     risky |= {"da", "dd", "ec", "ee", "eg", "ei", "ep", "ev", "fa", "gp", "ij", "ik", "ky"}

