@@ -50,6 +50,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, func, or_, select, text, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.store.models import (
@@ -63,7 +64,7 @@ from services.store.models import (
     StoryTerm,
 )
 from services.store.repository import _collector_paused
-from shared.db import is_postgres
+from shared.db import is_postgres, session_scope
 from shared.logging import get_logger
 from shared.schemas import EnrichedArticle, utcnow
 
@@ -555,10 +556,8 @@ def _upsert_terms_pg(cur: Any, counts: list[tuple[str, int]]) -> None:
 
 
 def _upsert_terms_orm(session: Session, counts: list[tuple[str, int]]) -> None:
-    from sqlalchemy.dialects.sqlite import insert
-
     for start in range(0, len(counts), 400):
-        stmt = insert(StoryTerm).values(
+        stmt = sqlite_insert(StoryTerm).values(
             [{"term": t, "articles": n} for t, n in counts[start : start + 400]]
         )
         session.execute(
@@ -1248,12 +1247,11 @@ def _write_orm(
         .values(story_id=bindparam("sid")),
         [{"aid": item.id, "sid": st.row.id} for item, st in assigned],
     )
-    from sqlalchemy.dialects.sqlite import insert
 
     keys = _key_rows(assigned, known)
     for start in range(0, len(keys), 400):
         chunk = [{"key": k, "story_id": sid} for k, sid in keys[start : start + 400]]
-        session.execute(insert(StoryKey).values(chunk).on_conflict_do_nothing())
+        session.execute(sqlite_insert(StoryKey).values(chunk).on_conflict_do_nothing())
     if due:
         _upsert_terms_orm(session, due)
 
@@ -1287,10 +1285,6 @@ def cluster_backlog(
 ) -> ClusterResult:
     """Cluster unclustered articles (dated ``since`` or later) oldest first, ``batch`` per
     transaction, until none is left (or ``budget_s`` seconds have passed)."""
-    import time
-
-    from shared.db import session_scope
-
     started = time.monotonic()
     total = ClusterResult()
     while budget_s is None or time.monotonic() - started < budget_s:
@@ -1380,8 +1374,6 @@ def rebuild(
     ``since`` is left as it is and takes no new article), so running it twice gives the
     same grouping (with new ids). ``on_reset(stories, articles)`` is told the size of
     the job before the clustering starts."""
-    from shared.db import session_scope
-
     with session_scope(url) as session:
         dissolved, earliest, kept = reset(session, since)
         todo = backlog(session, earliest)

@@ -35,6 +35,7 @@ from services.store.queries import (
     MAX_PAGE_SIZE,
     QueryError,
     _iso,
+    _plan_for_a_page,
     fts_match,
     parse_when,
 )
@@ -207,8 +208,6 @@ def search_stories(
         stmt = stmt.where(tuple_(column, Story.id) < tuple_(value, story_id))
     stmt = stmt.order_by(column.desc(), Story.id.desc()).limit(limit + 1)
     if is_postgres(session):
-        from services.store.queries import _plan_for_a_page
-
         _plan_for_a_page(session)
     rows = list(session.scalars(stmt))
     page = StoryPage(stories=rows[:limit])
