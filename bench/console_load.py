@@ -20,19 +20,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PG_ADMIN = os.environ.get("NEWSWIRE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("NEWSWIRE_BENCH_REDIS", "redis://127.0.0.1:6379/14")
 TOKEN = "bench-read-token"
 RECORDS_SQL = """
@@ -86,12 +82,6 @@ def load_queues(broker: str, database: str) -> None:
         dispatch.send(queues.TAG_ARTICLES, {"schema_version": 1, "articles": []})
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--articles", type=int, default=100_000)
@@ -109,14 +99,13 @@ def main() -> None:
     import httpx
     import sqlalchemy as sa
 
+    from testkit.api import ApiProcess
+    from testkit.databases import create_pg_database, drop_pg_database
+
     created = None
     url = args.database_url
     if url is None:
-        name = f"nw_bench_console_{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        url = created = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+        url = created = create_pg_database("nw_bench_console")
         os.environ["NEWSWIRE_DATABASE_URL"] = url
         stock_database(url, args.articles)
     with sa.create_engine(url).begin() as conn:
@@ -138,28 +127,10 @@ def main() -> None:
         NEWSWIRE_CONSOLE_CACHE_S=args.cache_s,
     )
     print(f"api process: NEWSWIRE_CONSOLE_CACHE_S={args.cache_s}")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "uvicorn"),
-            "services.entrypoints.api:app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    api = ApiProcess(env)
+    base = api.base
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(base + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        api.wait_ready()
         client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"})
         targets = {
             "GET /console (whole page)": "/console",
@@ -191,17 +162,9 @@ def main() -> None:
         )
         browser_times(base, args.browser_runs)
     finally:
-        proc.terminate()
-        proc.wait(20)
+        api.stop()
         if created and not args.keep:
-            from shared import db
-
-            db.dispose_engine()
-            admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(
-                    sa.text(f'DROP DATABASE IF EXISTS "{created.rsplit("/", 1)[1]}" WITH (FORCE)')
-                )
+            drop_pg_database(created)
         elif created:
             print(f"kept {created}")
 

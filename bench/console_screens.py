@@ -15,27 +15,19 @@ starts the api process and saves screenshots in tests/console/artifacts/:
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-PG_ADMIN = os.environ.get("NEWSWIRE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def main() -> None:
-    import httpx
-    import sqlalchemy as sa
+    from testkit.api import ApiProcess
+    from testkit.databases import create_pg_database, drop_pg_database
 
-    name = f"nw_console_screens_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    url = create_pg_database("nw_console_screens")
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
     env.update(NEWSWIRE_DATABASE_URL=url, NEWSWIRE_LOG_LEVEL="WARNING")
     newswire = str(Path(sys.executable).parent / "newswire")
@@ -47,26 +39,12 @@ def main() -> None:
 
     store_batch([s.article() for s in build_corpus()], url)
     stock(url)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "uvicorn"), "services.entrypoints.api:app",
-         "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT,
-        env=env,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    api = ApiProcess(env)
+    base = api.base
     shots = ROOT / "tests" / "console" / "artifacts"
     shots.mkdir(parents=True, exist_ok=True)
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(base + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        api.wait_ready()
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as pw:
@@ -91,13 +69,8 @@ def main() -> None:
                 print(f"{file}: {query}: countries {counts[:8]}; {n} latest articles listed")
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(20)
-        from shared import db
-
-        db.dispose_engine()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        api.stop()
+        drop_pg_database(url)
 
 
 if __name__ == "__main__":

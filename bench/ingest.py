@@ -28,8 +28,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PG_ADMIN = os.environ.get("NEWSWIRE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_BASE = os.environ.get("NEWSWIRE_TEST_REDIS", "redis://127.0.0.1:6379")
 
 _SYLLABLES = "ka to ri men sa lo ver ban dit cor pel mu nas fe gro lin tar wes qui zo".split()
 
@@ -148,15 +146,9 @@ def main() -> None:
         compare_extraction()
         return
 
-    import sqlalchemy as sa
+    from testkit.databases import REDIS_BASE, create_pg_database, drop_pg_database
 
-    from shared.db import normalize_url
-
-    admin = sa.create_engine(normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
-    dbname = f"nw_bench_ingest_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{dbname}"'))
-    db_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + dbname
+    db_url = create_pg_database("nw_bench_ingest")
     redis_url = f"{REDIS_BASE}/{args.redis_db}"
     os.environ.update(
         NEWSWIRE_DATABASE_URL=db_url,
@@ -230,11 +222,7 @@ def main() -> None:
     finally:
         server.httpd.shutdown()
         r.delete("enrich")  # our messages only: nothing consumes this db
-        from shared.db import dispose_engine
-
-        dispose_engine()
-        with admin.connect() as c:
-            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+        drop_pg_database(db_url)
 
     def med(xs: list[float]) -> str:
         return f"{statistics.median(xs):8.1f}/s  (runs: {', '.join(f'{x:.1f}' for x in xs)})"

@@ -38,9 +38,9 @@ from services.store.repository import upsert_batch  # noqa: E402
 from services.store.tasks import index_pending, store_batch  # noqa: E402
 from shared import db  # noqa: E402
 from shared.schemas import EnrichedArticle  # noqa: E402
+from testkit.databases import create_pg_database, drop_pg_database  # noqa: E402
 from testkit.factories import country, enriched, entity, region  # noqa: E402
 
-PG_ADMIN = os.environ.get("NEWSWIRE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 COUNTRIES = [
@@ -153,20 +153,11 @@ class Generator:
 
 
 def create_database() -> str:
-    name = f"nw_bench_{os.getpid()}_{random.getrandbits(24):06x}"
-    admin = sa.create_engine(db.normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    """An empty database of the bench's own (NEWSWIRE_TEST_PG's server)."""
+    return create_pg_database("nw_bench")
 
 
-def drop_database(url: str) -> None:
-    db.dispose_engine()
-    admin = sa.create_engine(db.normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    admin.dispose()
+drop_database = drop_pg_database
 
 
 def timed_upserts(url: str, batches: list[list[EnrichedArticle]], method: str = "copy") -> float:
@@ -352,20 +343,9 @@ def query_figures(url: str, args: argparse.Namespace) -> None:
         "article-countries"
     )
 
-    from fastapi.testclient import TestClient
-    from sqlalchemy.orm import Session
+    from testkit.api import make_client  # imports the whole API app: only this part needs it
 
-    from services.entrypoints.api import create_app
-    from services.store.api.deps import get_session
-
-    app = create_app()
-
-    def session_for_bench() -> Iterator[Session]:
-        with db.get_sessionmaker(url)() as session:
-            yield session
-
-    app.dependency_overrides[get_session] = session_for_bench
-    client = TestClient(app)
+    client = make_client(url)
     rng = random.Random(7)
     # What users ask for: entities and countries drawn by popularity (Zipf), so
     # some are in a third of the corpus and some in a handful of articles.

@@ -24,16 +24,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from testkit.processes import Proc as ServiceProc
-from testkit.processes import wait_for  # one poll-until helper for e2e and faults
+from testkit.processes import free_port, wait_for  # one poll-until helper for e2e and faults
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # ---------------------------------------------------------------- /proc helpers

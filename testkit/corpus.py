@@ -6,8 +6,12 @@ drawn at random from templates, so no two are near-duplicates of each other.
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 from typing import Any
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 PEOPLE = [
     "Angela Merkel",
@@ -215,3 +219,16 @@ def make_corpus(
 ) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     return [make_article(rng, tag, i, words) for i in range(n)]
+
+
+def sample_titles() -> set[str]:
+    """The title of every article in the bundled ``samples/`` (JSON lines: the ``title``
+    field; text files: the line after the date line)."""
+    titles = set()
+    for path in sorted(SAMPLES.iterdir()):
+        if path.suffix == ".jsonl":
+            titles |= {json.loads(x)["title"] for x in path.read_text().splitlines() if x.strip()}
+        elif path.suffix == ".txt":
+            lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+            titles.add(lines[1])
+    return titles

@@ -14,7 +14,6 @@ import json
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import tarfile
 import threading
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from testkit.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 # The deployment tests' override (fast delivery settings); benches leave it out.
@@ -55,12 +56,6 @@ def compose_command() -> list[str]:
     if shutil.which("docker-compose"):
         return ["docker-compose"]
     raise RuntimeError("neither `docker compose` nor `docker-compose` is installed")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run(cmd: list[str], timeout: float = 600, **kw: Any) -> subprocess.CompletedProcess[str]:

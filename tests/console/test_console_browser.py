@@ -7,7 +7,6 @@ Screenshots are kept in tests/console/artifacts/ (gitignored).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shared import dispatch, queues
 from shared.schemas import EnrichedBatch, dump
+from testkit.processes import free_port
 from testkit.stock import Planted, article, stock
 from testkit.workers import ROOT, Broker, Worker, wait_for
 from tests.console.helpers import ARTIFACTS, CHROMIUM, chromium_missing
@@ -44,12 +44,6 @@ def _need_chromium() -> None:
     if why:
         print(f"\nbrowser tests skipped: {why}", file=sys.stderr)
         pytest.skip(why)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -99,7 +93,7 @@ def console_stack(broker: Broker) -> Iterator[tuple[Api, Broker, Worker, dict[st
     )
     env = broker.child_env(NEWSWIRE_API_READ_TOKEN=READ, NEWSWIRE_API_TOKEN=WRITE)
     worker = Worker("store", env, broker.tmp / "store-worker.log")
-    port = _free_port()
+    port = free_port()
     log = broker.tmp / "api.log"
     out = open(log, "ab")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(

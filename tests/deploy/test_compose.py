@@ -23,10 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from testkit.corpus import make_article, make_corpus
+from testkit.corpus import make_article, make_corpus, sample_titles
 from testkit.stack import (
     APP_SERVICES,
-    ROOT,
     Stack,
     must,
     run,
@@ -40,17 +39,6 @@ FAULT_N = int(os.environ.get("NEWSWIRE_DEPLOY_FAULT_N", "300"))
 DRAIN_TIMEOUT = 420
 POSTGRES_DOWN_SECONDS = 30
 WRITE_ERRORS = r"Read-only file system|Permission denied|unable to open database file"
-
-
-def sample_titles() -> set[str]:
-    titles = set()
-    for path in sorted((ROOT / "samples").iterdir()):
-        if path.suffix == ".jsonl":
-            titles |= {json.loads(x)["title"] for x in path.read_text().splitlines() if x.strip()}
-        elif path.suffix == ".txt":
-            lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
-            titles.add(lines[1])
-    return titles
 
 
 def record(x: dict) -> dict:

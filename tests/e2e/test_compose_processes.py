@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import subprocess
 import sys
 from collections import defaultdict
@@ -24,28 +23,19 @@ import pytest
 import sqlalchemy as sa
 
 from shared.db import normalize_url
-from testkit.processes import ROOT, load_compose, read_env_file, start_service, wait_for
+from testkit.corpus import sample_titles
+from testkit.processes import (
+    ROOT,
+    free_port,
+    load_compose,
+    read_env_file,
+    start_service,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
 APP_SERVICES = ["ingest-worker", "enrich-worker", "store-worker", "scheduler", "api", "flower"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def sample_titles() -> set[str]:
-    titles = set()
-    for path in sorted((ROOT / "samples").iterdir()):
-        if path.suffix == ".jsonl":
-            titles |= {json.loads(x)["title"] for x in path.read_text().splitlines() if x.strip()}
-        elif path.suffix == ".txt":
-            lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
-            titles.add(lines[1])
-    return titles
 
 
 def json_lines(path: Path) -> list[dict]:

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 
 import httpx
 
+from testkit.processes import free_port
 from testkit.workers import NEWSWIRE, ROOT, child_env, wait_for
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_refuses_to_start_without_credentials(redis_url: str) -> None:
     for extra in ({}, {"NEWSWIRE_FLOWER_USER": "ops"}, {"NEWSWIRE_FLOWER_PASSWORD": "x" * 16}):
         out = subprocess.run(
-            [NEWSWIRE, "flower", "--port", str(_free_port())],
+            [NEWSWIRE, "flower", "--port", str(free_port())],
             cwd=ROOT,
             timeout=60,
             env=child_env(NEWSWIRE_BROKER_URL=redis_url, **extra),
@@ -43,7 +37,7 @@ def test_refuses_to_start_without_credentials(redis_url: str) -> None:
 
 
 def test_basic_auth_required(redis_url: str) -> None:
-    port = _free_port()
+    port = free_port()
     env = child_env(
         NEWSWIRE_BROKER_URL=redis_url,
         NEWSWIRE_FLOWER_USER="ops",

@@ -10,9 +10,10 @@ from fastapi.testclient import TestClient
 
 from services.store import migrate
 from shared import db
+from testkit.api import make_client
 from testkit.databases import create_pg_database, drop_pg_database
 from testkit.store_corpus import Spec, build_corpus
-from tests.store.helpers import make_client, write
+from tests.store.helpers import write
 
 
 @pytest.fixture(scope="module")

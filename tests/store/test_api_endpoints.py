@@ -13,8 +13,9 @@ from fastapi.testclient import TestClient
 from shared import db
 from shared.models import DUPLICATE, RECEIVED, IngestRecord
 from shared.schemas import utcnow
+from testkit.api import make_client
 from testkit.store_corpus import NOW, Spec, build_corpus, matches
-from tests.store.helpers import make_client, write
+from tests.store.helpers import write
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from testkit.api import make_client
 from testkit.store_corpus import (
     COUNTRIES,
     KEYWORDS,
@@ -22,7 +23,6 @@ from testkit.store_corpus import (
     Spec,
     expected_ids,
 )
-from tests.store.helpers import make_client
 
 REGION_VALUES = ["145", "middle-east", "Middle East", "western asia", "eu", "South America"]
 WHEN = {

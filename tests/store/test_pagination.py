@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import pytest
 
+from testkit.api import make_client
 from testkit.store_corpus import NOW, Spec
-from tests.store.helpers import make_client, write
+from tests.store.helpers import write
 
 
 def spec(i: int, hours_ago: float, prefix: str = "a") -> Spec:

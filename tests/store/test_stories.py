@@ -19,9 +19,10 @@ from services.store.models import Story
 from services.store.repository import upsert_batch
 from services.store.tasks import store_batch
 from shared import db
+from testkit.api import make_client
 from testkit.databases import create_pg_database, drop_pg_database
 from testkit.story_corpus import StoryArticle, bcubed, build_story_corpus
-from tests.store.helpers import make_client, write
+from tests.store.helpers import write
 
 EVENTS = 40
 
