@@ -4,7 +4,6 @@ served the same way by GET /sources, `newswire sources` and /metrics."""
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -18,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.ingest import health as ingest_health
 from services.ops import sources
 from testkit.stock import stock
-from testkit.workers import NEWSWIRE, ROOT, child_env
+from testkit.workers import child_env, newswire
 
 READ, WRITE = "read-token-for-tests", "write-token-for-tests"
 
@@ -155,28 +154,12 @@ def test_api_cli_and_metrics_agree(stocked: tuple[str, datetime]) -> None:
     missing = client.get("/sources/No%20Such%20Paper", headers=auth)
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
 
-    out = subprocess.run(
-        [NEWSWIRE, "sources", "--json"],
-        cwd=ROOT,
-        env=child_env(NEWSWIRE_DATABASE_URL=url),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    out = newswire("sources", "--json", env=child_env(NEWSWIRE_DATABASE_URL=url))
     cli = {s["id"]: s for s in json.loads(out.stdout)["sources"]}
     api = {s["id"]: s for s in body["sources"]}
     assert {k: v["status"] for k, v in cli.items()} == {k: v["status"] for k, v in api.items()}
     assert cli["Steady Wire"]["per_day"] == api["Steady Wire"]["per_day"]
-    table = subprocess.run(
-        [NEWSWIRE, "sources"],
-        cwd=ROOT,
-        env=child_env(NEWSWIRE_DATABASE_URL=url),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    table = newswire("sources", env=child_env(NEWSWIRE_DATABASE_URL=url)).stdout
     assert table.index("Failing Feed Co") < table.index("Quiet Daily") < table.index("Steady")
 
     metrics = client.get("/metrics").text

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -42,10 +41,3 @@ def corpus_url(
 @pytest.fixture
 def client_for() -> Callable[[str], TestClient]:
     return make_client
-
-
-@pytest.fixture
-def sqlite_file(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    migrate.upgrade(url)
-    return url

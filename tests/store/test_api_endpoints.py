@@ -30,9 +30,9 @@ def _iso(dt: Any) -> str:
 # ---------------------------------------------------------------- detail
 
 
-def test_article_detail_has_tags_provenance_and_duplicates(sqlite_file: str):
+def test_article_detail_has_tags_provenance_and_duplicates(sqlite_url: str):
     spec = build_corpus(n=0)[0]
-    with db.session_scope(sqlite_file) as s:
+    with db.session_scope(sqlite_url) as s:
         s.add(
             IngestRecord(
                 article_id=spec.id,
@@ -56,8 +56,8 @@ def test_article_detail_has_tags_provenance_and_duplicates(sqlite_file: str):
                     received_at=utcnow(),
                 )
             )
-    write(sqlite_file, [spec.article()])
-    client = make_client(sqlite_file)
+    write(sqlite_url, [spec.article()])
+    client = make_client(sqlite_url)
     body = client.get(f"/articles/{spec.id}").json()
     assert body["body"] == spec.body
     assert {(e["canonical"], e["label"], e["count"]) for e in body["entities"]} == set(
@@ -217,10 +217,10 @@ def test_openapi_lists_the_endpoints(client: TestClient):
 # ---------------------------------------------------------------- tokens
 
 
-def test_read_token(env: pytest.MonkeyPatch, sqlite_file: str):
+def test_read_token(env: pytest.MonkeyPatch, sqlite_url: str):
     env.setenv("NEWSWIRE_API_READ_TOKEN", "reader-secret")
     env.setenv("NEWSWIRE_API_TOKEN", "writer-secret")
-    client = make_client(sqlite_file)
+    client = make_client(sqlite_url)
     r = client.get("/articles")
     assert r.status_code == 401
     assert "Bearer" in r.json()["message"]
@@ -235,9 +235,9 @@ def test_read_token(env: pytest.MonkeyPatch, sqlite_file: str):
     assert client.get("/articles/x").status_code == 401
 
 
-def test_reads_are_open_without_a_read_token(env: pytest.MonkeyPatch, sqlite_file: str):
+def test_reads_are_open_without_a_read_token(env: pytest.MonkeyPatch, sqlite_url: str):
     env.setenv("NEWSWIRE_API_TOKEN", "writer-secret")
-    assert make_client(sqlite_file).get("/articles").status_code == 200
+    assert make_client(sqlite_url).get("/articles").status_code == 200
 
 
 def test_write_token(env: pytest.MonkeyPatch):

@@ -19,10 +19,10 @@ from tests.store.helpers import write
 
 
 @pytest.fixture
-def stored(env: pytest.MonkeyPatch, sqlite_file: str):
-    env.setenv("NEWSWIRE_DATABASE_URL", sqlite_file)
+def stored(env: pytest.MonkeyPatch, sqlite_url: str):
+    env.setenv("NEWSWIRE_DATABASE_URL", sqlite_url)
     specs = build_corpus(n=40)
-    write(sqlite_file, [s.article() for s in specs])
+    write(sqlite_url, [s.article() for s in specs])
     return specs
 
 
@@ -89,12 +89,12 @@ def test_export_limit_and_order(stored):
     assert ids == list(reversed(expected_ids(stored, {})))[:5]
 
 
-def test_iter_article_payloads(sqlite_file: str):
+def test_iter_article_payloads(sqlite_url: str):
     specs = build_corpus(n=25)
     arts = [s.article() for s in specs]
     for a in arts[:10]:
         a.enrichment.tagger_version = "2.0"
-    with db.session_scope(sqlite_file) as s:
+    with db.session_scope(sqlite_url) as s:
         s.add(
             IngestRecord(
                 article_id=arts[10].id,
@@ -105,8 +105,8 @@ def test_iter_article_payloads(sqlite_file: str):
                 received_at=utcnow(),
             )
         )
-    write(sqlite_file, arts)
-    with db.session_scope(sqlite_file) as session:
+    write(sqlite_url, arts)
+    with db.session_scope(sqlite_url) as session:
         everything = list(iter_article_payloads(session, batch=4))
         old = list(iter_article_payloads(session, before_version="2.0", batch=7))
         recent = list(iter_article_payloads(session, since=NOW - timedelta(days=3)))

@@ -128,9 +128,9 @@ def test_0004_queues_existing_articles_for_search(fresh_pg_url: str):
     assert specs[0].id in {a.id for a in found.articles}
 
 
-def test_sqlite_has_the_expression_indexes(sqlite_file: str):
+def test_sqlite_has_the_expression_indexes(sqlite_url: str):
     """SQLite cannot reflect expression indexes, so `alembic check` cannot see them there."""
-    with db.get_engine(sqlite_file).connect() as conn:
+    with db.get_engine(sqlite_url).connect() as conn:
         names = set(
             conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'index'")).scalars()
         )

@@ -27,8 +27,8 @@ def spec(i: int, hours_ago: float, prefix: str = "a") -> Spec:
 
 
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
-def test_pages_while_articles_arrive(backend: str, fresh_pg_url: str, sqlite_file: str):
-    url = fresh_pg_url if backend == "postgresql" else sqlite_file
+def test_pages_while_articles_arrive(backend: str, fresh_pg_url: str, sqlite_url: str):
+    url = fresh_pg_url if backend == "postgresql" else sqlite_url
     # 60 articles; 12 share one timestamp (the id breaks the tie).
     initial = [spec(i, 100 + (i if i % 5 else 0)) for i in range(60)]
     write(url, [s.article() for s in initial])
@@ -70,11 +70,11 @@ def test_pages_while_articles_arrive(backend: str, fresh_pg_url: str, sqlite_fil
     assert keys == sorted(keys, reverse=True)
 
 
-def test_offset_style_paging_would_have_repeated(sqlite_file: str):
+def test_offset_style_paging_would_have_repeated(sqlite_url: str):
     """Control: the arrivals above really shift positions (so the test can fail)."""
-    write(sqlite_file, [spec(i, 100 + i).article() for i in range(20)])
-    client = make_client(sqlite_file)
+    write(sqlite_url, [spec(i, 100 + i).article() for i in range(20)])
+    client = make_client(sqlite_url)
     first = [a["id"] for a in client.get("/articles", params={"limit": 5}).json()["articles"]]
-    write(sqlite_file, [spec(1, 1, "new").article()])
+    write(sqlite_url, [spec(1, 1, "new").article()])
     top6 = [a["id"] for a in client.get("/articles", params={"limit": 6}).json()["articles"]]
     assert top6[1:] == first  # offset 5 would now return first[-1] again

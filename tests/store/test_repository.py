@@ -18,8 +18,8 @@ from tests.store.helpers import write
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
-def url(request: pytest.FixtureRequest, fresh_pg_url: str, sqlite_file: str) -> str:
-    return fresh_pg_url if request.param == "postgresql" else sqlite_file
+def url(request: pytest.FixtureRequest, fresh_pg_url: str, sqlite_url: str) -> str:
+    return fresh_pg_url if request.param == "postgresql" else sqlite_url
 
 
 def scalar(url: str, sql: str) -> int:

@@ -141,12 +141,12 @@ def test_sweep_stops_at_its_budget(fresh_pg_url: str):
     assert index_pending(fresh_pg_url, batch=5, budget_s=None) == len(articles)
 
 
-def test_sqlite_searches_the_articles_directly(sqlite_file: str):
-    store_batch([spec("s1", "A zeppelin over the quarry.").article()], sqlite_file)
-    assert backlog(sqlite_file) == 0
-    with db.session_scope(sqlite_file) as session:
+def test_sqlite_searches_the_articles_directly(sqlite_url: str):
+    store_batch([spec("s1", "A zeppelin over the quarry.").article()], sqlite_url)
+    assert backlog(sqlite_url) == 0
+    with db.session_scope(sqlite_url) as session:
         assert index_search(session) == 0
-    assert found(sqlite_file, "zeppelin") == {"s1"}
+    assert found(sqlite_url, "zeppelin") == {"s1"}
 
 
 def test_the_sweep_is_a_scheduled_store_task():
