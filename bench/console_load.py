@@ -170,8 +170,11 @@ def main() -> None:
 
 
 def browser_times(base: str, runs: int) -> None:
-    if not Path("/usr/bin/chromium").exists():
-        print("browser: /usr/bin/chromium missing (make browser-deps); skipped")
+    from testkit.browser import chromium_missing, launch_chromium
+
+    why = chromium_missing()
+    if why:
+        print(f"browser: {why}; skipped")
         return
     from playwright.sync_api import sync_playwright
 
@@ -179,11 +182,7 @@ def browser_times(base: str, runs: int) -> None:
     maps: list[float] = []
     navs: list[float] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
+        browser = launch_chromium(pw)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{base}/console?token={TOKEN}")
         page.wait_for_selector("#map[data-loaded='1']", timeout=60_000)

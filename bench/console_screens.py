@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> None:
     from testkit.api import ApiProcess
+    from testkit.browser import ARTIFACTS, launch_chromium
     from testkit.databases import create_pg_database, drop_pg_database
 
     url = create_pg_database("nw_console_screens")
@@ -41,18 +42,14 @@ def main() -> None:
     stock(url)
     api = ApiProcess(env)
     base = api.base
-    shots = ROOT / "tests" / "console" / "artifacts"
+    shots = ARTIFACTS
     shots.mkdir(parents=True, exist_ok=True)
     try:
         api.wait_ready()
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path="/usr/bin/chromium",
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync", "--no-first-run"],
-            )  # fmt: skip
+            browser = launch_chromium(pw)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             for file, query in (
                 ("news-week-corpora.png", "period=7d&end=2026-11-25"),

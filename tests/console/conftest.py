@@ -1,4 +1,4 @@
-"""Console tests: the ``browser`` marker (chromium, screenshots: tests/console/helpers.py)."""
+"""Console tests: the ``browser`` marker (chromium and screenshots: testkit/browser.py)."""
 
 from __future__ import annotations
 

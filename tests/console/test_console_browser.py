@@ -20,22 +20,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shared import dispatch, queues
 from shared.schemas import EnrichedBatch, dump
+from testkit.browser import ARTIFACTS, chromium_missing, launch_chromium
 from testkit.processes import free_port
 from testkit.stock import Planted, article, stock
 from testkit.workers import ROOT, Broker, Worker, wait_for
-from tests.console.helpers import ARTIFACTS, CHROMIUM, chromium_missing
 
 pytestmark = pytest.mark.browser
 
 READ, WRITE = "console-read-token", "console-write-token"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -149,7 +141,7 @@ def test_console_in_chromium(console_stack: tuple[Api, Broker, Worker, dict[str,
     errors: list[str] = []
     bad_responses: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(pw)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.on(
