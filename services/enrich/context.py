@@ -452,19 +452,19 @@ _OTHER_CUES = {
 }
 
 
+_ANY_OTHER_CUE = frozenset().union(*_OTHER_CUES.values())
+
+
 def text_country(words: list[str]) -> str | None:
     """US when the article reads like American local news (at least two distinct cues,
     dollar amounts count as one) and has no cue of another country."""
     us: set[str] = set()
-    other = 0
     for w in words:
         low = w.lower()
         if w in _US_CUES or low in _US_CUES:
             us.add(low)
         elif w == "$":
             us.add("$")
-        else:
-            for cues in _OTHER_CUES.values():
-                if low in cues:
-                    other += 1
-    return "US" if len(us) >= 2 and other == 0 else None
+        elif low in _ANY_OTHER_CUE:
+            return None
+    return "US" if len(us) >= 2 else None

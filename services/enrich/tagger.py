@@ -287,10 +287,13 @@ class Tagger:
     # ------------------------------------------------------------------ core
     def _enrich(self, doc, art: dict, offset: int, out: dict) -> None:
         gz = self.gz
-        from spacy.attrs import IDX  # spaCy is imported lazily, with the model
+        from spacy.attrs import IDX, LENGTH, SPACY  # spaCy is imported lazily, with the model
 
-        words = [t.text for t in doc]
-        idx = doc.to_array(IDX).tolist()
+        # token texts, offsets and trailing spaces from three arrays: no Token objects
+        text = doc.text
+        idx, lengths, spaces = doc.to_array([IDX, LENGTH, SPACY]).T.tolist()
+        words = [text[i : i + k] for i, k in zip(idx, lengths, strict=True)]
+        ws = [" " if sp else "" for sp in spaces]
         n = len(words)
 
         def cend(end_tok: int) -> int:
@@ -398,10 +401,12 @@ class Tagger:
         ctx = ArticleWords(words)
         self._place_not_person(mentions, words)
         sporty = sports_story(words)
-        mentions, sides = self._table_teams(mentions, words, _lines(doc), sporty)
+        mentions, sides = self._table_teams(mentions, words, _lines(words, ws), sporty)
         if sporty:
             mentions = self._teams(mentions, words, sides)
-        home = self.source_country(art) or text_country(words)
+        home = self.source_country(art)
+        us_prior = text_country(words) if home is None else None  # American local-news wording
+        home = home or us_prior
         mentions = self._senses(mentions, words, ctx, home)
         self._local_places(mentions, words, home)
         mentions = _demonyms_in_titles(mentions, words)
@@ -410,9 +415,8 @@ class Tagger:
             m.cstart = idx[m.start]
             m.cend = cend(m.end)
 
-        ws = [t.whitespace_ for t in doc]
         groups = self._normalize(mentions, words, ws)
-        self._emit(groups, art, offset, words, out)
+        self._emit(groups, art, offset, words, out, us_prior)
 
     # ------------------------------------------------------------------ context steps
     def _strong_place(self, name: str) -> bool:
@@ -778,7 +782,7 @@ class Tagger:
             if acr.isupper() and 2 <= len(acr) <= 6:
                 acronym[acr] = g
 
-    def _emit(self, groups, art, offset, words, out) -> None:
+    def _emit(self, groups, art, offset, words, out, us_prior: str | None = None) -> None:
         gz = self.gz
         body_len = len(art.get("body") or "")
         entities = []
@@ -841,7 +845,7 @@ class Tagger:
         if src is None:
             # no outlet country: American local-news wording is the prior, unless the
             # story's unambiguous places are elsewhere
-            prior = text_country(words)
+            prior = us_prior
             if prior and all(c == prior for c in anchors):
                 src = prior
         local = bool(src) and bool(anchors) and all(c == src for c in anchors)
@@ -1105,23 +1109,23 @@ class Tagger:
         return cands
 
 
-def _lines(doc) -> list[tuple[int, int]]:
-    """Token ranges of the text's lines (line breaks in whitespace tokens or after a token)."""
+def _lines(words: list[str], ws: list[str]) -> list[tuple[int, int]]:
+    """Token ranges of the text's lines, without the whitespace tokens between them."""
     out = []
     start = None
-    for tok in doc:
-        if tok.is_space:
-            if start is not None:
-                out.append((start, tok.i))
-            start = None
+    for k, w in enumerate(words):
+        if w.isspace():
+            if start is not None and "\n" in w:
+                out.append((start, k))
+                start = None
             continue
         if start is None:
-            start = tok.i
-        if "\n" in tok.whitespace_:
-            out.append((start, tok.i + 1))
+            start = k
+        if "\n" in ws[k]:
+            out.append((start, k + 1))
             start = None
     if start is not None:
-        out.append((start, len(doc)))
+        out.append((start, len(words)))
     return out
 
 
