@@ -14,7 +14,9 @@ How an article is placed (single pass, no re-clustering of old articles):
 1. its features: title and lead (the first ``LEAD_CHARS`` of the body) as weighted
    terms (title counts ``TITLE_WEIGHT`` times; stop words dropped, plurals folded), and
    its entities weighted by label (people and organisations weigh more than places,
-   which unrelated stories share), with its countries as light entity features;
+   which unrelated stories share), with its countries as light entity features; each
+   feature weighed by its rarity among clustered articles (document frequencies in
+   ``story_terms``, counted in the process and written in bulk: :class:`_Frequencies`);
 2. candidates: stories that share at least ``MIN_SHARED_KEYS`` keys (entities, title
    terms) with it, whose span of dates is within ``WINDOW`` of the article's date;
 3. score = ``TEXT_SHARE`` x cosine(terms, story centroid) + (1 - ``TEXT_SHARE``) x
