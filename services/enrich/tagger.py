@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import re
 import threading
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
@@ -399,7 +400,7 @@ class Tagger:
         _first_names(mentions, words, gz)
         mentions = _consistency(mentions, words)
         ctx = ArticleWords(words)
-        self._place_not_person(mentions, words)
+        self._place_not_person(mentions, words, bisect_left(idx, offset))
         sporty = sports_story(words)
         mentions, sides = self._table_teams(mentions, words, _lines(words, ws), sporty)
         if sporty:
@@ -425,13 +426,18 @@ class Tagger:
         cands = self.gz.lookup(name.lower())
         return bool(cands) and cands[0].score >= 6.6
 
-    def _place_not_person(self, mentions: list[_Mention], words: list[str]) -> None:
+    def _place_not_person(
+        self, mentions: list[_Mention], words: list[str], body_start: int = 0
+    ) -> None:
         """A model PERSON that the gazetteer or its context says is a place becomes one
-        ("the island of Redonda", "farmers in Mato Grosso"), unless the article names a person
-        with that surname or a role/honorific stands before it."""
+        ("the island of Redonda", "farmers in Mato Grosso", the town named in the body's
+        dateline: "JOLIET — Joliet's building inspector"), unless the article names a person
+        with that surname or a role/honorific stands before it. ``body_start``: the token
+        where the body begins (after the title)."""
         surnames = {
             words[m.end - 1] for m in mentions if m.label == "PERSON" and m.end - m.start >= 2
         }
+        dateline = _dateline_name(words, body_start)
         for m in mentions:
             if m.label == "ORG" and m.entry is None and m.end - m.start <= 2:
                 name = " ".join(words[m.start : m.end])
@@ -446,6 +452,10 @@ class Tagger:
                 continue
             toks = words[m.start : m.end]
             if toks[-1] in surnames and len(toks) == 1:
+                continue
+            name = " ".join(toks)
+            if name.lower() == dateline and self.gz.lookup(name.lower()):
+                m.label = "GPE"  # "JOLIET — Joliet's building inspector says ..."
                 continue
             prev = words[m.start - 1] if m.start > 0 else ""
             if prev.rstrip(".") in HONORIFICS or prev.lower() in ROLE_WORDS:
@@ -1107,6 +1117,30 @@ class Tagger:
                         cands.append(c)
         cands.sort(key=lambda c: -c.score)
         return cands
+
+
+_DATELINE_AFTER = frozenset(("—", "–", "-", "--", "("))
+
+
+def _dateline_name(words: list[str], k: int) -> str | None:
+    """The lower-cased name of the dateline that opens the body at token ``k``, if any:
+    "JOLIET —", "SAN DIEGO (AP) -", "ROSWELL, Ga. —"."""
+    n = len(words)
+    while k < n and words[k].isspace():
+        k += 1
+    e = k
+    while e < n and e - k < 4 and words[e][:1].isupper():
+        e += 1
+    if e == k or e >= n:
+        return None
+    nxt = e
+    if words[e] == ",":  # "ROSWELL, Ga. —": the state or country, then the dash
+        nxt = e + 1
+        while nxt < n and nxt - e <= 3 and words[nxt][:1].isupper():
+            nxt += 1
+    if nxt < n and words[nxt] in _DATELINE_AFTER and (nxt == e or nxt > e + 1):
+        return " ".join(words[k:e]).lower()
+    return None
 
 
 def _lines(words: list[str], ws: list[str]) -> list[tuple[int, int]]:

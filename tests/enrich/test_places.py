@@ -95,3 +95,13 @@ def test_a_country_in_a_list_is_not_inside_the_next_one(tag):
 )
 def test_territories_with_their_own_code(tag, body, code):
     assert code in codes(tag(body))
+
+
+def test_a_dateline_name_is_a_place_not_a_person(tag):
+    r = tag(
+        "JOLIET — Joliet's building inspector says the sprinkler system of the casino was "
+        "disconnected when a fire destroyed the building.",
+        title="Sprinklers were off before fire",
+    )
+    assert by_canonical(r)["Joliet"]["label"] == "GPE", r["entities"]
+    assert codes(r) == {"US"}
