@@ -1,6 +1,6 @@
 """The scheduler (``celery beat``) with a liveness heartbeat.
 
-``celery -A shared.celery_app:app beat -S shared.beat:HeartbeatScheduler`` touches the
+``celery -A services.entrypoints.beat:app beat -S shared.beat:HeartbeatScheduler`` touches the
 ``scheduler`` heartbeat file (:mod:`shared.heartbeat`) on every tick. Beat ticks at least
 every ``beat_max_loop_interval`` (and our schedules are shorter); a tick that hangs (for
 example while sending to a broker that does not answer) lets the file go stale, and the

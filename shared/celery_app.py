@@ -1,23 +1,27 @@
-"""The Celery app factory: JSON only, one queue per service, delivery that loses nothing."""
+"""The Celery app factory: JSON only, one queue per service, delivery that loses nothing.
+
+The process's app is built on first use from the settings (:func:`get_app`), not at import;
+tests that change the settings call :func:`reset_app`. Tasks are defined with Celery's
+``shared_task`` (they belong to no app instance and join every app that is built), and the
+entry points register them explicitly: a worker and the API import every service's task
+module (``services/entrypoints/tasks.py``); the CLI registers that import as a loader
+(:func:`register_tasks`), run only when a command first looks a task up (embedded mode runs
+tasks in process, :mod:`shared.dispatch`), so commands that run no task do not pay for it.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import structlog
-from celery import Celery, signals
+from celery import Celery, Task, signals
 from kombu import Queue
 
 from shared import db, publish, queues
 from shared.logging import configure_logging
 from shared.settings import Settings, get_settings
-
-TASK_MODULES = [
-    "services.ingest.tasks",
-    "services.enrich.tasks",
-    "services.store.tasks",
-    "services.ops.tasks",
-]
 
 
 def celery_config(
@@ -90,9 +94,61 @@ def create_app(
 ) -> Celery:
     """A Celery app from ``settings``; ``beat_schedule``: the periodic tasks (the scheduler's)."""
     settings = settings or get_settings()
-    app = Celery("newswire", include=TASK_MODULES)
+    publish.connect()  # every producer (CLI, API, workers, beat) stamps its messages
+    # Not the "current" app: only get_app()'s is (shared tasks look their app up through it).
+    app = Celery("newswire", set_as_current=False)
     app.conf.update(celery_config(settings, beat_schedule))
     return app
+
+
+_app: Celery | None = None
+_app_lock = threading.Lock()
+_task_loaders: list[Callable[[], object]] = []
+
+
+def get_app() -> Celery:
+    """This process's Celery app, built from the settings on first use (then cached)."""
+    global _app
+    with _app_lock:
+        if _app is None:
+            _app = create_app(get_settings())
+            # Current and default in every thread: a ``shared_task`` object used directly
+            # (``ingest_items.apply(...)``) resolves to this app, never Celery's fallback one.
+            _app.set_current()
+            _app.set_default()
+        return _app
+
+
+def reset_app() -> None:
+    """Forget the app (tests, after changing the settings): the next :func:`get_app` builds
+    a new one from the settings then."""
+    global _app
+    with _app_lock:
+        app, _app = _app, None
+    if app is not None:
+        app.close()
+
+
+def register_tasks(loader: Callable[[], object]) -> None:
+    """An entry point's way to register tasks lazily: ``loader`` imports task modules; it is
+    run before each :func:`get_task` (a loader is kept once; an import is cached by Python)."""
+    with _app_lock:
+        if loader not in _task_loaders:
+            _task_loaders.append(loader)
+
+
+def load_tasks() -> None:
+    """Run the registered task loaders (after the first call each is a module-cache hit)."""
+    with _app_lock:
+        loaders = list(_task_loaders)
+    for loader in loaders:
+        loader()
+
+
+def get_task(name: str) -> Task:
+    """The task ``name`` of this process's app, after the registered loaders have run."""
+    load_tasks()
+    return get_app().tasks[name]
 
 
 @signals.setup_logging.connect
@@ -117,7 +173,3 @@ def _bind_task(task_id: str | None = None, task: Any = None, **_: Any) -> None:
 @signals.task_postrun.connect
 def _unbind_task(**_: Any) -> None:
     structlog.contextvars.clear_contextvars()
-
-
-publish.connect()  # every producer (CLI, API, workers, beat) stamps its messages
-app = create_app()

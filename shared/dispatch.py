@@ -2,7 +2,8 @@
 
 ``app.send_task`` ignores ``task_always_eager``, so the choice is made here once.
 Services never import each other: a task is found by its name in the Celery
-registry, which holds every service's tasks when running embedded.
+registry, which holds every service's tasks once the entry point has registered them
+(:func:`shared.celery_app.register_tasks`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,7 @@ from shared.settings import get_settings
 
 
 def send(task_name: str, payload: dict[str, Any], *, countdown: float | None = None) -> None:
-    app = celery_app.app  # looked up per call: tests swap in a producer app
     if get_settings().embedded:
-        app.loader.import_default_modules()
-        task = app.tasks[task_name]
-        task.run(payload)
+        celery_app.get_task(task_name).run(payload)
         return
-    app.send_task(task_name, args=[payload], countdown=countdown)
+    celery_app.get_app().send_task(task_name, args=[payload], countdown=countdown)

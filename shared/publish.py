@@ -3,7 +3,8 @@
 ``before_task_publish`` adds ``nw_published_at`` (epoch seconds: the age of the oldest
 waiting message is read from Redis with it) and ``nw_articles`` (how many articles or raw
 items ride in the message: ``newswire queues`` counts them without decoding bodies).
-Connected by :mod:`shared.celery_app`, so every process that can publish stamps them.
+Connected by the app factory (:func:`shared.celery_app.create_app`), so every process that
+can publish stamps them.
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ class PipelineTask(Task):
     autoretry_for = TRANSIENT_ERRORS
     retry_backoff = 2
     retry_jitter = True
-    # Options a stage sets on its task (``@app.task(base=PipelineTask, reset_attempts=...)``).
+    # Options a stage sets on its task (``@shared_task(base=PipelineTask, reset_attempts=...)``).
     reset_attempts = True  # on success, the next stage counts attempts from zero
     stamp_enriched_at = False  # on success, record enriched_at on the articles' records
 
@@ -103,7 +103,7 @@ class PipelineTask(Task):
         self.max_retries = settings.max_retries
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        # ``app.task`` builds a subclass whose ``run`` is the decorated function:
+        # ``shared_task`` builds (per app) a subclass whose ``run`` is the decorated function:
         # wrap it here so workers, ``apply`` and embedded ``task.run`` all go through it.
         super().__init_subclass__(**kwargs)
         run = cls.__dict__.get("run")

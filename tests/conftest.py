@@ -19,11 +19,10 @@ from pathlib import Path
 
 import pytest
 
-import services.ops.signals  # noqa: F401 - producers stamp publish times, as the CLI/API do
-import shared.celery_app as celery_app_module
+import services.entrypoints.tasks  # noqa: F401 - every service's tasks, as the entry points register them
 from shared import db, migrate
-from shared.celery_app import create_app
-from shared.settings import get_settings, reset_settings
+from shared.celery_app import reset_app
+from shared.settings import reset_settings
 from testkit.databases import REDIS_BASE, migrated_pg_database
 from testkit.workers import Broker
 
@@ -99,11 +98,13 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """Set NEWSWIRE_* variables for one test; settings and engines are re-read."""
+    """Set NEWSWIRE_* variables for one test; settings, engines and the Celery app are
+    re-read."""
 
     def _apply() -> None:
         reset_settings()
         db.dispose_engine()
+        reset_app()  # the next get_app() is built from the new settings
 
     monkeypatch.delenv("NEWSWIRE_BROKER_URL", raising=False)
     _apply()
@@ -136,12 +137,9 @@ def broker(env: pytest.MonkeyPatch, redis_url: str, fresh_pg_url: str) -> Iterat
 
     env.setenv("NEWSWIRE_BROKER_URL", redis_url)
     env.setenv("NEWSWIRE_DATABASE_URL", fresh_pg_url)
-    env.setenv("NEWSWIRE_BATCH_SIZE", "2")
-    producer = create_app(get_settings())
-    env.setattr(celery_app_module, "app", producer)
+    env.setenv("NEWSWIRE_BATCH_SIZE", "2")  # each setenv resets the app: get_app() uses Redis
     client = redis.Redis.from_url(redis_url)
     yield Broker(redis_url, fresh_pg_url, tmp_path, env, client)
     client.close()
-    producer.close()
     if not os.environ.get("NW_OPS_KEEP_LOGS"):
         shutil.rmtree(tmp_path, ignore_errors=True)

@@ -6,10 +6,10 @@ import time
 from typing import Any
 
 import structlog
+from celery import shared_task
 
 from services.enrich.tagger import get_tagger
 from shared import dispatch, queues
-from shared.celery_app import app
 from shared.logging import get_logger
 from shared.schemas import (
     ArticleBatch,
@@ -56,7 +56,7 @@ def enrich_articles(articles: list[ArticlePayload]) -> list[EnrichedArticle]:
     return enriched
 
 
-@app.task(name=queues.TAG_ARTICLES, base=PipelineTask, bind=True, stamp_enriched_at=True)
+@shared_task(name=queues.TAG_ARTICLES, base=PipelineTask, bind=True, stamp_enriched_at=True)
 def tag_articles(self: PipelineTask, message: dict[str, Any]) -> int:
     batch = parse(ArticleBatch, message)
     started = time.perf_counter()

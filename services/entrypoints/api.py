@@ -25,6 +25,7 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from services.entrypoints import tasks  # noqa: F401 - every service's tasks (embedded: in process)
 from services.ingest.api import router as ingest_router
 from services.ops.api import router as ops_router
 from services.ops.console import router as console_router

@@ -15,8 +15,17 @@ from services.entrypoints.worker import scheduler, worker
 from services.ingest import cli as ingest_cli
 from services.ops import cli as ops_cli
 from services.store import cli as store_cli
-from shared import migrate
+from shared import celery_app, migrate
 from shared.logging import configure_logging
+
+
+def _load_tasks() -> None:
+    # Deferred on purpose: every service's task modules (~0.7 s), imported only when a
+    # command first runs a task in this process (embedded mode: shared.dispatch.send).
+    from services.entrypoints import tasks  # noqa: F401 - registers them
+
+
+celery_app.register_tasks(_load_tasks)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -14,7 +14,7 @@ import click
 
 from services.entrypoints.startup import fail, require_reachable
 from shared import queues, worker_hooks
-from shared.celery_app import app
+from shared.celery_app import get_app
 from shared.settings import get_settings
 
 WORKER_QUEUES = {"ingest": queues.INGEST, "enrich": queues.ENRICH, "store": queues.STORE}
@@ -34,6 +34,10 @@ def worker(service: str, concurrency: int | None, loglevel: str, pool: str) -> N
             "every stage inside `newswire ingest`)"
         )
     require_reachable()
+    # Deferred on purpose: every service's task modules (~0.7 s), needed by this command only.
+    from services.entrypoints import tasks  # noqa: F401 - registers every service's tasks
+
+    app = get_app()
     worker_hooks.connect()  # refused messages dead-lettered, test fault hooks
     worker_hooks.add_heartbeat(app, service)  # read by `python -m shared.heartbeat SERVICE`
     argv = [

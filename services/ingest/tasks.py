@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery import shared_task
+
 from services.ingest import feeds, pipeline
 from services.ingest.health import record_outcome_rejections
 from shared import dispatch, queues
 from shared.backpressure import over_high_water
-from shared.celery_app import app
 from shared.logging import get_logger
 from shared.schemas import IngestRequest, SchemaError, parse
 from shared.settings import Settings
@@ -19,7 +20,7 @@ log = get_logger(__name__)
 POLL_FEED = "ingest.poll_feed"
 
 
-@app.task(name=queues.INGEST_ITEMS, base=PipelineTask, bind=True)
+@shared_task(name=queues.INGEST_ITEMS, base=PipelineTask, bind=True)
 def ingest_items(self: PipelineTask, message: dict[str, Any]) -> dict[str, int]:
     request = parse(IngestRequest, message)
     outcomes = pipeline.accept(request.items)
@@ -30,7 +31,7 @@ def ingest_items(self: PipelineTask, message: dict[str, Any]) -> dict[str, int]:
     return counts
 
 
-@app.task(name=queues.POLL_FEEDS, base=PipelineTask, bind=True)
+@shared_task(name=queues.POLL_FEEDS, base=PipelineTask, bind=True)
 def poll_feeds(self: PipelineTask, message: dict[str, Any] | None = None) -> int:
     """Beat, every NEWSWIRE_FEED_POLL_INTERVAL (30 s): claim the feeds that are due and
     poll each (one task per feed).
@@ -50,7 +51,7 @@ def poll_feeds(self: PipelineTask, message: dict[str, Any] | None = None) -> int
     return len(due)
 
 
-@app.task(name=POLL_FEED, base=PipelineTask, bind=True)
+@shared_task(name=POLL_FEED, base=PipelineTask, bind=True)
 def poll_feed(self: PipelineTask, message: dict[str, Any]) -> dict[str, Any]:
     feed_id = message.get("feed_id") if isinstance(message, dict) else None
     if not isinstance(feed_id, int):

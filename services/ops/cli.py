@@ -30,6 +30,7 @@ from services.ops.reconcile import reconcile as reconcile_stale
 from services.ops.reenrich import reenrich
 from services.ops.trace import trace_article
 from shared import queues
+from shared.celery_app import get_app
 from shared.migrate import ensure_schema
 from shared.settings import get_settings
 
@@ -282,17 +283,8 @@ def trace(article_id: str, as_json: bool) -> None:
 
 
 def flower_argv(port: int, address: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "shared.celery_app:app",
-        "flower",
-        f"--port={port}",
-        f"--address={address}",
-        "--persistent=False",
-    ]
+    """The ``celery flower`` arguments (run on this process's app, :func:`flower`)."""
+    return ["flower", f"--port={port}", f"--address={address}", "--persistent=False"]
 
 
 @click.command("flower")
@@ -319,13 +311,11 @@ def flower(port: int, address: str) -> None:
         _fail("NEWSWIRE_FLOWER_USER must not contain ':'")
     # A placeholder or short password in production is refused by the settings themselves
     # (shared/settings.py, with every other secret): get_settings() above has exited.
-    env = dict(os.environ)
-    env["FLOWER_BASIC_AUTH"] = f"{user}:{password}"
-    env.pop("FLOWER_AUTH", None)
-    argv = flower_argv(port, address)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execve(sys.executable, argv, env)  # noqa: S606 - replace this process (signals, PID 1)
+    os.environ["FLOWER_BASIC_AUTH"] = f"{user}:{password}"
+    os.environ.pop("FLOWER_AUTH", None)
+    # Flower runs in this process (as `celery flower` would) on this process's app object:
+    # no import path to name, the same settings; it handles SIGTERM itself.
+    sys.exit(get_app().start(flower_argv(port, address)))
 
 
 @click.command("reconcile")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery import shared_task
+
 from services.ops import signals  # noqa: F401 - connects the publish/metrics signal handlers
 from services.ops.reconcile import reconcile as reconcile_stale
 from shared import queues
-from shared.celery_app import app
 from shared.settings import Settings
 
 
-@app.task(name=queues.RECONCILE, ignore_result=True, acks_late=False)
+@shared_task(name=queues.RECONCILE, ignore_result=True, acks_late=False)
 def reconcile() -> dict[str, Any]:
     """Re-send articles received but not stored after NEWSWIRE_RECONCILE_AFTER seconds."""
     return reconcile_stale()

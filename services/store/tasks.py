@@ -16,12 +16,12 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
+from celery import shared_task
 from sqlalchemy.orm import Session
 
 from services.store import stories
 from services.store.repository import index_search, search_backlog, upsert_batch
 from shared import queues
-from shared.celery_app import app
 from shared.db import session_scope
 from shared.logging import get_logger
 from shared.schemas import EnrichedArticle, EnrichedBatch, parse
@@ -131,13 +131,13 @@ def index_pending(
     return total
 
 
-@app.task(name=queues.STORE_ARTICLES, base=PipelineTask, bind=True, reset_attempts=False)
+@shared_task(name=queues.STORE_ARTICLES, base=PipelineTask, bind=True, reset_attempts=False)
 def store_articles(self: PipelineTask, message: dict[str, Any]) -> int:
     batch = parse(EnrichedBatch, message)
     return store_batch(batch.articles)
 
 
-@app.task(name=queues.INDEX_SEARCH, ignore_result=True)
+@shared_task(name=queues.INDEX_SEARCH, ignore_result=True)
 def index_search_sweep() -> int:
     """Periodic: documents of articles whose in-task indexing did not happen."""
     done = index_pending()
@@ -148,7 +148,7 @@ def index_search_sweep() -> int:
     return done
 
 
-@app.task(name=queues.CLUSTER_STORIES, ignore_result=True)
+@shared_task(name=queues.CLUSTER_STORIES, ignore_result=True)
 def cluster_stories_sweep() -> int:
     """Periodic: stories for articles whose in-task clustering did not happen."""
     done = stories.cluster_backlog(budget_s=SWEEP_BUDGET_S)

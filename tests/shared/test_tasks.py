@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from celery import shared_task
 from sqlalchemy import func, select
 
 from shared import dispatch, queues
-from shared.celery_app import app
 from shared.db import session_scope
 from shared.models import DEAD, STORED, DeadLetter, IngestRecord
 from shared.tasks import PipelineTask, halves, split_key
@@ -18,7 +18,7 @@ SEEN: list[list[str]] = []
 POISON = "POISON-PILL"
 
 
-@app.task(name="opstest.tag_articles", base=PipelineTask, bind=True)
+@shared_task(name="opstest.tag_articles", base=PipelineTask, bind=True)
 def _probe(self: PipelineTask, message: dict[str, Any]) -> int:
     ids = [a["id"] for a in message["articles"]]
     SEEN.append(ids)

@@ -18,7 +18,7 @@ from services.store.queries import ArticleFilters, search_articles
 from services.store.repository import index_search, search_backlog, upsert_batch
 from services.store.tasks import index_pending, store_batch
 from shared import db
-from shared.celery_app import app
+from shared.celery_app import get_app
 from shared.queues import INDEX_SEARCH
 from testkit.store_corpus import NOW, Spec, build_corpus
 
@@ -150,7 +150,7 @@ def test_sqlite_searches_the_articles_directly(sqlite_url: str):
 
 
 def test_the_sweep_is_a_scheduled_store_task():
-    assert INDEX_SEARCH in app.tasks
+    assert INDEX_SEARCH in get_app().tasks
     schedule = beat_app.conf.beat_schedule["index-search"]
     assert schedule["task"] == INDEX_SEARCH
     assert schedule["options"]["queue"] == "store"
