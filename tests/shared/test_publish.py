@@ -27,8 +27,9 @@ def test_a_message_without_articles_gets_only_the_time() -> None:
 def test_the_app_stamps_what_it_publishes() -> None:
     from celery import signals
 
-    import shared.celery_app  # noqa: F401 - connects the receiver
+    from shared.celery_app import create_app
 
+    create_app().close()  # building an app (any producer's) connects the receiver
     headers: dict = {}
     signals.before_task_publish.send(sender="x", headers=headers, body=([{"articles": [{}]}],))
     assert headers[ARTICLES_HEADER] == 1 and PUBLISHED_HEADER in headers
