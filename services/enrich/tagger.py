@@ -13,6 +13,12 @@ Pipeline per batch of articles (see ``Tagger.tag_many``):
 7. regions: UN M49 + named groups for every country; regions named in the text
 
 The model is loaded lazily on the first ``get_tagger()`` call in a process (after fork).
+
+Named steps of one English article (``Tagger._enrich``): ``_Tokens.of`` (token texts and
+offsets) -> ``_model_mentions`` -> ``_gazetteer_pass`` -> ``_split_demonyms`` ->
+``_context_steps`` (``_InContext``) -> ``_normalize`` (``_Group``) -> ``_emit``: ``_places``
+(``_Place``), ``_anchors`` (``_Anchors``), ``_pair_containers``, ``_resolve``, ``_entities``
+(``_Emitted``), ``_countries``, ``_regions``.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import threading
 from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 from urllib.parse import urlparse
 
 from services.enrich import i18n
@@ -145,6 +151,141 @@ class _Group:
     @property
     def hint(self) -> str | None:
         return next((m.hint for m in self.mentions if m.hint), None)
+
+
+@dataclass(slots=True)
+class _Tokens:
+    """The tagged text (title + body) as token texts, trailing spaces and character offsets."""
+
+    words: list[str]
+    ws: list[str]
+    idx: list[int]
+
+    @classmethod
+    def of(cls, doc) -> _Tokens:
+        """From three spaCy arrays: no Token objects."""
+        from spacy.attrs import IDX, LENGTH, SPACY  # spaCy is imported lazily, with the model
+
+        text = doc.text
+        idx, lengths, spaces = doc.to_array([IDX, LENGTH, SPACY]).T.tolist()
+        words = [text[i : i + k] for i, k in zip(idx, lengths, strict=True)]
+        return cls(words, [" " if sp else "" for sp in spaces], idx)
+
+    def place(self, mentions: list[_Mention]) -> None:
+        """Set the mentions' character offsets into the tagged text."""
+        for m in mentions:
+            m.cstart = self.idx[m.start]
+            m.cend = self.idx[m.end - 1] + len(self.words[m.end - 1])
+
+
+class _InContext(NamedTuple):
+    """The mentions after the context steps, and the American-wording prior they used."""
+
+    mentions: list[_Mention]
+    us_prior: str | None
+
+
+class _Place(NamedTuple):
+    """A group that names a place and its candidate readings, best first."""
+
+    group: _Group
+    cands: list[Candidate]
+
+
+@dataclass(slots=True)
+class _Anchors:
+    """The story's unambiguous places: mentions per country, per (country, admin1) and per
+    (country, kind), and the groups (by ``id``) counted."""
+
+    countries: Counter[str] = field(default_factory=Counter)
+    admin: Counter[tuple[str, str]] = field(default_factory=Counter)
+    kind: Counter[tuple[str, str]] = field(default_factory=Counter)
+    groups: set[int] = field(default_factory=set)
+
+
+class _Emitted(NamedTuple):
+    """One output entity and what the country tally needs to know about it."""
+
+    entity: dict
+    group: _Group
+    country: str | None
+    via: str | None
+    n_mentions: int
+    in_title: bool
+
+
+def _anchors(places: list[_Place]) -> _Anchors:
+    """Places whose best reading is strong and at least 2 points ahead of any other
+    country's (teams excepted) anchor the story's countries."""
+    out = _Anchors()
+    for g, cands in places:
+        if g.tag == "team":
+            continue
+        best = cands[0]
+        other = next((c for c in cands if c.country != best.country), None)
+        if best.score >= ANCHOR_MIN_SCORE and (other is None or best.score - other.score >= 2.0):
+            out.countries[best.country] += len(g.mentions)
+            out.groups.add(id(g))
+            out.kind[(best.country, best.kind)] += len(g.mentions)
+            if best.admin1:
+                out.admin[(best.country, best.admin1)] += len(g.mentions)
+    return out
+
+
+def _pair_containers(places: list[_Place], words: list[str]) -> dict[int, list[Candidate]]:
+    """ "City, State" / "City, Country" pairs: for each place group (by ``id``) the readings
+    of the place named right after it and a comma, as a country or subdivision."""
+    pairs: dict[int, list[Candidate]] = {}
+    by_start = {m.start: (g, c) for g, c in places for m in g.mentions}
+    for g, _cands in places:
+        if g.entry is not None and g.entry.kind == "country":
+            continue  # "Ghana, Niger, Nigeria and Togo": a country is in no other place
+        for m in g.mentions:
+            nxt = by_start.get(m.end + 1)
+            if nxt is not None and m.end < len(words) and words[m.end] == ",":
+                # the container read as a country or a subdivision only ("Woodstock,
+                # Ontario" is in the province, not near Ontario, California)
+                pairs.setdefault(id(g), []).extend(c for c in nxt[1][:4] if c.kind != "city")
+    return pairs
+
+
+def _regions(countries: list[dict], mentioned: list[dict]) -> list[dict]:
+    """M49 regions and named groups of the story's countries, then the regions named in the
+    text (``mentioned: true``), each once."""
+    regions: list[dict] = []
+    seen: set[tuple[str, str]] = set()
+    for rec in countries:
+        for reg in regions_for_country(rec["code"]):
+            k = (reg["scheme"], reg["code"])
+            if k not in seen:
+                seen.add(k)
+                regions.append(reg)
+    for reg in mentioned:
+        k = (reg["scheme"], reg["code"])
+        if k not in seen:
+            seen.add(k)
+            regions.append({**reg, "mentioned": True})
+    return regions
+
+
+def _model_mentions(doc, words: list[str]) -> list[_Mention]:
+    """The model's entities with a label we report, split and trimmed (``_clean_span``); a
+    department after "of" in a title is not an organization ("Secretary of State")."""
+    mentions: list[_Mention] = []
+    for ent in doc.ents:
+        if ent.label_ not in KEEP_LABELS:
+            continue
+        for s, e in _clean_span(doc, ent.start, ent.end, ent.label_, words):
+            if (
+                ent.label_ == "ORG"
+                and e - s == 1
+                and s > 0
+                and words[s - 1] == "of"
+                and words[s] in TITLE_DEPARTMENTS
+            ):
+                continue  # "Secretary of State", "Minister of Defence"
+            mentions.append(_Mention(s, e, ent.label_, "model", None))
+    return mentions
 
 
 class Tagger:
@@ -287,39 +428,26 @@ class Tagger:
 
     # ------------------------------------------------------------------ core
     def _enrich(self, doc, art: dict, offset: int, out: dict) -> None:
+        """One English article: the model's names, the gazetteer's, the context steps, then
+        normalization and the output (``_emit``)."""
+        tokens = _Tokens.of(doc)
+        mentions = _model_mentions(doc, tokens.words)
+        mentions = self._gazetteer_pass(mentions, tokens.words)
+        mentions = self._split_demonyms(mentions, tokens.words)
+        ctx = self._context_steps(mentions, tokens, art, offset)
+        tokens.place(ctx.mentions)
+        groups = self._normalize(ctx.mentions, tokens.words, tokens.ws)
+        self._emit(groups, art, offset, tokens.words, out, ctx.us_prior)
+
+    def _gazetteer_pass(self, mentions: list[_Mention], words: list[str]) -> list[_Mention]:
+        """Leftmost-longest gazetteer matches merged with the model's mentions: a known name
+        relabels the model's span, replaces the spans it crosses, or is added; the model keeps
+        a longer name around it ("Michael Jordan"); ``ambiguous`` entries only relabel."""
         gz = self.gz
-        from spacy.attrs import IDX, LENGTH, SPACY  # spaCy is imported lazily, with the model
-
-        # token texts, offsets and trailing spaces from three arrays: no Token objects
-        text = doc.text
-        idx, lengths, spaces = doc.to_array([IDX, LENGTH, SPACY]).T.tolist()
-        words = [text[i : i + k] for i, k in zip(idx, lengths, strict=True)]
-        ws = [" " if sp else "" for sp in spaces]
-        n = len(words)
-
-        def cend(end_tok: int) -> int:
-            return idx[end_tok - 1] + len(words[end_tok - 1])
-
-        # --- model entities
-        mentions: list[_Mention] = []
-        owner = [-1] * n  # token -> index in mentions
-        for ent in doc.ents:
-            if ent.label_ not in KEEP_LABELS:
-                continue
-            for s, e in _clean_span(doc, ent.start, ent.end, ent.label_, words):
-                if (
-                    ent.label_ == "ORG"
-                    and e - s == 1
-                    and s > 0
-                    and words[s - 1] == "of"
-                    and words[s] in TITLE_DEPARTMENTS
-                ):
-                    continue  # "Secretary of State", "Minister of Defence"
-                mentions.append(_Mention(s, e, ent.label_, "model", None))
-                for k in range(s, e):
-                    owner[k] = len(mentions) - 1
-
-        # --- gazetteer pass
+        owner = [-1] * len(words)  # token -> index in mentions
+        for i, m in enumerate(mentions):
+            for k in range(m.start, m.end):
+                owner[k] = i
         removed: set[int] = set()
         added: list[_Mention] = []
         for s, e, eid in gz.match(words):
@@ -383,8 +511,13 @@ class Tagger:
             mentions = [m for k, m in enumerate(mentions) if k not in removed]
         mentions.extend(added)
         mentions.sort(key=lambda m: m.start)
+        return mentions
+
+    def _split_demonyms(self, mentions: list[_Mention], words: list[str]) -> list[_Mention]:
+        """ "American Dennis Mitchell": the demonym in front of a person is not part of the name."""
+        gz = self.gz
         demonyms = []
-        for m in mentions:  # "American Dennis Mitchell": the demonym is not part of the name
+        for m in mentions:
             if m.label == "PERSON" and m.entry is None and m.end - m.start >= 3:
                 dem_eid = gz.phrases.get((words[m.start],))
                 if dem_eid is not None and gz.entries[dem_eid].kind == "demonym":
@@ -394,15 +527,25 @@ class Tagger:
                     m.start += 1
         if demonyms:
             mentions = sorted(mentions + demonyms, key=lambda m: m.start)
+        return mentions
+
+    def _context_steps(
+        self, mentions: list[_Mention], tokens: _Tokens, art: dict, offset: int
+    ) -> _InContext:
+        """The context steps in order (README 4b and 5): names that name nothing, name shapes,
+        given names, consistency within the story, places that are not persons, teams,
+        senses of ambiguous names, home-country towns, demonyms in titles, one label per
+        name."""
+        words = tokens.words
         mentions = _drop_non_names(mentions, words)
         _apply_shapes(mentions, words)
         mentions = self._given_names(mentions, words)
-        _first_names(mentions, words, gz)
+        _first_names(mentions, words, self.gz)
         mentions = _consistency(mentions, words)
         ctx = ArticleWords(words)
-        self._place_not_person(mentions, words, bisect_left(idx, offset))
+        self._place_not_person(mentions, words, bisect_left(tokens.idx, offset))
         sporty = sports_story(words)
-        mentions, sides = self._table_teams(mentions, words, _lines(words, ws), sporty)
+        mentions, sides = self._table_teams(mentions, words, _lines(words, tokens.ws), sporty)
         if sporty:
             mentions = self._teams(mentions, words, sides)
         home = self.source_country(art)
@@ -412,12 +555,7 @@ class Tagger:
         self._local_places(mentions, words, home)
         mentions = _demonyms_in_titles(mentions, words)
         _one_label(mentions, words)
-        for m in mentions:
-            m.cstart = idx[m.start]
-            m.cend = cend(m.end)
-
-        groups = self._normalize(mentions, words, ws)
-        self._emit(groups, art, offset, words, out, us_prior)
+        return _InContext(mentions, us_prior)
 
     # ------------------------------------------------------------------ context steps
     def _strong_place(self, name: str) -> bool:
@@ -792,18 +930,41 @@ class Tagger:
             if acr.isupper() and 2 <= len(acr) <= 6:
                 acronym[acr] = g
 
-    def _emit(self, groups, art, offset, words, out, us_prior: str | None = None) -> None:
-        gz = self.gz
-        body_len = len(art.get("body") or "")
-        entities = []
-        countries: dict[str, dict] = {}
-        score = cast("dict[str, float]", Counter())  # a Counter holding float weights
-        first_pos: dict[str, int] = {}
-        mentioned_regions: list[dict] = []
-        places: list[tuple[_Group, list]] = []
-        strong: set[str] = set()
+    def _emit(
+        self,
+        groups: list[_Group],
+        art: dict,
+        offset: int,
+        words: list[str],
+        out: dict,
+        us_prior: str | None = None,
+    ) -> None:
+        """Resolve the places, then write ``entities``, ``countries`` and ``regions``."""
+        places = self._places(groups)
+        src = self.source_country(art)
+        anchors = _anchors(places)
+        pairs = _pair_containers(places, words)
+        if src is None:
+            # no outlet country: American local-news wording is the prior, unless the
+            # story's unambiguous places are elsewhere
+            prior = us_prior
+            if prior and all(c == prior for c in anchors.countries):
+                src = prior
+        resolved = self._resolve(places, groups, anchors, pairs, src)
+        emitted = self._entities(groups, art, offset, resolved)
+        out["entities"] = [e.entity for e in emitted]
+        out["countries"] = self._countries(emitted, art, offset)
+        mentioned = [
+            e.group.entry.region
+            for e in emitted
+            if e.group.entry is not None and e.group.entry.region is not None
+        ]
+        out["regions"] = _regions(out["countries"], mentioned)
 
-        # 1) resolve places (two passes: unambiguous anchors, then context)
+    def _places(self, groups: list[_Group]) -> list[_Place]:
+        """The groups that name a place, each with its candidates best first: places, teams,
+        institutions named after a place; a sense's country hint narrows them."""
+        places: list[_Place] = []
         for g in groups:
             tag, hint = g.tag, g.hint
             if tag == "weak":
@@ -817,67 +978,45 @@ class Tagger:
                         Candidate(hint, "curated", KIND_BASE["curated"])
                     ]
                 if cands:
-                    places.append((g, cands))
+                    places.append(_Place(g, cands))
             elif g.label == "ORG" and g.entry is None:
                 cands = self._institution_place(g)
                 if cands:
-                    places.append((g, cands))
-        src = self.source_country(art)
-        anchors: Counter = Counter()
-        anchor_admin: Counter = Counter()
-        anchor_kind: Counter = Counter()
-        anchored: set[int] = set()  # groups counted in the anchors
-        for g, cands in places:
-            if g.tag == "team":
-                continue
-            best = cands[0]
-            other = next((c for c in cands if c.country != best.country), None)
-            if best.score >= ANCHOR_MIN_SCORE and (
-                other is None or best.score - other.score >= 2.0
-            ):
-                anchors[best.country] += len(g.mentions)
-                anchored.add(id(g))
-                anchor_kind[(best.country, best.kind)] += len(g.mentions)
-                if best.admin1:
-                    anchor_admin[(best.country, best.admin1)] += len(g.mentions)
-        # "City, State" / "City, Country" pairs
-        pair_ctx: dict[int, list] = {}
-        by_start = {m.start: (g, c) for g, c in places for m in g.mentions}
-        for g, _cands in places:
-            if g.entry is not None and g.entry.kind == "country":
-                continue  # "Ghana, Niger, Nigeria and Togo": a country is in no other place
-            for m in g.mentions:
-                nxt = by_start.get(m.end + 1)
-                if nxt is not None and m.end < len(words) and words[m.end] == ",":
-                    # the container read as a country or a subdivision only ("Woodstock,
-                    # Ontario" is in the province, not near Ontario, California)
-                    pair_ctx.setdefault(id(g), []).extend(c for c in nxt[1][:4] if c.kind != "city")
-        if src is None:
-            # no outlet country: American local-news wording is the prior, unless the
-            # story's unambiguous places are elsewhere
-            prior = us_prior
-            if prior and all(c == prior for c in anchors):
-                src = prior
-        local = bool(src) and bool(anchors) and all(c == src for c in anchors)
+                    places.append(_Place(g, cands))
+        return places
+
+    def _resolve(
+        self,
+        places: list[_Place],
+        groups: list[_Group],
+        anchors: _Anchors,
+        pairs: dict[int, list[Candidate]],
+        src: str | None,
+    ) -> dict[int, str]:
+        """Country of each place group (by ``id``): its candidates scored by kind and
+        population plus the story's context (anchors, "City, State" pairs, the source
+        country); home-country homonyms, teams and foreign counties checked last."""
+        local = bool(src) and bool(anchors.countries) and all(c == src for c in anchors.countries)
         # countries the story supports other than through place names (demonyms, affiliations)
         support = {
             g.entry.country
             for g in groups
             if g.entry is not None and g.entry.country and g.label not in PLACE_LABELS
         }
+        countries, anchor_admin, anchor_kind = anchors.countries, anchors.admin, anchors.kind
         resolved: dict[int, str] = {}
         for g, cands in places:
             # the place's own mentions do not count as context for itself when it is an anchor
-            is_anchor = id(g) in anchored
+            is_anchor = id(g) in anchors.groups
             own: Counter[str] = Counter()
             if is_anchor:
                 own[cands[0].country] += len(g.mentions)
             best_c, best_s = None, -1e9
-            containers = pair_ctx.get(id(g), ())
+            containers = pairs.get(id(g), ())
             for c in cands:
                 s = c.score
                 mine = len(g.mentions) if is_anchor and c is cands[0] else 0
-                if anchors[c.country] - own[c.country] > 0:
+                if countries[c.country] - own[c.country] > 0:
                     s += CONTEXT_BONUS
                 if c.admin1 and anchor_admin[(c.country, c.admin1)] - mine > 0:
                     s += ADMIN_BONUS
@@ -895,11 +1034,13 @@ class Tagger:
                 if s > best_s:
                     best_c, best_s = c, s
             if src and best_c is not None and best_c.country != src and g.tag != "team":
-                best_c, best_s = self._home_homonym(g, cands, best_c, best_s, src, anchors, support)
+                best_c, best_s = self._home_homonym(
+                    g, cands, best_c, best_s, src, countries, support
+                )
             if (
                 g.tag == "team"
                 and best_c is not None
-                and anchors[best_c.country] == 0
+                and countries[best_c.country] == 0
                 and best_c.country != src
             ):
                 continue  # a team gives its country only when the story is set there
@@ -907,16 +1048,24 @@ class Tagger:
                 best_c is not None
                 and best_c.kind == "county"
                 and best_c.country != src
-                and anchors[best_c.country] - own[best_c.country] <= 0
-                and any(v > 0 for k, v in anchors.items() if k != best_c.country)
+                and countries[best_c.country] - own[best_c.country] <= 0
+                and any(v > 0 for k, v in countries.items() if k != best_c.country)
             ):
                 # only American counties are known by name: "Oxford County" in a story set
                 # in Ontario is not in Maine
                 continue
             if best_c is not None and (best_s >= MIN_PLACE_SCORE or g.entry is not None):
                 resolved[id(g)] = best_c.country
+        return resolved
 
-        # 2) emit entities and country tallies
+    def _entities(
+        self, groups: list[_Group], art: dict, offset: int, resolved: dict[int, str]
+    ) -> list[_Emitted]:
+        """One output entity per group with a mention in the body or the title: spans into
+        the body, the longest surface form, canonical name, label, kind and country."""
+        body = art.get("body") or ""
+        body_len = len(body)
+        emitted: list[_Emitted] = []
         for g in groups:
             spans, in_title, cnt = [], False, 0
             surf_best = ""
@@ -931,7 +1080,6 @@ class Tagger:
                 spans.append([s, e])
             if not spans and not in_title:
                 continue
-            body = art.get("body") or ""
             for s, e in spans:
                 sf = body[s:e]
                 if len(sf) > len(surf_best):
@@ -977,31 +1125,49 @@ class Tagger:
                 ent["kind"] = entry.kind
             elif g.tag == "team":
                 ent["kind"] = "team"
-            entities.append(ent)
-            if entry is not None and entry.region is not None:
-                mentioned_regions.append(entry.region)
-            if country and not (entry is not None and entry.kind == "news"):
-                assert via is not None  # every branch above that sets country sets via
-                rec = countries.get(country)
-                if rec is None:
-                    rec = countries[country] = {
-                        "code": country,
-                        "name": gz.country_names.get(country, country),
-                        "mentions": 0,
-                        "via": [],
-                        "focus": False,
-                    }
-                rec["mentions"] += cnt
-                if via not in rec["via"]:
-                    rec["via"].append(via)
-                if via == "place" or in_title or entry is None or entry.kind not in WEAK_KINDS:
-                    strong.add(country)
-                w = VIA_WEIGHT[via] * cnt + (1.5 if in_title else 0.0)
-                first = min(m.cstart for m in g.mentions) - offset
-                if first < 0 or (body_len and first < 0.2 * body_len):
-                    w += 0.5
-                score[country] += w
-                first_pos[country] = min(first_pos.get(country, 1 << 30), first)
+            emitted.append(_Emitted(ent, g, country, via, cnt, in_title))
+        return emitted
+
+    def _countries(self, emitted: list[_Emitted], art: dict, offset: int) -> list[dict]:
+        """The story's countries, most weighted first: mentions and how they are known
+        (``via``), ``focus`` for those within ``FOCUS_RATIO`` of the top; a single weak mention
+        and affiliation-only countries that are not in focus are left out."""
+        body_len = len(art.get("body") or "")
+        countries: dict[str, dict] = {}
+        score = cast("dict[str, float]", Counter())  # a Counter holding float weights
+        first_pos: dict[str, int] = {}
+        strong: set[str] = set()
+        for em in emitted:
+            entry, country, via, cnt, in_title = (
+                em.group.entry,
+                em.country,
+                em.via,
+                em.n_mentions,
+                em.in_title,
+            )
+            if not country or (entry is not None and entry.kind == "news"):
+                continue
+            assert via is not None  # every branch of _entities that sets country sets via
+            rec = countries.get(country)
+            if rec is None:
+                rec = countries[country] = {
+                    "code": country,
+                    "name": self.gz.country_names.get(country, country),
+                    "mentions": 0,
+                    "via": [],
+                    "focus": False,
+                }
+            rec["mentions"] += cnt
+            if via not in rec["via"]:
+                rec["via"].append(via)
+            if via == "place" or in_title or entry is None or entry.kind not in WEAK_KINDS:
+                strong.add(country)
+            w = VIA_WEIGHT[via] * cnt + (1.5 if in_title else 0.0)
+            first = min(m.cstart for m in em.group.mentions) - offset
+            if first < 0 or (body_len and first < 0.2 * body_len):
+                w += 0.5
+            score[country] += w
+            first_pos[country] = min(first_pos.get(country, 1 << 30), first)
 
         # one passing demonym or brand ("a Toyota pickup", "French fries") is not enough
         for code in list(countries):
@@ -1018,24 +1184,7 @@ class Tagger:
                     # story is about ("McDonald's" in Auckland, the CDC on Haiti)
                     del countries[code]
                     del score[code]
-        out["entities"] = entities
-        out["countries"] = sorted(
-            countries.values(), key=lambda r: (-score[r["code"]], first_pos[r["code"]])
-        )
-        regions: list[dict] = []
-        seen: set[tuple[str, str]] = set()
-        for rec in out["countries"]:
-            for reg in regions_for_country(rec["code"]):
-                k = (reg["scheme"], reg["code"])
-                if k not in seen:
-                    seen.add(k)
-                    regions.append(reg)
-        for reg in mentioned_regions:
-            k = (reg["scheme"], reg["code"])
-            if k not in seen:
-                seen.add(k)
-                regions.append({**reg, "mentioned": True})
-        out["regions"] = regions
+        return sorted(countries.values(), key=lambda r: (-score[r["code"]], first_pos[r["code"]]))
 
     @staticmethod
     def _home_homonym(g, cands, best_c, best_s, src, anchors, support):
