@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
 
-    from services.store import migrate
+    from shared import migrate
     from testkit.databases import create_pg_database, drop_pg_database
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="nw-bench-compose-"))

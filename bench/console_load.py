@@ -54,7 +54,7 @@ def report(name: str, ms: list[float]) -> None:
 
 
 def stock_database(url: str, articles: int) -> None:
-    from services.store import migrate
+    from shared import migrate
     from testkit.stock import bulk, stock
 
     migrate.upgrade(url)

@@ -161,7 +161,7 @@ def main() -> None:
 
     from services.ingest.extract import extract_page
     from services.ingest.pipeline import accept
-    from services.store import migrate
+    from shared import migrate
     from shared.logging import configure_logging
     from shared.schemas import RawItem
 

@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workdir", default="/tmp/newswire-bench-pipeline")
     args = parser.parse_args(argv)
 
-    from services.store import migrate
+    from shared import migrate
     from shared.settings import Settings
     from testkit.databases import create_pg_database, drop_pg_database
 

@@ -33,10 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
 
-from services.store import migrate  # noqa: E402
 from services.store.repository import upsert_batch  # noqa: E402
 from services.store.tasks import index_pending, store_batch  # noqa: E402
-from shared import db  # noqa: E402
+from shared import db, migrate  # noqa: E402
 from shared.schemas import EnrichedArticle  # noqa: E402
 from testkit.databases import create_pg_database, drop_pg_database  # noqa: E402
 from testkit.factories import country, enriched, entity, region  # noqa: E402

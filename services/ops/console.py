@@ -50,10 +50,10 @@ from services.ops import deadletters
 from services.ops import sources as health
 from services.ops.queues import consumers, redis_client, snapshot
 from services.store import queries
-from services.store.api.auth import require_read
 from services.store.api.schemas import ErrorBody
 from services.store.models import Article, ArticleCountry
 from shared import queues
+from shared.auth import require_read
 from shared.db import is_postgres, session_scope
 from shared.logging import get_logger
 from shared.models import DeadLetter, IngestRecord

@@ -349,7 +349,7 @@ def test_upgrade_with_one_more_migration(stack: Stack, tmp_path: Path) -> None:
     image = f"newswire:{old_tag}"
     where = (
         "from alembic.script import ScriptDirectory\n"
-        "from services.store import migrate\n"
+        "from shared import migrate\n"
         "print(migrate.MIGRATIONS / 'versions')\n"
         "print(' '.join(sorted(ScriptDirectory(str(migrate.MIGRATIONS)).get_heads())))\n"
     )

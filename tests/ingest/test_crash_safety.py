@@ -55,7 +55,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
 
 
 def _database(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    from services.store import migrate
+    from shared import migrate
 
     if kind == "postgresql":
         return str(request.getfixturevalue("fresh_pg_url"))

@@ -7,8 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from services.store import migrate
-from shared import db
+from shared import db, migrate
 from testkit.api import make_client
 from testkit.databases import create_pg_database, drop_pg_database
 from testkit.store_corpus import Spec, build_corpus

@@ -241,7 +241,7 @@ def test_reads_are_open_without_a_read_token(env: pytest.MonkeyPatch, sqlite_url
 
 
 def test_write_token(env: pytest.MonkeyPatch):
-    from services.store.api.auth import require_write
+    from shared.auth import require_write
 
     env.setenv("NEWSWIRE_API_TOKEN", "writer-secret")
     env.setenv("NEWSWIRE_API_READ_TOKEN", "reader-secret")

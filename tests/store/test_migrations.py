@@ -8,8 +8,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
-from services.store import migrate
-from shared import db
+from shared import db, migrate
 from testkit.databases import create_pg_database, drop_pg_database
 
 

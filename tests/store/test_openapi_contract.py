@@ -31,7 +31,7 @@ READ = "contract-read-token"
 @pytest.fixture(scope="module")
 def contract_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The real app on a small stored corpus, in broker mode (a POST only queues)."""
-    from services.store import migrate
+    from shared import migrate
     from testkit.databases import create_pg_database, drop_pg_database
 
     mp = pytest.MonkeyPatch()

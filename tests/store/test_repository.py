@@ -229,8 +229,8 @@ def test_store_task_contract(embedded_pg: str):
 
 def test_copy_and_values_paths_store_the_same(fresh_pg_url: str):
     """PostgreSQL's COPY path and the multi-row VALUES path (SQLite's) agree exactly."""
-    from services.store import migrate
     from services.store.queries import ArticleFilters, articles_as_dicts, search_articles
+    from shared import migrate
     from testkit.databases import create_pg_database, drop_pg_database
 
     other = create_pg_database("nw_values")

@@ -14,11 +14,11 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from services.store import migrate, stories
+from services.store import stories
 from services.store.models import Story
 from services.store.repository import upsert_batch
 from services.store.tasks import store_batch
-from shared import db
+from shared import db, migrate
 from testkit.api import make_client
 from testkit.databases import create_pg_database, drop_pg_database
 from testkit.story_corpus import StoryArticle, bcubed, build_story_corpus

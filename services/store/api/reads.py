@@ -16,7 +16,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from services.store import queries
-from services.store.api.auth import require_read
 from services.store.api.deps import get_session
 from services.store.api.params import CountryCodes, When
 from services.store.api.schemas import (
@@ -27,6 +26,7 @@ from services.store.api.schemas import (
     TagCounts,
 )
 from services.store.queries import MAX_PAGE_SIZE, ArticleFilters
+from shared.auth import require_read
 from shared.logging import get_logger
 
 log = get_logger(__name__)

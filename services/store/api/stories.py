@@ -13,12 +13,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from services.store import story_queries
-from services.store.api.auth import require_read
 from services.store.api.deps import get_session
 from services.store.api.params import CountryCodes, When
 from services.store.api.schemas import ErrorBody
 from services.store.queries import MAX_PAGE_SIZE
 from services.store.story_queries import StoryFilters
+from shared.auth import require_read
 from shared.logging import get_logger
 
 log = get_logger(__name__)
