@@ -196,7 +196,7 @@ xml_text = st.text(
     cut=st.none() | st.integers(min_value=0, max_value=400),
 )
 def test_feed_any_entries(entries: list[tuple[str, str, str]], cut: int | None) -> None:
-    from services.ingest.feeds import parse_feed
+    from services.ingest.feedparse import parse_feed
 
     data = rss(entries)
     if cut is not None:
@@ -241,7 +241,7 @@ XXE = (
     ids=["billion-laughs", "xxe", "billion-laughs-utf16", "xxe-utf16"],
 )
 def test_feed_entity_attacks_refused(data: bytes) -> None:
-    from services.ingest.feeds import parse_feed
+    from services.ingest.feedparse import parse_feed
 
     try:
         parsed = parse_feed(data, url="https://example.org/feed.xml")
@@ -391,7 +391,7 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
 
 def test_bounded_mutation_fuzz(tmp_path: Path) -> None:
     """Seeds: the bundled samples, an RSS feed and an HTML page, mutated 300 times."""
-    from services.ingest.feeds import parse_feed
+    from services.ingest.feedparse import parse_feed
 
     seeds: list[tuple[str, bytes]] = [
         (p.suffix, p.read_bytes()) for p in sorted((ROOT / "samples").iterdir()) if p.is_file()

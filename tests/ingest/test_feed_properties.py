@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from services.ingest.feeds import parse_feed
+from services.ingest.feedparse import parse_feed
 from services.ingest.furniture import is_furniture
 
 CHARS = st.characters(

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from services.ingest import feeds
-from services.ingest.feeds import parse_feed
+from services.ingest.feedparse import parse_feed
 from services.ingest.prepare import Rejected
 from shared.db import session_scope
 from shared.models import IngestRecord
