@@ -3,9 +3,12 @@
 Brings up the repository's docker-compose.yml (image built from the Dockerfile, a .env of
 random secrets, no test override) and, beside it, the same workers as local processes
 (``newswire worker ingest -c 2``, ``enrich -c 2``, ``store -c 1``, as in the compose file)
-on a private redis-server (append-only, fsync every second) and a PostgreSQL database of
-the bench's own. Both get the same articles the same way (``newswire ingest FILE``: inside
-the api container for the stack, a local process for the other) and the same batch size.
+on a private redis-server (append-only, fsync every second) and a private PostgreSQL server
+(Debian's, default settings, as in the stand-in image; ``--host-postgres``: a database on the
+host's server instead). The local processes run in a cgroup beside the containers under
+/docker (``--host-cgroup``: not), so host load weighs on both sides alike. Both get the
+same articles the same way (``newswire ingest FILE``: inside the api container for the
+stack, a local process for the other) and the same batch size.
 Rounds alternate (stack, local, stack, local ...); throughput = articles / seconds from
 the ingest command to the last ``stored_at``. Prints every round, the medians and the ratio::
 
@@ -20,6 +23,8 @@ import argparse
 import json
 import os
 import secrets
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -33,7 +38,13 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
-from testkit.cluster import Cluster, RedisServer, cpu_seconds, engine_for  # noqa: E402
+from testkit.cluster import (  # noqa: E402
+    Cluster,
+    RedisServer,
+    cpu_seconds,
+    engine_for,
+    free_port,
+)
 from testkit.corpus import make_corpus  # noqa: E402
 from testkit.stack import ROOT as REPO  # noqa: E402
 from testkit.stack import MemorySampler, Stack, build_image, random_env, wait_for  # noqa: E402
@@ -187,6 +198,52 @@ def leave_cgroup(group: Path | None) -> None:
             time.sleep(0.5)
 
 
+class PrivatePostgres:
+    """A PostgreSQL server of the bench's own for the local side, like the stack's: the same
+    Debian PostgreSQL the stand-in image runs, default settings, its own data directory, and
+    started from this process so it shares the local side's cgroup (the host's PostgreSQL
+    serves everyone else on this machine and sits outside it)."""
+
+    def __init__(self) -> None:
+        self.bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+        self.dir = Path(tempfile.mkdtemp(prefix="nw-bench-pg-"))
+        shutil.chown(self.dir, "postgres", "postgres")
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/newswire"
+
+    def _as_postgres(self, *argv: str) -> None:
+        subprocess.run(argv, check=True, capture_output=True, user="postgres", group="postgres")
+
+    def start(self) -> None:
+        data = str(self.dir / "data")
+        self._as_postgres(str(self.bindir / "initdb"), "-D", data, "-A", "trust", "-U", "postgres")
+        self.proc = subprocess.Popen(
+            [str(self.bindir / "postgres"), "-D", data, "-p", str(self.port)]
+            + ["-k", str(self.dir), "-c", "listen_addresses=127.0.0.1"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            user="postgres",
+            group="postgres",
+            start_new_session=True,
+        )
+        ready = [str(self.bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)]
+        wait_for(lambda: subprocess.run(ready, capture_output=True).returncode == 0, 60, 0.5, "pg")
+        self._as_postgres(
+            str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "newswire"
+        )
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # fast shutdown
+            with suppress(subprocess.TimeoutExpired):
+                self.proc.wait(60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def loadavg() -> str:
     with suppress(OSError):
         return Path("/proc/loadavg").read_text().split()[0]
@@ -200,6 +257,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=20, help="NEWSWIRE_BATCH_SIZE, both sides")
     parser.add_argument("--image", default=None, help="newswire:TAG already built from this tree")
     parser.add_argument("--workdir", default=None)
+    parser.add_argument(
+        "--host-postgres",
+        action="store_true",
+        help="local side on a database of the host's PostgreSQL instead of a private server",
+    )
     parser.add_argument(
         "--host-cgroup",
         action="store_true",
@@ -220,7 +282,8 @@ def main(argv: list[str] | None = None) -> None:
     stack = Stack(workdir / "stack", f"nwbench{secrets.token_hex(4)}", env)
     stack.files = [REPO / "docker-compose.yml"]  # production settings, no test override
     server = RedisServer(workdir / "redis", appendfsync="everysec")
-    database_url = create_pg_database("nw_bench_compose")
+    private_pg: PrivatePostgres | None = None
+    database_url = ""
     cluster: Cluster | None = None
     sampler = MemorySampler(stack, interval=2.0)
     group: Path | None = None
@@ -235,6 +298,13 @@ def main(argv: list[str] | None = None) -> None:
             flush=True,
         )
         server.start()
+        if args.host_postgres:
+            database_url = create_pg_database("nw_bench_compose")
+        else:
+            private_pg = PrivatePostgres()
+            private_pg.start()
+            database_url = private_pg.url
+        print(f"local side: Redis {server.url}, PostgreSQL {database_url}", flush=True)
         migrate.upgrade(database_url)
         cluster = Cluster(
             workdir / "local", server.url, database_url, batch_size=args.batch, log_level="INFO"
@@ -303,8 +373,11 @@ def main(argv: list[str] | None = None) -> None:
         server.stop()
         leave_cgroup(group)
         stack.down(volumes=True)
-        with suppress(Exception):
-            drop_pg_database(database_url)
+        if private_pg is not None:
+            private_pg.stop()
+        elif database_url:
+            with suppress(Exception):
+                drop_pg_database(database_url)
         if not args.image:
             subprocess.run(["docker", "rmi", f"newswire:{tag}"], capture_output=True, check=False)
 
