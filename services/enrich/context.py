@@ -355,21 +355,47 @@ def _side_run_back(words: list[str], start: int, end: int) -> int:
     return k
 
 
+# A story with a sport's name in it and none of these words may hold league tables even when
+# it has too little running text for :func:`sports_story` (a bare standings table).
+SPORT_NAMES = frozenset(
+    """soccer football cricket baseball basketball rugby hockey tennis golf athletics league
+    leagues standings division""".split()
+)
+OTHER_TABLES = frozenset(
+    """temperature temperatures forecast forecasts weather humidity degrees celsius fahrenheit
+    precipitation poll polls polling voters votes ballots turnout""".split()
+)
+
+
+def tables_story(words: list[str], sporty: bool) -> bool:
+    """Whether rows of a name and numbers in this story are sports tables (standings), not a
+    weather table or a poll by state."""
+    if sporty:
+        return True
+    lower = {w.lower() for w in words}
+    return bool(lower & SPORT_NAMES) and not (lower & OTHER_TABLES)
+
+
 def table_sides(
-    words: list[str], lines: list[tuple[int, int]], sporty: bool
+    words: list[str], lines: list[tuple[int, int]], sporty: bool, tables: bool | None = None
 ) -> list[tuple[int, int, str]]:
     """(start, end, kind) of the sides named in the tables and result lines of sports copy:
     "Tranmere 2 Stoke 1" (a result), "Clydebank 2 1 0 1 1 3 3" and "BALTIMORE 70 63 .526 4"
     (a league table or standings row: a name, then three or more small numbers and nothing
-    else), "East Fife v Clydebank" (a fixture), and, in a sports story, "KANSAS CITY AT
-    DETROIT" (a schedule line)."""
+    else; only where :func:`tables_story` says so, as a weather table "Denver 71 64 52" has
+    the same shape),
+    "East Fife v Clydebank" (a fixture), and, in a sports story, "KANSAS CITY AT DETROIT" (a
+    schedule line)."""
+    if tables is None:
+        tables = tables_story(words, sporty)
     out: list[tuple[int, int, str]] = []
     for a, b in lines:
         e1 = _side_run(words, a, b)
         if e1 > a:
             rest = words[e1:b]
             if (
-                len(rest) >= 3
+                tables  # weather and polls tabulate places with numbers too
+                and len(rest) >= 3
                 and all(_SMALL_NUMBER.match(w) for w in rest)
                 and any(w.isdigit() for w in rest)
             ):

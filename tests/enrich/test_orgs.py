@@ -43,6 +43,28 @@ def test_standings_rows_and_schedule_lines_are_teams(tag, side):
     assert ents[side]["label"] == "ORG" and ents[side]["kind"] == "team", ents.get(side)
 
 
+def test_a_weather_table_keeps_its_cities_as_places(tag):
+    r = tag(
+        "Temperatures across the country on Tuesday (high, low, humidity):\n\n"
+        "Denver 71 64 52\n\nBoston 68 55 40\n\nChicago 70 60 45\n\n"
+        "Forecasters expect rain in Denver and Boston later this week."
+    )
+    ents = by_canonical(r)
+    for city in ("Denver", "Boston", "Chicago"):
+        assert ents[city]["label"] == "GPE", ents.get(city)
+    assert "US" in {c["code"] for c in r["countries"]}, r["countries"]
+
+
+def test_a_poll_table_by_state_keeps_its_states_as_places(tag):
+    r = tag(
+        "Senate race: a new poll of likely voters, by state (Democrat, Republican, undecided), "
+        "shows the league of swing states narrowing.\n\nOhio 48 45 7\n\nArizona 47 46 7\n"
+    )
+    ents = by_canonical(r)
+    for state in ("Ohio", "Arizona"):
+        assert ents[state]["label"] == "GPE", ents.get(state)
+
+
 def test_national_sides_golfers_and_datelines_are_not_teams(tag):
     r = tag("England 2 Scotland 1\n\nWales 0 Ireland 0\n")
     assert {e["label"] for e in r["entities"]} == {"GPE"}, r["entities"]
