@@ -48,12 +48,29 @@ def sqlite_url(tmp_path: Path) -> str:
     return url
 
 
+def _close_cached_clients(url: str) -> None:
+    """Close what this process keeps connected to a test's Redis database after the test: the
+    cached control app (``services.ops.queues.control_app``). Its idle connections made the
+    number look taken for the rest of the session."""
+    from services.ops import queues
+
+    app = queues._control_apps.pop(url, None)
+    if app is not None:
+        app.close()
+
+
+# A client idle longer than this is a pool left over by a finished test, not a live broker
+# user (a consuming worker polls its queues every second or so).
+LIVE_CLIENT_IDLE_S = 30
+
+
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """A Redis database number of its own, flushed before and after.
 
     Several test runs and workers may share this Redis (a developer's run beside CI).
-    A number is taken only when it is empty and no client is connected to it, and is
+    A number is taken only when it is empty and no live client (idle under
+    ``LIVE_CLIENT_IDLE_S``) is connected to it, and is
     claimed with a lease key in database 0 (``SET NX``), so two sessions never pick
     the same one and flush each other's broker. The lease expires on its own if a
     session dies without releasing it."""
@@ -64,7 +81,11 @@ def redis_url() -> Iterator[str]:
     deadline = time.monotonic() + 120
     number = None
     while number is None:
-        busy = {int(c["db"]) for c in lease_client.client_list()}
+        busy = {
+            int(c["db"])
+            for c in lease_client.client_list()
+            if int(c.get("idle", 0)) < LIVE_CLIENT_IDLE_S
+        }
         for candidate in range(1, 16):
             if candidate in busy:
                 continue
@@ -90,6 +111,7 @@ def redis_url() -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+        _close_cached_clients(url)
         key = f"newswire:test:redis-db:{number}"
         if lease_client.get(key) == owner.encode():
             lease_client.delete(key)
@@ -141,5 +163,6 @@ def broker(env: pytest.MonkeyPatch, redis_url: str, fresh_pg_url: str) -> Iterat
     client = redis.Redis.from_url(redis_url)
     yield Broker(redis_url, fresh_pg_url, tmp_path, env, client)
     client.close()
+    reset_app()  # its pool is on this test's Redis database
     if not os.environ.get("NW_OPS_KEEP_LOGS"):
         shutil.rmtree(tmp_path, ignore_errors=True)
