@@ -29,6 +29,15 @@ def _check(name: str, hb_dir: Path, *extra: str) -> subprocess.CompletedProcess[
     )
 
 
+def _service_env(redis_url: str, database_url: str, hb_dir: Path) -> dict[str, str]:
+    """A worker's or the scheduler's environment, its heartbeat files in ``hb_dir``."""
+    return child_env(
+        NEWSWIRE_BROKER_URL=redis_url,
+        NEWSWIRE_DATABASE_URL=database_url,
+        **{heartbeat.HEARTBEAT_DIR_ENV: str(hb_dir)},
+    )
+
+
 def test_check_fresh_stale_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(heartbeat.HEARTBEAT_DIR_ENV, str(tmp_path))
     path = heartbeat.heartbeat_path("enrich")
@@ -83,11 +92,7 @@ def test_the_check_imports_no_celery(tmp_path: Path) -> None:
 def test_worker_keeps_its_heartbeat_and_clears_it_on_shutdown(
     redis_url: str, fresh_pg_url: str, tmp_path: Path
 ) -> None:
-    env = child_env(
-        NEWSWIRE_BROKER_URL=redis_url,
-        NEWSWIRE_DATABASE_URL=fresh_pg_url,
-        **{heartbeat.HEARTBEAT_DIR_ENV: str(tmp_path)},
-    )
+    env = _service_env(redis_url, fresh_pg_url, tmp_path)
     path = tmp_path / "newswire-ingest.heartbeat"
     with Worker("ingest", env, tmp_path / "worker.log", pool="prefork") as worker:
         worker.wait_ready()
@@ -108,11 +113,7 @@ def test_worker_keeps_its_heartbeat_and_clears_it_on_shutdown(
 def test_newswire_scheduler_touches_its_heartbeat(
     redis_url: str, fresh_pg_url: str, tmp_path: Path
 ) -> None:
-    env = child_env(
-        NEWSWIRE_BROKER_URL=redis_url,
-        NEWSWIRE_DATABASE_URL=fresh_pg_url,
-        **{heartbeat.HEARTBEAT_DIR_ENV: str(tmp_path)},
-    )
+    env = _service_env(redis_url, fresh_pg_url, tmp_path)
     path = tmp_path / "newswire-scheduler.heartbeat"
     log = open(tmp_path / "beat.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
