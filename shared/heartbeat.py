@@ -44,8 +44,7 @@ def heartbeat_path(name: str) -> Path:
 def touch(path: Path) -> None:
     """Record that the loop is alive now (creates the file, or moves its mtime)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch()
-    os.utime(path)
+    path.touch()  # creates it, or sets its mtime to now
 
 
 def clear(path: Path) -> None:
