@@ -4,6 +4,7 @@ step's, and story view latency with 100,000 articles stored.
     python bench/stories.py                       # everything (a few minutes)
     python bench/stories.py --skip-views          # quality and cost only
     python bench/stories.py --views-articles 20000
+    python bench/stories.py --skip-quality --load-only   # the 100k load's cost only
 
 Creates and drops its own PostgreSQL databases (NEWSWIRE_TEST_PG, default
 postgresql://postgres@127.0.0.1:5432/postgres). Prints:
@@ -289,7 +290,8 @@ def views(args: argparse.Namespace) -> None:
                 f"ms/article, clustering {l_cluster / live * 1000:.3f} ms/article "
                 f"({l_cluster / l_store:.1%})"
             )
-        view_latency(url, gen, args.runs)
+        if not args.load_only:
+            view_latency(url, gen, args.runs)
     finally:
         if args.keep:
             print(f"kept {url}")
@@ -423,6 +425,11 @@ def main() -> None:
         help="the last articles of the load, stored in batches of --batch",
     )
     parser.add_argument("--runs", type=int, default=60, help="requests per view kind")
+    parser.add_argument(
+        "--load-only",
+        action="store_true",
+        help="the 100k load and its cost figures, without the view latencies",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the 100k database")
     parser.add_argument("--database", default=None, help="a database kept by --keep: views only")
     args = parser.parse_args()
