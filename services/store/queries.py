@@ -587,61 +587,61 @@ def _plan_for_story_counts(session: Session) -> None:
     """Planner settings for a count by story (this transaction only): the matching
     articles are found by index and their tags by primary key (a hash join would read
     every tag row of the database to keep a week's), on one core, without compiling
-    the plan (JIT took a tenth of the query)."""
+    the plan (JIT took a tenth of the query), with the memory to sort a week's tag rows
+    once (``count(DISTINCT story_id)`` per group) without spilling to disk."""
     if is_postgres(session):
         _plan_for_a_page(session)
-        session.execute(text("SELECT set_config('jit', 'off', true)"))
+        session.execute(
+            text("SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)")
+        )
 
 
 def _top_entities_by_story(
     session: Session, where: list[ColumnElement[bool]], label: str | None, limit: int
 ) -> list[dict[str, Any]]:
-    """Two plain aggregates instead of a ``count(DISTINCT story_id)`` per entity (which
-    sorts every matching tag row): (entity, story) pairs first, then per entity; the
-    entities' names are joined to the totals, not to every row."""
+    """One aggregate per entity over the matching articles' tags: mentions, articles and
+    distinct stories (``count(DISTINCT story_id)``: the tag rows sorted once by entity,
+    cheaper than hashing every (entity, story) pair and then every entity). The label
+    narrows the tags before they are counted. On PostgreSQL each matching article's tags
+    are read by primary key (LATERAL, OFFSET 0 keeps it a loop: planned as a join, a
+    week of articles was matched against a seq scan of every tag row in the database),
+    and only the best rows, ties included, are joined to their entities' names."""
     postgres = is_postgres(session)
+    by_label = (
+        [ArticleEntity.entity_id.in_(select(Entity.id).where(Entity.label == label))]
+        if label
+        else []
+    )
     entity_id: Any = ArticleEntity.entity_id
     mentions: Any = ArticleEntity.count
     if postgres:
-        # Each matching article's tags by primary key (LATERAL, OFFSET 0 keeps it a
-        # loop): planned as a join, a week of articles was matched against a seq scan
-        # of every tag row in the database (fresh statistics, no vacuum yet).
         tags = (
             select(ArticleEntity.entity_id, ArticleEntity.count)
-            .where(ArticleEntity.article_id == Article.id)
+            .where(ArticleEntity.article_id == Article.id, *by_label)
             .offset(0)
             .lateral("tags")
         )
         entity_id, mentions = tags.c.entity_id, tags.c.count
-    stmt = select(
-        entity_id,
-        Article.story_id,
-        func.sum(mentions).label("mentions"),
-        func.count().label("articles"),
-    )
+    total = func.sum(mentions).label("mentions")
+    articles = func.count().label("articles")
+    stories = func.count(func.distinct(Article.story_id)).label("stories")  # NULL not counted
+    per_stmt = select(entity_id.label("entity_id"), total, articles, stories)
     if postgres:
-        stmt = stmt.select_from(Article).join(tags, literal(True))
+        per_stmt = per_stmt.select_from(Article).join(tags, literal(True))
     else:
-        stmt = stmt.join(Article, Article.id == ArticleEntity.article_id)
-    pairs = stmt.where(*where).group_by(entity_id, Article.story_id).subquery("pairs")
-    per = (
-        select(
-            pairs.c.entity_id,
-            func.sum(pairs.c.mentions).label("mentions"),
-            func.sum(pairs.c.articles).label("articles"),
-            func.count(pairs.c.story_id).label("stories"),  # NULL: not in a story yet
+        per_stmt = per_stmt.join(Article, Article.id == ArticleEntity.article_id).where(*by_label)
+    per_stmt = per_stmt.where(*where).group_by(entity_id)
+    if postgres:
+        per_stmt = per_stmt.order_by(stories.desc(), total.desc(), articles.desc()).fetch(
+            limit, with_ties=True
         )
-        .group_by(pairs.c.entity_id)
-        .subquery("per")
-    )
+    per = per_stmt.subquery("per")
     stmt = (
         select(Entity.id, Entity.name, Entity.label, Entity.country, per)
         .join(per, per.c.entity_id == Entity.id)
         .order_by(per.c.stories.desc(), per.c.mentions.desc(), per.c.articles.desc(), Entity.name)
         .limit(limit)
     )
-    if label:
-        stmt = stmt.where(Entity.label == label)
     _plan_for_story_counts(session)
     return [
         {
@@ -753,10 +753,32 @@ def _tag_counts_by_story(
     tag: Any,
     where: list[ColumnElement[bool]],
 ) -> Iterable[Any]:
-    """Stories per tag and bucket, then per tag, in one statement over the distinct
-    (tag, bucket, story) rows of the matching articles (a ``count(DISTINCT story_id)``
-    per group sorts every matching tag row, twice): rows of (is_total, *tag, name,
-    bucket, stories)."""
+    """Distinct stories per tag and bucket, and per tag, in one statement: rows of
+    (is_total, *tag, name, bucket, stories); a story with articles in several buckets
+    counts in each of them and once in its tag's total.
+
+    PostgreSQL: one pass over the matching articles (their bucket computed once per
+    article), each article's tags read by primary key (LATERAL, OFFSET 0: a hash join
+    read every tag row of the database to keep a week's), both groupings of one sort
+    (GROUPING SETS). SQLite: the distinct (tag, bucket, story) rows, then per bucket and
+    per tag."""
+    _plan_for_story_counts(session)
+    if is_postgres(session):
+        arts = select(Article.id, Article.story_id, start).where(*where).offset(0).subquery("a")
+        tags = select(*group, tag.name).where(tag.article_id == arts.c.id).offset(0).lateral("t")
+        ident = [tags.c[c.key] for c in group]
+        return session.execute(
+            select(
+                func.grouping(arts.c.bucket),
+                *ident,
+                func.max(tags.c.name),
+                arts.c.bucket,
+                func.count(func.distinct(arts.c.story_id)),  # NULL: not in a story yet
+            )
+            .select_from(arts)
+            .join(tags, literal(True))
+            .group_by(func.grouping_sets(tuple_(*ident, arts.c.bucket), tuple_(*ident)))
+        )
     pairs = (
         select(*keys, start, Article.story_id)
         .join(Article, Article.id == tag.article_id)
@@ -779,7 +801,6 @@ def _tag_counts_by_story(
         func.min(pairs.c.bucket),
         func.count(func.distinct(pairs.c.story_id)),
     ).group_by(*ident)
-    _plan_for_story_counts(session)
     return session.execute(union_all(per_bucket, per_tag))
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, select, tuple_
 from sqlalchemy.orm import Session
 
 from services.store.models import Article, Story, StoryKey
@@ -41,7 +41,7 @@ from services.store.queries import (
 )
 from services.store.stories import QUIET, entity_key
 from shared.db import is_postgres
-from shared.models import DUPLICATE, IngestRecord
+from shared.models import DUPLICATE, IngestRecord, JSONType
 
 StorySort = Literal["size", "recency", "growth"]
 SORTS: tuple[str, ...] = ("size", "recency", "growth")
@@ -145,13 +145,13 @@ def _sort_column(sort: str) -> Any:
     }[sort]
 
 
-def _cursor_value(story: Story, sort: str) -> Any:
+def _cursor_value(story: Story | ListedStory, sort: str) -> Any:
     if sort == "recency":
         return _iso(story.last_seen)
     return story.article_count if sort == "size" else float(story.growth)
 
 
-def encode_cursor(story: Story, sort: str) -> str:
+def encode_cursor(story: Story | ListedStory, sort: str) -> str:
     raw = json.dumps([sort, _cursor_value(story, sort), story.id], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
@@ -183,8 +183,57 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
 
 
 @dataclass
+class ListedStory:
+    """The columns of a story that a listing shows, and of its profile only the parts
+    :func:`story_dict` reads (the centroid's terms and weights stay in the database)."""
+
+    id: int
+    title: str
+    article_id: str | None
+    first_seen: datetime
+    last_seen: datetime
+    article_count: int
+    source_count: int
+    growth: float
+    profile: dict[str, Any]
+
+
+SHOWN = ("countries", "regions", "entities", "sources")  # the profile parts story_dict reads
+# PostgreSQL: the profile decompressed once per row (``|| '{}'``; each ``->`` on the
+# stored value would decompress it again) and only the shown parts sent.
+_SHOWN_PG = (
+    "(SELECT jsonb_build_object("
+    + ", ".join(f"'{part}', p -> '{part}'" for part in SHOWN)
+    + ") FROM (SELECT stories.profile || '{}'::jsonb AS p OFFSET 0) AS whole)"
+)
+
+
+def _listed_columns(session: Session) -> list[Any]:
+    columns: list[Any] = [
+        Story.id,
+        Story.title,
+        Story.article_id,
+        Story.first_seen,
+        Story.last_seen,
+        Story.article_count,
+        Story.source_count,
+        Story.growth,
+    ]
+    if is_postgres(session):
+        return [*columns, literal_column(_SHOWN_PG, JSONType).label("profile")]
+    return [*columns, Story.profile]
+
+
+def _listed(row: Any) -> ListedStory:
+    sid, title, article_id, first, last, articles, sources, growth, profile = row
+    return ListedStory(
+        sid, title, article_id, first, last, articles, sources, growth, profile or {}
+    )
+
+
+@dataclass
 class StoryPage:
-    stories: list[Story] = field(default_factory=list)
+    stories: list[ListedStory] = field(default_factory=list)
     next_cursor: str | None = None
 
 
@@ -202,14 +251,14 @@ def search_stories(
         raise QueryError("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
     where = story_clauses(session, filters)
     column = _sort_column(sort)
-    stmt: Select[Any] = select(Story).where(*where)
+    stmt: Select[Any] = select(*_listed_columns(session)).where(*where)
     if cursor:
         value, story_id = decode_cursor(cursor, sort)
         stmt = stmt.where(tuple_(column, Story.id) < tuple_(value, story_id))
     stmt = stmt.order_by(column.desc(), Story.id.desc()).limit(limit + 1)
     if is_postgres(session):
         _plan_for_a_page(session)
-    rows = list(session.scalars(stmt))
+    rows = [_listed(r) for r in session.execute(stmt)]
     page = StoryPage(stories=rows[:limit])
     if len(rows) > limit:
         page.next_cursor = encode_cursor(rows[limit - 1], sort)
@@ -221,7 +270,7 @@ def _counted(entries: dict[str, list[Any]], top: int | None = None) -> list[list
     return [[k, *v] for k, v in (items[:top] if top else items)]
 
 
-def story_dict(story: Story, now: datetime | None = None) -> dict[str, Any]:
+def story_dict(story: Story | ListedStory, now: datetime | None = None) -> dict[str, Any]:
     """A story as the API and the CLI show it (without its articles)."""
     p = story.profile or {}
     now = now or datetime.now(UTC)
@@ -318,6 +367,7 @@ def get_story(session: Session, story_id: int) -> dict[str, Any] | None:
 
 __all__ = [
     "SORTS",
+    "ListedStory",
     "StoryFilters",
     "StoryPage",
     "get_story",
