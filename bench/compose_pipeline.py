@@ -34,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,8 +50,9 @@ from testkit.cluster import (  # noqa: E402
     free_port,
 )
 from testkit.corpus import make_corpus  # noqa: E402
+from testkit.processes import wait_for  # noqa: E402
 from testkit.stack import ROOT as REPO  # noqa: E402
-from testkit.stack import MemorySampler, Stack, build_image, random_env, wait_for  # noqa: E402
+from testkit.stack import MemorySampler, Stack, build_image, random_env  # noqa: E402
 
 WORDS = (300, 800)  # as bench/pipeline.py
 WORKERS = ("ingest-worker", "enrich-worker", "store-worker")
@@ -123,11 +125,19 @@ def engine_cpu() -> float:
     return total
 
 
+def machine_idle() -> tuple[int, int]:
+    """(idle, total) jiffies of the whole machine so far (/proc/stat; iowait counts as idle)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return fields[3] + fields[4], sum(fields[:8])
+
+
 def timed_round(
     n: int, tag: str, database_url: str, ingest: Callable[[], None]
 ) -> tuple[float, float]:
     """(articles per second from the ingest command to the last ``stored_at``, seconds the
-    ingest command took), polling the side's own PostgreSQL from this process."""
+    ingest command took), polling the side's own PostgreSQL from this process. Also prints
+    how idle the machine was meanwhile: idle cores while a side is slower mean it waited
+    (latency), none mean it got less CPU than the other side did."""
     engine = engine_for(database_url)
     try:
 
@@ -137,6 +147,7 @@ def timed_round(
 
         like = f"title LIKE '{tag} #%'"
         t0 = scalar("SELECT extract(epoch FROM clock_timestamp())")
+        idle0 = machine_idle()
         exec0 = time.monotonic()
         ingest()
         exec_s = time.monotonic() - exec0
@@ -147,13 +158,22 @@ def timed_round(
             f"{tag} stored",
         )
         last = scalar(f"SELECT extract(epoch FROM max(stored_at)) FROM articles WHERE {like}")
+        idle1 = machine_idle()
     finally:
         engine.dispose()
+    idle = (idle1[0] - idle0[0]) / max(1, idle1[1] - idle0[1])
+    print(f"    {tag}: {last - t0:.1f} s, machine {100 * idle:.0f}% idle meanwhile", flush=True)
     return n / (last - t0), exec_s
 
 
-def stack_round(stack: Stack, n: int, tag: str, seed: int) -> tuple[float, float]:
-    """(articles per second, worker CPU seconds per article)."""
+@dataclass
+class Round:
+    rate: float  # articles per second
+    workers: float  # the three workers' CPU seconds per article
+    side: float | None  # everything the side ran, CPU seconds per article (None: unknown)
+
+
+def stack_round(stack: Stack, n: int, tag: str, seed: int) -> Round:
     items = make_corpus(n, tag, seed, WORDS)
     cpu0 = container_cpu(stack)
     support0 = {name: container_cpu(stack, (name,)) for name in SUPPORT}
@@ -167,25 +187,25 @@ def stack_round(stack: Stack, n: int, tag: str, seed: int) -> tuple[float, float
         assert out.returncode == 0, out.stdout + out.stderr
 
     rate, exec_s = timed_round(n, tag, stack_database_url(stack), ingest)
-    support = {
-        name: 1000 * (container_cpu(stack, (name,)) - support0[name]) / n for name in SUPPORT
-    }
+    workers = (container_cpu(stack) - cpu0) / n
+    support = {name: (container_cpu(stack, (name,)) - support0[name]) / n for name in SUPPORT}
+    engine = (engine_cpu() - engine0) / n
     print(
         f"    stack round: `docker exec api newswire ingest` took {exec_s:.1f} s; "
         "other containers' CPU per article: "
-        + ", ".join(f"{name} {ms:.0f} ms" for name, ms in support.items())
-        + f"; engine (dockerd, containerd, shims) {1000 * (engine_cpu() - engine0) / n:.0f} ms",
+        + ", ".join(f"{name} {1000 * sec:.0f} ms" for name, sec in support.items())
+        + f"; engine (dockerd, containerd, shims) {1000 * engine:.0f} ms",
         flush=True,
     )
-    return rate, (container_cpu(stack) - cpu0) / n
+    return Round(rate, workers, workers + sum(support.values()) + engine)
 
 
 def local_round(
-    cluster: Cluster, n: int, tag: str, seed: int, workdir: Path
-) -> tuple[float, float]:
-    """(articles per second, worker CPU seconds per article)."""
+    cluster: Cluster, n: int, tag: str, seed: int, workdir: Path, group: Path | None
+) -> Round:
     items = make_corpus(n, tag, seed, WORDS)
     cpu0 = process_cpu(cluster)
+    side0 = group_cpu(group)
     engine0 = engine_cpu()
     path = workdir / f"{tag}.jsonl"
     path.write_bytes(jsonl(items))
@@ -201,15 +221,17 @@ def local_round(
         assert out.returncode == 0, out.stdout + out.stderr
 
     rate, exec_s = timed_round(n, tag, cluster.database_url, ingest)
+    side = (group_cpu(group) - side0) / n if group is not None else None
     print(
         f"    local round: `newswire ingest` took {exec_s:.1f} s; engine "
-        f"{1000 * (engine_cpu() - engine0) / n:.0f} ms per article (idle stack)",
+        f"{1000 * (engine_cpu() - engine0) / n:.0f} ms per article (the idle stack's)",
         flush=True,
     )
-    return rate, (process_cpu(cluster) - cpu0) / n
+    return Round(rate, (process_cpu(cluster) - cpu0) / n, side)
 
 
 CPU_CGROUP = Path("/sys/fs/cgroup/cpu")  # cgroup v1, Docker's cgroupfs driver
+ACCT_CGROUP = Path("/sys/fs/cgroup/cpuacct")
 
 
 def join_docker_cgroup() -> Path | None:
@@ -233,20 +255,39 @@ def join_docker_cgroup() -> Path | None:
         (group / "cgroup.procs").write_text(str(os.getpid()))
     except OSError:
         return None
+    with suppress(OSError):  # where cpuacct is its own hierarchy: count the side's CPU too
+        acct = ACCT_CGROUP / "docker" / group.name
+        if not (acct / "cpuacct.usage").exists() or acct.resolve() != group.resolve():
+            acct.mkdir(exist_ok=True)
+            (acct / "cgroup.procs").write_text(str(os.getpid()))
     return group
+
+
+def group_cpu(group: Path | None) -> float:
+    """CPU seconds used so far by everything in the local side's cgroup (workers, beat,
+    PostgreSQL, redis-server, and this bench process with its polling); 0 if unknown."""
+    if group is None:
+        return 0.0
+    with suppress(OSError, ValueError):
+        return int((ACCT_CGROUP / "docker" / group.name / "cpuacct.usage").read_text()) / 1e9
+    return 0.0
 
 
 def leave_cgroup(group: Path | None) -> None:
     if group is None:
         return
-    with suppress(OSError):
-        (CPU_CGROUP / "cgroup.procs").write_text(str(os.getpid()))
-    for _ in range(20):  # its processes are gone once stopped; rmdir needs it empty
-        try:
-            group.rmdir()
-            return
-        except OSError:
-            time.sleep(0.5)
+    acct = ACCT_CGROUP / "docker" / group.name
+    for root in (CPU_CGROUP, ACCT_CGROUP):
+        with suppress(OSError):
+            (root / "cgroup.procs").write_text(str(os.getpid()))
+    for path in {group, acct}:
+        for _ in range(20):  # its processes are gone once stopped; rmdir needs it empty
+            try:
+                if path.exists():
+                    path.rmdir()
+                break
+            except OSError:
+                time.sleep(0.5)
 
 
 class PrivatePostgres:
@@ -293,6 +334,10 @@ class PrivatePostgres:
             with suppress(subprocess.TimeoutExpired):
                 self.proc.wait(60)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def ms(seconds: float | None) -> str:
+    return "?" if seconds is None else f"{1000 * seconds:.0f} ms"
 
 
 def loadavg() -> str:
@@ -377,37 +422,52 @@ def main(argv: list[str] | None = None) -> None:
         )
         # Warm-up: every pool child on both sides loads the model once.
         stack_round(stack, 20, f"warm-s-{secrets.token_hex(2)}", 1)
-        local_round(cluster, 20, f"warm-l-{secrets.token_hex(2)}", 1, workdir)
-        rates: dict[str, list[float]] = {"containers": [], "processes": []}
-        cpus: dict[str, list[float]] = {"containers": [], "processes": []}
+        local_round(cluster, 20, f"warm-l-{secrets.token_hex(2)}", 1, workdir, group)
+        rounds: dict[str, list[Round]] = {"containers": [], "processes": []}
         for r in range(args.rounds):
             seed = 100 + r
-            s, sc = stack_round(stack, args.articles, f"bs{r}-{secrets.token_hex(2)}", seed)
-            rates["containers"].append(s)
-            cpus["containers"].append(sc)
-            p, pc = local_round(
-                cluster, args.articles, f"bl{r}-{secrets.token_hex(2)}", seed, workdir
+            sr = stack_round(stack, args.articles, f"bs{r}-{secrets.token_hex(2)}", seed)
+            lr = local_round(
+                cluster, args.articles, f"bl{r}-{secrets.token_hex(2)}", seed, workdir, group
             )
-            rates["processes"].append(p)
-            cpus["processes"].append(pc)
+            rounds["containers"].append(sr)
+            rounds["processes"].append(lr)
             print(
-                f"  round {r + 1}: containers {s:.1f}/s ({1000 * sc:.0f} ms CPU/article), "
-                f"processes {p:.1f}/s ({1000 * pc:.0f} ms CPU/article); load average {loadavg()}",
+                f"  round {r + 1}: containers {sr.rate:.1f}/s ({1000 * sr.workers:.0f} ms worker "
+                f"CPU/article, {ms(sr.side)} in all), processes {lr.rate:.1f}/s "
+                f"({1000 * lr.workers:.0f} ms worker CPU/article, {ms(lr.side)} in all); "
+                f"load average {loadavg()}",
                 flush=True,
             )
-        med = {k: statistics.median(v) for k, v in rates.items()}
-        cpu = {k: statistics.median(v) for k, v in cpus.items()}
-        ratio = med["containers"] / med["processes"]
+        c, lp = rounds["containers"], rounds["processes"]
+        rate_c = statistics.median(x.rate for x in c)
+        rate_p = statistics.median(x.rate for x in lp)
+        ratio = rate_c / rate_p
+        paired = statistics.median(a.rate / b.rate for a, b in zip(c, lp, strict=True))
         print(
-            f"median throughput: containers {med['containers']:.1f} articles/s, processes "
-            f"{med['processes']:.1f} articles/s -> containers at {100 * ratio:.0f}% "
-            f"({'within' if ratio >= 0.9 else 'MORE THAN'} 10% of the processes)"
+            f"median throughput: containers {rate_c:.1f} articles/s, processes {rate_p:.1f} "
+            f"articles/s -> containers at {100 * ratio:.0f}% "
+            f"({'within' if ratio >= 0.9 else 'MORE THAN'} 10% of the processes); median of "
+            f"the rounds' own ratios (each stack round against the local round after it) "
+            f"{100 * paired:.0f}%"
         )
+        work_c = statistics.median(x.workers for x in c)
+        work_p = statistics.median(x.workers for x in lp)
         print(
-            f"median worker CPU per article: containers {1000 * cpu['containers']:.0f} ms "
-            f"(health checks included), processes {1000 * cpu['processes']:.0f} ms -> "
-            f"containers x{cpu['containers'] / cpu['processes']:.2f}"
+            f"median worker CPU per article: containers {1000 * work_c:.0f} ms "
+            f"(health checks included), processes {1000 * work_p:.0f} ms -> "
+            f"containers x{work_c / work_p:.2f}"
         )
+        if all(x.side is not None for x in c + lp):
+            side_c = statistics.median(x.side or 0.0 for x in c)
+            side_p = statistics.median(x.side or 0.0 for x in lp)
+            print(
+                f"median CPU per article of everything each side ran: containers "
+                f"{1000 * side_c:.0f} ms (every container and the engine's own processes), "
+                f"processes {1000 * side_p:.0f} ms (the local cgroup: workers, beat, "
+                f"PostgreSQL, redis-server, this bench's polling) -> containers "
+                f"x{side_c / side_p:.2f}"
+            )
         if group is None:
             print(
                 "  (throughput on a machine busy with other work: with cgroup v1 every "

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from testkit.processes import Proc as ServiceProc
 from testkit.processes import free_port, wait_for  # one poll-until helper for e2e and faults
+from testkit.sampling import PeriodicSampler
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -129,16 +130,14 @@ def json_events(paths: Iterable[Path], event: str | None = None) -> list[dict[st
     return out
 
 
-class MemorySampler(threading.Thread):
+class MemorySampler(PeriodicSampler):
     """Peak resident memory (VmHWM) of every process of every worker, sampled."""
 
     def __init__(self, cluster: Cluster, interval: float = 0.5) -> None:
-        super().__init__(daemon=True)
+        super().__init__(interval)
         self.cluster = cluster
-        self.interval = interval
         self.peak_parent: dict[str, int] = {}
         self.peak_child: dict[str, int] = {}
-        self._halt = threading.Event()
 
     def sample(self) -> None:
         for proc in list(self.cluster.procs):
@@ -150,16 +149,6 @@ class MemorySampler(threading.Thread):
             for child in proc.children():
                 hwm = proc_status_kib(child, "VmHWM")
                 self.peak_child[key] = max(self.peak_child.get(key, 0), hwm)
-
-    def run(self) -> None:
-        while not self._halt.wait(self.interval):
-            with contextlib.suppress(Exception):
-                self.sample()
-
-    def halt(self) -> None:
-        self._halt.set()
-        with contextlib.suppress(Exception):
-            self.sample()
 
     def summary(self) -> str:
         names = sorted(set(self.peak_parent) | set(self.peak_child))

@@ -8,7 +8,6 @@ operator would type them.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import re
@@ -16,16 +15,16 @@ import secrets
 import shutil
 import subprocess
 import tarfile
-import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from testkit.processes import free_port
+from testkit.processes import free_port, wait_for
+from testkit.sampling import PeriodicSampler
 
 ROOT = Path(__file__).resolve().parents[1]
 # The deployment tests' override (fast delivery settings); benches leave it out.
@@ -69,17 +68,6 @@ def must(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[
             f"stdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}"
         )
     return proc
-
-
-def wait_for(check: Callable[[], Any], timeout: float, interval: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 def build_image(tag: str, context: Path = ROOT) -> float:
@@ -287,7 +275,7 @@ class Stack:
 
         try:
             wait_for(ready, timeout, 1.0, "every service healthy")
-        except AssertionError as exc:
+        except TimeoutError as exc:
             raise AssertionError(f"{exc}: not ready: {last}") from None
         return time.monotonic() - t0
 
@@ -383,17 +371,16 @@ def mib(text: str) -> float:
     return float(m.group(1)) * _UNITS.get(m.group(2), 1) if m else 0.0
 
 
-class MemorySampler(threading.Thread):
+class MemorySampler(PeriodicSampler):
     """Peak memory per compose service from ``docker stats`` (the cgroup's usage), sampled."""
 
+    final_sample = False  # `docker stats --no-stream` takes seconds
+
     def __init__(self, stack: Stack, interval: float = 1.0) -> None:
-        super().__init__(daemon=True)
+        super().__init__(interval)
         self.stack = stack
-        self.interval = interval
         self.peak: dict[str, float] = {}
-        self.samples = 0
         self._names: dict[str, str] = {}
-        self._halt = threading.Event()
 
     def service_of(self, cid: str) -> str | None:
         if cid not in self._names:
@@ -413,15 +400,6 @@ class MemorySampler(threading.Thread):
             if service:
                 used = mib(usage.split("/")[0])
                 self.peak[service] = max(self.peak.get(service, 0.0), used)
-        self.samples += 1
-
-    def run(self) -> None:
-        while not self._halt.wait(self.interval):
-            with contextlib.suppress(Exception):
-                self.sample()
-
-    def halt(self) -> None:
-        self._halt.set()
 
     def summary(self) -> str:
         return " ".join(f"{k}={v:.0f}MiB" for k, v in sorted(self.peak.items()))

@@ -24,13 +24,8 @@ from pathlib import Path
 import pytest
 
 from testkit.corpus import make_article, make_corpus, sample_titles
-from testkit.stack import (
-    APP_SERVICES,
-    Stack,
-    must,
-    run,
-    wait_for,
-)
+from testkit.processes import wait_for
+from testkit.stack import APP_SERVICES, Stack, must, run
 from tests.deploy.report import report
 
 pytestmark = [pytest.mark.deploy, pytest.mark.timeout(1500)]
