@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, or_, select, text, update
+from sqlalchemy import Table, bindparam, delete, event, func, or_, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -93,7 +93,7 @@ KEY_CHARS = 120
 # Document frequencies (story_terms) are counted in the process and written in bulk:
 # after this many articles or seconds (whichever first), and re-read after DF_REFRESH_S
 # (what other workers wrote). See :class:`_Frequencies`.
-DF_FLUSH_ARTICLES = 500
+DF_FLUSH_ARTICLES = 2000
 DF_FLUSH_S = 30.0
 DF_REFRESH_S = 300.0
 DF_MAX_TERMS = 300_000
@@ -613,6 +613,7 @@ class _Open:
     first: datetime
     last: datetime
     changed: bool = False
+    version: int = 0  # PostgreSQL: the story_versions value of its last write
 
     @classmethod
     def of(
@@ -623,8 +624,15 @@ class _Open:
         first: datetime,
         last: datetime,
         profile: dict[str, Any] | None,
+        version: int = 0,
     ) -> _Open:
-        return cls(_Row(sid, title, article_id), dict(profile or {}), _aware(first), _aware(last))
+        return cls(
+            _Row(sid, title, article_id),
+            dict(profile or {}),
+            _aware(first),
+            _aware(last),
+            version=version,
+        )
 
     def gap_hours(self, when: datetime) -> float:
         if when < self.first:
@@ -836,61 +844,41 @@ def _candidates_sql(
     return sql, (keys, *params, *params)
 
 
-def _lock_and_prefetch(
-    session: Session,
-    items: list[Item],
-    floor: tuple[datetime, int] | None,
-    savepoint: bool,
-    missing: list[str] | None = None,
-) -> tuple[set[str], dict[str, set[int]], Spans, dict[str, int]]:
-    """PostgreSQL, one round trip: the lock, the articles still without a story, the
-    candidates of every item (see :func:`_candidates`) and the stored document
-    frequencies of the ``missing`` features."""
-    conn = _pg(session)
-    by_key: dict[str, set[int]] = defaultdict(set)
-    spans: Spans = {}
-    cursors = []
-    freq = conn.cursor()
-    with conn.pipeline():
-        lock = conn.cursor()
-        if savepoint:
-            lock.execute("SAVEPOINT nw_stories")
-        lock.execute(LOCK_SQL, (ADVISORY_LOCK,))
-        todo_cur = conn.cursor()
-        todo_cur.execute(_UNPLACED, (sorted(i.id for i in items),))
-        for group in _date_groups(items):
-            keys = sorted({k for i in group for k in i.keys})
-            if keys:
-                cur = conn.cursor()
-                cur.execute(
-                    *_candidates_sql(
-                        keys, group[0].dated_at - WINDOW, group[-1].dated_at + WINDOW, floor
-                    )
-                )
-                cursors.append(cur)
-        if missing:
-            freq.execute(
-                "SELECT term, articles FROM story_terms WHERE term = ANY(%b::text[])", (missing,)
-            )
-    todo = {r[0] for r in todo_cur.fetchall() if r[1] is None}
-    df = {t: int(n) for t, n in freq.fetchall()} if missing else {}
-    freq.close()
-    for cur in cursors:
-        _collect(cur.fetchall(), by_key, spans)
-        cur.close()
-    lock.close()
-    todo_cur.close()
-    return todo, by_key, spans, df
-
-
-def _ranked(item: Item, by_key: dict[str, set[int]], spans: Spans) -> list[int]:
+def _ranked(
+    item: Item,
+    by_key: dict[str, set[int]],
+    spans: Spans,
+    window: tuple[datetime, datetime] | None = None,
+    memo: dict[str, set[int] | None] | None = None,
+) -> list[int]:
     """Candidate stories of an item: within the window of its date, sharing at least
-    MIN_SHARED_KEYS keys with it, those sharing the most first."""
+    MIN_SHARED_KEYS keys with it, those sharing the most first.
+
+    ``by_key`` holds the stories of the item's date group's ``window`` (or, from the
+    cache, more: then a key's stories are counted within ``window``, once per group
+    in ``memo``): a key of more than MAX_KEY_STORIES of them picks none."""
     shared: dict[int, int] = defaultdict(int)
     for k in item.keys:
         sids = by_key.get(k, ())
         if len(sids) > MAX_KEY_STORIES:
-            continue
+            if window is None or memo is None:
+                continue
+            if k in memo:
+                found = memo[k]
+            else:
+                lo, hi = window
+                found = set()
+                for sid in sids:
+                    first, last = spans[sid]
+                    if last >= lo and first <= hi:
+                        found.add(sid)
+                        if len(found) > MAX_KEY_STORIES:
+                            found = None
+                            break
+                memo[k] = found
+            if found is None:
+                continue
+            sids = found
         for sid in sids:
             shared[sid] += 1
     when = item.dated_at
@@ -920,14 +908,25 @@ def cluster_articles(
     ``id`` (rebuild: made by this rebuild). ``articles``: the batch just written (the
     store step), so their features need not be read back.
 
-    On PostgreSQL with ``articles`` this is three round trips: lock, which articles
-    still need a story and the candidates (pipelined: each statement runs after the
-    one before, so the reads see everything committed before the lock was granted);
-    the candidate stories and ids for new ones; all the writes (the savepoint travels
-    with the first and the last). The cyclic garbage collector waits meanwhile (the
-    profiles and features are short-lived dicts without cycles; see
-    ``repository._collector_paused``)."""
+    On PostgreSQL with ``articles`` (the store step) the candidates come from the
+    process's cache of open stories (:class:`_StoryCache`) and this is two round trips:
+    the lock with every read (pipelined: each statement runs after the one before, so
+    the reads see everything committed before the lock was granted), then all the
+    writes (the savepoint travels with the first and the last). The cyclic garbage
+    collector waits meanwhile (the profiles and features are short-lived dicts
+    without cycles; see ``repository._collector_paused``)."""
     with _collector_paused():
+        if articles is not None and floor is None and is_postgres(session):
+            try:
+                done = _cluster_cached(session, ids, articles, savepoint)
+            except Exception:
+                if savepoint:
+                    with _pg(session).cursor() as cur:
+                        cur.execute("ROLLBACK TO SAVEPOINT nw_stories")
+                raise
+            if done is not None:
+                return done
+            articles = None  # reaching back too far for the cache: from the database
         if not savepoint:
             return _cluster(session, ids, floor, articles, False)
         if not is_postgres(session):
@@ -949,36 +948,15 @@ def _cluster(
     savepoint: bool,
 ) -> ClusterResult:
     postgres = is_postgres(session)
-    if savepoint and (articles is None or not postgres):
+    if savepoint:
         with _pg(session).cursor() as cur:
             cur.execute("SAVEPOINT nw_stories")
-    reserved: list[int] = []
     freq = _frequencies(session)
-    missing: list[str] = []
-    df_read: dict[str, int] = {}
-    if articles is not None:
-        wanted_ids = set(ids)
-        newest: dict[str, EnrichedArticle] = {}
-        for a in articles:  # the copy upsert_batch kept: the newest enrichment
-            old = newest.get(a.id)
-            if a.id in wanted_ids and (
-                old is None or a.enrichment.enriched_at >= old.enrichment.enriched_at
-            ):
-                newest[a.id] = a
-        items = sorted((item_of(a) for a in newest.values()), key=lambda i: (i.dated_at, i.id))
-        if postgres:
-            missing = freq.missing(sorted({k for item in items for k in _features(item)} | {""}))
-            todo, by_key, spans, df_read = _lock_and_prefetch(
-                session, items, floor, savepoint, missing
-            )
-            freq.learn(missing, df_read)
-            missing = []
-        else:
-            _lock(session)
-            todo = set(_unclustered(session, ids))
-        items = [i for i in items if i.id in todo]
+    _lock(session)
+    if articles is not None:  # SQLite: the features of the batch just written
+        todo = set(_unclustered(session, ids))
+        items = [i for i in _batch_items(ids, articles) if i.id in todo]
     else:
-        _lock(session)
         items = load_items(session, ids)
     result = ClusterResult(skipped=len(set(ids)) - len(items))
     if not items:
@@ -987,13 +965,11 @@ def _cluster(
                 cur.execute("RELEASE SAVEPOINT nw_stories")
         return result
     now = utcnow()
-    if articles is None or not postgres:
-        by_key, spans = _candidates(session, items, floor)
+    by_key, spans = _candidates(session, items, floor)
     known = {(k, sid) for k, sids in by_key.items() for sid in sids}  # stored keys
     wanted = sorted({sid for item in items for sid in _ranked(item, by_key, spans)})
     features = sorted({k for item in items for k in _features(item)} | {""})
-    if articles is None or not postgres:
-        missing = freq.missing(features)
+    missing = freq.missing(features)
     stories, reserved, df_read = _load_stories(
         session, wanted, reserve=len(items) if postgres else 0, features=missing
     )
@@ -1029,9 +1005,11 @@ def _cluster(
     changed = [st for st in stories.values() if st.changed]
     due = freq.due()
     if postgres:
-        for st, sid in zip(new, reserved, strict=False):
+        for st, (sid, _) in zip(new, reserved, strict=False):
             st.row.id = sid
-        _write_pg(session, changed, new, assigned, now, known, due, savepoint)
+        for st, (_, version) in zip([*changed, *new], reserved, strict=False):
+            st.version = version
+        _write_pg(session, changed, new, assigned, now, _key_rows(assigned, known), due, savepoint)
     else:
         _write_orm(session, changed, new, assigned, now, known, due)
     freq.counted(_df_counts(assigned), due)
@@ -1083,15 +1061,22 @@ def _df_counts(assigned: list[tuple[Item, _Open]]) -> list[tuple[str, int]]:
     return sorted(counts.items())
 
 
+# Ids for new stories and versions for the stories written (see Story.version),
+# reserved under the lock; unused ones are gaps, as after any rollback.
+_RESERVE = (
+    "SELECT nextval(pg_get_serial_sequence('stories', 'id')), nextval('story_versions') "
+    "FROM generate_series(1, %s)"
+)
+
+
 def _load_stories(
     session: Session, ids: list[int], reserve: int = 0, features: list[str] | None = None
-) -> tuple[dict[int, _Open], list[int], dict[str, int]]:
+) -> tuple[dict[int, _Open], list[tuple[int, int]], dict[str, int]]:
     """The candidate stories, the stored document frequencies of ``features`` (those
-    this process does not know yet) and (PostgreSQL) ``reserve`` ids for new stories
-    from the sequence, in one round trip (unused ids are gaps, as after any
-    rollback)."""
+    this process does not know yet) and (PostgreSQL) ``reserve`` (id, version) pairs
+    (:data:`_RESERVE`), in one round trip."""
     out: dict[int, _Open] = {}
-    reserved: list[int] = []
+    reserved: list[tuple[int, int]] = []
     wanted = features or []
     df: dict[str, int] = {}
     if is_postgres(session):
@@ -1112,14 +1097,10 @@ def _load_stories(
                     "SELECT term, articles FROM story_terms WHERE term = ANY(%b::text[])", (wanted,)
                 )
             if reserve:
-                seq.execute(
-                    "SELECT nextval(pg_get_serial_sequence('stories', 'id')) "
-                    "FROM generate_series(1, %s)",
-                    (reserve,),
-                )
+                seq.execute(_RESERVE, (reserve,))
             rows = cur.fetchall()
             if reserve:
-                reserved = [int(r[0]) for r in seq.fetchall()]
+                reserved = [(int(r[0]), int(r[1])) for r in seq.fetchall()]
             if wanted:
                 df = {t: int(n) for t, n in freq.fetchall()}
     else:
@@ -1159,15 +1140,15 @@ def _key_rows(
 
 _STORY_ROWS = (
     "unnest(%b::int[], %b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[], "
-    "%b::int[], %b::int[], %b::float8[], %b::text[]) AS t(id, title, article_id, "
-    "first_seen, last_seen, article_count, source_count, growth, profile)"
+    "%b::int[], %b::int[], %b::float8[], %b::text[], %b::int8[]) AS t(id, title, article_id, "
+    "first_seen, last_seen, article_count, source_count, growth, profile, version)"
 )
 
 
 def _story_arrays(stories: list[_Open]) -> list[list[Any]]:
     """The columns of these stories as arrays, in :data:`_STORY_ROWS` order (the
     profile as JSON text)."""
-    columns: list[list[Any]] = [[] for _ in range(9)]
+    columns: list[list[Any]] = [[] for _ in range(10)]
     for st in sorted(stories, key=lambda st: st.row.id):
         c = st.columns()
         for column, value in zip(
@@ -1182,6 +1163,7 @@ def _story_arrays(stories: list[_Open]) -> list[list[Any]]:
                 c["source_count"],
                 c["growth"],
                 json.dumps(c["profile"], ensure_ascii=False, separators=(",", ":")),
+                st.version,
             ),
             strict=True,
         ):
@@ -1195,13 +1177,13 @@ def _write_pg(
     new: list[_Open],
     assigned: list[tuple[Item, _Open]],
     now: datetime,
-    known: set[tuple[str, int]],
+    keys: list[tuple[str, int]],
     due: list[tuple[str, int]],
     savepoint: bool = False,
 ) -> None:
-    """Everything in one round trip: new stories (their ids reserved before), changed
-    stories, the articles' story_id, the keys, the document frequencies ``due`` (and
-    the savepoint's release)."""
+    """Everything in one round trip: new stories (their ids and versions reserved
+    before), changed stories, the articles' story_id, the ``keys`` not stored yet, the
+    document frequencies ``due`` (and the savepoint's release)."""
     conn = _pg(session)
     # Sent in one go (pipeline mode): one round trip, not one per statement; one
     # statement per table, whatever the number of rows.
@@ -1209,9 +1191,9 @@ def _write_pg(
         if new:
             cur.execute(
                 "INSERT INTO stories (id, title, article_id, first_seen, last_seen, "
-                "article_count, source_count, growth, profile, created_at, updated_at) "
+                "article_count, source_count, growth, profile, version, created_at, updated_at) "
                 "SELECT t.id, t.title, t.article_id, t.first_seen, t.last_seen, t.article_count, "
-                "t.source_count, t.growth, t.profile::jsonb, %s, %s "
+                "t.source_count, t.growth, t.profile::jsonb, t.version, %s, %s "
                 f"FROM {_STORY_ROWS}",
                 (now, now, *_story_arrays(new)),
             )
@@ -1220,7 +1202,8 @@ def _write_pg(
                 "UPDATE stories s SET title = t.title, article_id = t.article_id, "
                 "first_seen = t.first_seen, last_seen = t.last_seen, "
                 "article_count = t.article_count, source_count = t.source_count, "
-                "growth = t.growth, profile = t.profile::jsonb, updated_at = %s "
+                "growth = t.growth, profile = t.profile::jsonb, version = t.version, "
+                "updated_at = %s "
                 f"FROM {_STORY_ROWS} WHERE s.id = t.id",
                 (now, *_story_arrays(changed)),
             )
@@ -1230,12 +1213,12 @@ def _write_pg(
             "WHERE a.id = t.id AND (a.story_id IS NULL) IS TRUE",  # by primary key: _UNPLACED
             ([i.id for i, _ in assigned], [st.row.id for _, st in assigned]),
         )
-        keys = _key_rows(assigned, known)
-        cur.execute(
-            "INSERT INTO story_keys (key, story_id) "
-            "SELECT * FROM unnest(%b::text[], %b::int[]) ON CONFLICT DO NOTHING",
-            ([k for k, _ in keys], [sid for _, sid in keys]),
-        )
+        if keys:
+            cur.execute(
+                "INSERT INTO story_keys (key, story_id) "
+                "SELECT * FROM unnest(%b::text[], %b::int[]) ON CONFLICT DO NOTHING",
+                ([k for k, _ in keys], [sid for _, sid in keys]),
+            )
         if due:
             _upsert_terms_pg(cur, due)
         if savepoint:
@@ -1282,6 +1265,386 @@ def _write_orm(
         session.execute(sqlite_insert(StoryKey).values(chunk).on_conflict_do_nothing())
     if due:
         _upsert_terms_orm(session, due)
+
+
+# ---------------------------------------------------------------- the open stories in memory
+
+# A store worker keeps the stories whose last article is within CACHE_SPAN of its
+# newest batch in memory (see :class:`_StoryCache`); a batch reaching back further
+# than CACHE_REACH before that is placed from the database instead.
+CACHE_SPAN = timedelta(days=4)
+CACHE_REACH = timedelta(days=10)
+
+
+class _StoryCache:
+    """The open stories of one database as this process last saw them: profiles,
+    spans and keys, so the store step neither reads candidate stories nor looks up
+    keys in the database for every batch.
+
+    The cache is an optimisation, never the truth. Every batch refreshes it under the
+    advisory lock, in the same round trip that takes the lock: the stories written
+    since the highest version it has seen (``Story.version``: every write of a story
+    takes the next value of ``story_versions`` under the lock, so versions commit in
+    order and nothing committed can be missed), with their keys. Its own writes are
+    marked pending until the session's transaction commits (a rollback, a failure
+    half-way or a commit that cannot be confirmed empties it); a rebuild (the
+    ``story_resets`` sequence) or another database under the same URL empties it too.
+    An emptied cache loads the window of the next batch from the database."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.clear()
+
+    def clear(self) -> None:
+        self.horizon: datetime | None = None  # every story with last_seen >= it is here
+        self.watermark = 0  # the highest committed version seen
+        self.mark: tuple[int, int] | None = None  # (database oid, story_resets) when loaded
+        self.stories: dict[int, _Open] = {}
+        self.keys: dict[int, set[str]] = {}  # all its story_keys rows
+        self.by_key: dict[str, set[int]] = {}  # lookup keys (no c:/r: filter keys)
+        self.spans: Spans = {}
+        self.own: set[int] = set()  # versions written here, above the watermark
+        self.pending: tuple[Session, Any] | None = None  # the transaction not yet committed
+
+    def put(self, st: _Open, keys: Iterable[str]) -> None:
+        sid = st.row.id
+        self.drop(sid)
+        self.stories[sid] = st
+        self.spans[sid] = (st.first, st.last)
+        self.keys[sid] = set()
+        self.add_keys(sid, keys)
+
+    def add_keys(self, sid: int, keys: Iterable[str]) -> None:
+        mine, by_key = self.keys[sid], self.by_key
+        for k in keys:
+            if k not in mine:
+                mine.add(k)
+                if not k.startswith(("c:", "r:")):
+                    sids = by_key.get(k)
+                    if sids is None:
+                        by_key[k] = {sid}
+                    else:
+                        sids.add(sid)
+
+    def drop(self, sid: int) -> None:
+        if self.stories.pop(sid, None) is None:
+            return
+        del self.spans[sid]
+        by_key = self.by_key
+        for k in self.keys.pop(sid):
+            sids = by_key.get(k)
+            if sids is not None:
+                sids.discard(sid)
+                if not sids:
+                    del by_key[k]
+
+    def evict(self, newest: datetime) -> None:
+        """Forget the stories that ended long before ``newest`` (a batch's date)."""
+        if self.horizon is None or newest - self.horizon < 2 * CACHE_SPAN:
+            return
+        horizon = newest - CACHE_SPAN
+        for sid, st in list(self.stories.items()):
+            if st.last < horizon:
+                self.drop(sid)
+        self.horizon = horizon
+
+
+_CACHES = threading.local()
+
+
+def _cache(session: Session) -> _StoryCache:
+    """This thread's cache of the session's database: one per worker process (prefork
+    pool), or per thread where threads store batches (each behaves as a worker of its
+    own, so none waits for another's cache)."""
+    key = str(session.get_bind().engine.url)
+    caches: dict[str, _StoryCache] | None = getattr(_CACHES, "by_url", None)
+    if caches is None:
+        caches = _CACHES.by_url = {}
+    cache = caches.get(key)
+    if cache is None or cache.pid != os.getpid():  # a forked child starts empty
+        cache = caches[key] = _StoryCache()
+    return cache
+
+
+def _watch(session: Session, cache: _StoryCache) -> None:
+    """Confirm the cache's pending writes when the session commits; empty the cache
+    when it rolls back."""
+    if session.info.get("nw_story_cache") is cache:
+        return
+    session.info["nw_story_cache"] = cache
+
+    def committed(s: Session) -> None:
+        if cache.pending is not None and cache.pending[0] is s:
+            cache.pending = None
+
+    def rolled_back(s: Session) -> None:
+        if cache.pending is not None and cache.pending[0] is s:
+            cache.clear()
+
+    event.listen(session, "after_commit", committed)
+    event.listen(session, "after_rollback", rolled_back)
+
+
+_STORY_COLUMNS = "s.id, s.title, s.article_id, s.first_seen, s.last_seen, s.version"
+_MARK = (
+    "SELECT (SELECT oid::int8 FROM pg_database WHERE datname = current_database()), "
+    "(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM story_resets)"
+)
+
+
+def _window_sql(cold: bool) -> tuple[str, str]:
+    """Stories (with profiles) and their keys whose last article is dated from the
+    first parameter on (and before the second, when not ``cold``)."""
+    where = "s.last_seen >= %s" + ("" if cold else " AND s.last_seen < %s")
+    return (
+        f"SELECT {_STORY_COLUMNS}, s.profile FROM stories s WHERE {where}",
+        f"SELECT k.story_id, k.key FROM stories s JOIN story_keys k ON k.story_id = s.id "
+        f"WHERE {where}",
+    )
+
+
+@dataclass
+class _Prefetched:
+    todo: set[str]
+    reserved: list[tuple[int, int]]
+    df: dict[str, int]
+    mark: tuple[int, int]
+    rows: list[Any]  # stories read: window first, then changes
+    keys: dict[int, list[str]]
+    top: int | None  # the highest version stored (cold load)
+
+
+def _lock_and_prefetch(
+    session: Session,
+    cache: _StoryCache,
+    items: list[Item],
+    savepoint: bool,
+    missing: list[str],
+    lo: datetime | None,
+) -> _Prefetched:
+    """PostgreSQL, one round trip (pipelined: each statement runs after the one
+    before, so the reads see everything committed before the lock was granted): the
+    savepoint and the lock, the articles still without a story, ids and versions for
+    the writes, the database's mark, the stories changed since the cache's watermark
+    (without the profiles of its own writes), the stories of the window from ``lo``
+    when the cache does not hold it yet, and the stored document frequencies of the
+    ``missing`` features."""
+    conn = _pg(session)
+    cold = cache.horizon is None
+    cursors: dict[str, Any] = {}
+
+    def run(name: str, sql: str, params: Sequence[Any] = ()) -> None:
+        cur = cursors[name] = conn.cursor()
+        cur.execute(sql, params)
+
+    with conn.pipeline():
+        lock = conn.cursor()
+        if savepoint:
+            lock.execute("SAVEPOINT nw_stories")
+        lock.execute(LOCK_SQL, (ADVISORY_LOCK,))
+        if items:
+            run("todo", _UNPLACED, (sorted(i.id for i in items),))
+            run("reserve", _RESERVE, (len(items),))
+        run("mark", _MARK)
+        if not cold:
+            own = sorted(cache.own)
+            run(
+                "changed",
+                f"SELECT {_STORY_COLUMNS}, CASE WHEN s.version = ANY(%b::int8[]) THEN NULL "
+                "ELSE s.profile END FROM stories s WHERE s.version > %s",
+                (own, cache.watermark),
+            )
+            run(
+                "changed_keys",
+                "SELECT k.story_id, k.key FROM stories s JOIN story_keys k ON k.story_id = s.id "
+                "WHERE s.version > %s AND NOT s.version = ANY(%b::int8[])",
+                (cache.watermark, own),
+            )
+        if lo is not None:
+            stories_sql, keys_sql = _window_sql(cold)
+            params = (lo,) if cold else (lo, cache.horizon)
+            run("window", stories_sql, params)
+            run("window_keys", keys_sql, params)
+            if cold:
+                run("top", "SELECT coalesce(max(version), 0) FROM stories")
+        if missing:
+            run(
+                "freq",
+                "SELECT term, articles FROM story_terms WHERE term = ANY(%b::text[])",
+                (missing,),
+            )
+    lock.close()
+    out: dict[str, list[Any]] = {}
+    for name, cur in cursors.items():
+        out[name] = cur.fetchall()
+        cur.close()
+    keys: dict[int, list[str]] = defaultdict(list)
+    for sid, key in (*out.get("window_keys", ()), *out.get("changed_keys", ())):
+        keys[sid].append(key)
+    oid, resets = out["mark"][0]
+    return _Prefetched(
+        todo={r[0] for r in out.get("todo", ()) if r[1] is None},
+        reserved=[(int(a), int(b)) for a, b in out.get("reserve", ())],
+        df={t: int(n) for t, n in out.get("freq", ())},
+        mark=(int(oid), int(resets)),
+        rows=[*out.get("window", ()), *out.get("changed", ())],
+        keys=keys,
+        top=int(out["top"][0][0]) if "top" in out else None,
+    )
+
+
+def _refresh(cache: _StoryCache, pre: _Prefetched, lo: datetime | None) -> None:
+    """Bring what was read into the cache (see :func:`_lock_and_prefetch`)."""
+    if lo is not None:
+        cache.horizon = lo
+    if pre.top is not None:
+        cache.watermark = pre.top
+        cache.mark = pre.mark
+    horizon = cache.horizon
+    assert horizon is not None
+    watermark = cache.watermark
+    for sid, title, article_id, first, last, version, profile in pre.rows:
+        watermark = max(watermark, version)
+        if profile is None:  # this process's own write, now committed: already here
+            continue
+        if _aware(last) >= horizon:
+            cache.put(
+                _Open.of(sid, title, article_id, first, last, profile, version), pre.keys[sid]
+            )
+        else:
+            cache.drop(sid)
+    cache.watermark = watermark
+    cache.own = {v for v in cache.own if v > watermark}
+
+
+def _batch_items(ids: Sequence[str], articles: Sequence[EnrichedArticle]) -> list[Item]:
+    """Features of the batch's articles among ``ids`` (the newest enrichment of each,
+    as upsert_batch keeps), in (date, id) order."""
+    wanted_ids = set(ids)
+    newest: dict[str, EnrichedArticle] = {}
+    for a in articles:
+        old = newest.get(a.id)
+        if a.id in wanted_ids and (
+            old is None or a.enrichment.enriched_at >= old.enrichment.enriched_at
+        ):
+            newest[a.id] = a
+    return sorted((item_of(a) for a in newest.values()), key=lambda i: (i.dated_at, i.id))
+
+
+def _cluster_cached(
+    session: Session, ids: Sequence[str], articles: Sequence[EnrichedArticle], savepoint: bool
+) -> ClusterResult | None:
+    """The store step's clustering on PostgreSQL, against the cache of open stories:
+    two round trips (lock and reads; writes). None when the batch reaches too far back
+    for the cache (the caller places it from the database)."""
+    items = _batch_items(ids, articles)
+    if not items:
+        return ClusterResult(skipped=len(set(ids)))
+    cache = _cache(session)
+    token = (session, session.get_transaction())
+    if cache.pending is not None and cache.pending != token:
+        cache.clear()  # a write whose commit was never confirmed
+    try:
+        return _place_cached(session, cache, items, len(set(ids)), savepoint, token)
+    except BaseException:
+        cache.clear()
+        raise
+
+
+def _place_cached(
+    session: Session,
+    cache: _StoryCache,
+    items: list[Item],
+    wanted: int,
+    savepoint: bool,
+    token: tuple[Session, Any],
+) -> ClusterResult | None:
+    lo: datetime | None = items[0].dated_at - WINDOW
+    if cache.horizon is not None:
+        if lo < cache.horizon - CACHE_REACH:  # type: ignore[operator]
+            return None
+        if lo >= cache.horizon:  # type: ignore[operator]
+            lo = None  # the cache holds the window already
+    freq = _frequencies(session)
+    features = sorted({k for item in items for k in _features(item)} | {""})
+    missing = freq.missing(features)
+    pre = _lock_and_prefetch(session, cache, items, savepoint, missing, lo)
+    freq.learn(missing, pre.df)
+    if cache.mark is not None and pre.mark != cache.mark:  # rebuilt, or another database
+        cache.clear()
+        lo = items[0].dated_at - WINDOW
+        again = _lock_and_prefetch(session, cache, [], False, [], lo)  # still under the lock
+        pre.rows, pre.keys, pre.top, pre.mark = again.rows, again.keys, again.top, again.mark
+    _refresh(cache, pre, lo)
+    items = [i for i in items if i.id in pre.todo]
+    result = ClusterResult(skipped=wanted - len(items))
+    if not items:
+        if savepoint:
+            with _pg(session).cursor() as cur:
+                cur.execute("RELEASE SAVEPOINT nw_stories")
+        return result
+    _weigh(items, freq.of(features))
+    stories, spans, by_key = cache.stories, cache.spans, cache.by_key
+    new: list[_Open] = []
+    touched: dict[int, _Open] = {}
+    assigned: list[tuple[Item, _Open]] = []
+    for group in _date_groups(items):
+        window = (group[0].dated_at - WINDOW, group[-1].dated_at + WINDOW)
+        memo: dict[str, set[int] | None] = {}
+        for item in group:
+            best: _Open | None = None
+            best_score = THRESHOLD
+            for sid in _ranked(item, by_key, spans, window, memo):
+                s = stories[sid].score(item)
+                if s > best_score:
+                    best, best_score = stories[sid], s
+            if best is None:
+                best = _Open(_Row(pre.reserved[len(new)][0]), {}, item.dated_at, item.dated_at)
+                new.append(best)
+                cache.put(best, ())
+                result.created += 1
+            else:
+                touched[best.row.id] = best
+                result.joined += 1
+            best.add(item)
+            sid = best.row.id
+            spans[sid] = (best.first, best.last)
+            for k in item.keys:
+                sids = by_key.get(k)
+                if sids is None:
+                    by_key[k] = {sid}
+                else:
+                    sids.add(sid)
+                if k in memo:
+                    m = memo[k]
+                    if m is not None:
+                        m.add(sid)
+                        if len(m) > MAX_KEY_STORIES:
+                            memo[k] = None
+            assigned.append((item, best))
+    new_ids = {st.row.id for st in new}
+    changed = [st for sid, st in touched.items() if sid not in new_ids]
+    for st, (_, version) in zip([*changed, *new], pre.reserved, strict=False):
+        st.version = version
+    keys: list[tuple[str, int]] = []
+    for item, st in assigned:
+        sid = st.row.id
+        have = cache.keys[sid]
+        for k in (*item.keys, *item.filter_keys):
+            if k not in have:
+                keys.append((k, sid))
+        cache.add_keys(sid, (*item.keys, *item.filter_keys))
+    due = freq.due()
+    _write_pg(session, changed, new, assigned, utcnow(), sorted(set(keys)), due, savepoint)
+    for st in (*changed, *new):
+        st.changed = False
+        cache.own.add(st.version)
+    cache.pending = token
+    _watch(session, cache)
+    freq.counted(_df_counts(assigned), due)
+    cache.evict(items[len(items) // 2].dated_at)
+    result.articles = len(assigned)
+    return result
 
 
 # ---------------------------------------------------------------- backlog, rebuild
@@ -1337,6 +1700,8 @@ def reset(session: Session, since: datetime | None = None) -> tuple[int, datetim
     articles go back to the backlog. Returns (stories dissolved, the earliest date of an
     article set free, from which to re-cluster; the highest story id left)."""
     _lock(session)
+    if is_postgres(session):  # the workers' caches of open stories are emptied
+        session.execute(text("SELECT nextval('story_resets')"))
     stmt = select(Story.id, Story.first_seen)
     if since is not None:
         stmt = stmt.where(Story.last_seen >= since)

@@ -7,6 +7,7 @@ import os
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -350,6 +351,115 @@ def _race(url: str, corpus: list[StoryArticle], monkeypatch: pytest.MonkeyPatch)
     got = grouping(url)
     assert len(got) == len(members) and None not in got.values()
     return len(set(got.values()))
+
+
+# ---------------------------------------------------------------- the workers' caches
+
+
+def consistent(url: str) -> None:
+    """Every article is in a story that exists, and every story counts its articles."""
+    with db.session_scope(url) as session:
+        orphans = session.scalar(
+            sa.text(
+                "SELECT count(*) FROM articles a LEFT JOIN stories s ON s.id = a.story_id "
+                "WHERE s.id IS NULL"
+            )
+        )
+        wrong = session.scalar(
+            sa.text(
+                "SELECT count(*) FROM stories s WHERE s.article_count <> "
+                "(SELECT count(*) FROM articles a WHERE a.story_id = s.id)"
+            )
+        )
+        stray_keys = session.scalar(
+            sa.text(
+                "SELECT count(*) FROM story_keys k LEFT JOIN stories s ON s.id = k.story_id "
+                "WHERE s.id IS NULL"
+            )
+        )
+    assert (orphans, wrong, stray_keys) == (0, 0, 0)
+
+
+class Worker:
+    """A store worker of its own: a thread with its own cache of open stories."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1)
+
+    def write(self, url: str, articles: list[Any], batch: int = 20) -> None:
+        self.pool.submit(write, url, articles, batch).result()
+
+    def close(self) -> None:
+        self.pool.shutdown()
+
+
+@pytest.fixture
+def two_pg_urls() -> Iterator[tuple[str, str]]:
+    urls = (create_pg_database("nw_stories"), create_pg_database("nw_stories"))
+    for url in urls:
+        migrate.upgrade(url)
+    yield urls
+    for url in urls:
+        drop_pg_database(url)
+
+
+def test_workers_taking_turns_group_as_one_worker(
+    two_pg_urls: tuple[str, str], corpus: list[StoryArticle]
+):
+    """Each worker places its batches against the stories it holds in memory, which
+    must include every story the other one wrote meanwhile: taking turns batch by
+    batch, two workers group the corpus exactly as one worker does."""
+    alone, shared = two_pg_urls
+    articles = [a.article() for a in corpus]
+    write(alone, articles, batch=20)
+    workers = [Worker(), Worker()]
+    try:
+        for n, start in enumerate(range(0, len(articles), 20)):
+            workers[n % 2].write(shared, articles[start : start + 20])
+    finally:
+        for w in workers:
+            w.close()
+    assert partition(shared) == partition(alone)
+    consistent(shared)
+
+
+def test_a_rolled_back_batch_leaves_no_story_behind_in_the_cache(
+    two_pg_urls: tuple[str, str], corpus: list[StoryArticle]
+):
+    """A transaction that clustered and then rolled back (here: the caller failed
+    after the clustering) leaves nothing in the worker's memory that the database
+    does not have: the next batches group as if it had never happened."""
+    from services.store.tasks import cluster_in
+
+    alone, url = two_pg_urls
+    articles = [a.article() for a in corpus]
+    write(alone, articles, batch=20)
+    write(url, articles[:60], batch=20)
+    doomed = articles[60:80]
+    with pytest.raises(RuntimeError), db.session_scope(url) as session:
+        written = upsert_batch(session, doomed).written
+        assert cluster_in(session, written, doomed) == len(doomed)
+        raise RuntimeError("the commit never happens")
+    write(url, articles[60:], batch=20)
+    consistent(url)
+    assert partition(url) == partition(alone)
+
+
+def test_a_rebuild_by_another_process_empties_the_workers_cache(
+    fresh_pg_url: str, corpus: list[StoryArticle]
+):
+    """A rebuild dissolves the stories a worker holds in memory: the worker's next
+    batch must not join articles to them."""
+    articles = [a.article() for a in corpus]
+    worker = Worker()
+    try:
+        worker.write(fresh_pg_url, articles[: len(articles) // 2])
+        stories.rebuild(fresh_pg_url)  # this thread: the CLI in another process
+        worker.write(fresh_pg_url, articles[len(articles) // 2 :])
+    finally:
+        worker.close()
+    consistent(fresh_pg_url)
+    assert None not in grouping(fresh_pg_url).values()
 
 
 # ---------------------------------------------------------------- API
