@@ -482,13 +482,13 @@ def main(argv: list[str] | None = None) -> None:
         if cluster is not None:
             cluster.stop()
         server.stop()
-        leave_cgroup(group)
         stack.down(volumes=True)
         if private_pg is not None:
             private_pg.stop()
         elif database_url:
             with suppress(Exception):
                 drop_pg_database(database_url)
+        leave_cgroup(group)  # last: rmdir needs every process of the local side gone
         if not args.image:
             subprocess.run(["docker", "rmi", f"newswire:{tag}"], capture_output=True, check=False)
 
