@@ -94,7 +94,7 @@ def create_app(
 ) -> Celery:
     """A Celery app from ``settings``; ``beat_schedule``: the periodic tasks (the scheduler's)."""
     settings = settings or get_settings()
-    publish.connect()  # every producer (CLI, API, workers, beat) stamps its messages
+    connect_signals()  # every producer (CLI, API, workers, beat) stamps its messages
     # Not the "current" app: only get_app()'s is (shared tasks look their app up through it).
     app = Celery("newswire", set_as_current=False)
     app.conf.update(celery_config(settings, beat_schedule))
@@ -151,25 +151,33 @@ def get_task(name: str) -> Task:
     return get_app().tasks[name]
 
 
-@signals.setup_logging.connect
 def _setup_logging(**_: Any) -> None:
     # Celery would install its own handlers; ours go through structlog instead.
     configure_logging()
 
 
-@signals.worker_process_init.connect
 def _after_fork(**_: Any) -> None:
     # Connections must never be shared across fork: drop the parent's engine.
     db.dispose_engine()
     configure_logging()
 
 
-@signals.task_prerun.connect
 def _bind_task(task_id: str | None = None, task: Any = None, **_: Any) -> None:
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(task_id=task_id, task_name=getattr(task, "name", None))
 
 
-@signals.task_postrun.connect
 def _unbind_task(**_: Any) -> None:
     structlog.contextvars.clear_contextvars()
+
+
+def connect_signals() -> None:
+    """This process's Celery signal receivers: logging through structlog, no database
+    connection across fork, the task's id in every log line, and a publish time on every
+    message. Called when an app is built, not at import (idempotent: Celery keeps one
+    receiver per function)."""
+    publish.connect()
+    signals.setup_logging.connect(_setup_logging, weak=False)
+    signals.worker_process_init.connect(_after_fork, weak=False)
+    signals.task_prerun.connect(_bind_task, weak=False)
+    signals.task_postrun.connect(_unbind_task, weak=False)
