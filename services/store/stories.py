@@ -45,10 +45,12 @@ import os
 import re
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import chain
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, event, func, or_, select, text, update
@@ -179,9 +181,13 @@ def _normalized(weights: dict[str, float]) -> dict[str, float]:
 
 
 def _top(weights: dict[str, float], n: int) -> dict[str, float]:
+    """The ``n`` heaviest, ties by key (two stable sorts in C: by key, then by weight
+    descending; the same as sorting by (-weight, key))."""
     if len(weights) <= n:
         return weights
-    return dict(sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
+    ranked = sorted(weights.items())
+    ranked.sort(key=itemgetter(1), reverse=True)
+    return dict(ranked[:n])
 
 
 def _cosine(unit: dict[str, float], other: dict[str, float], squares: float | None = None) -> float:
@@ -189,11 +195,9 @@ def _cosine(unit: dict[str, float], other: dict[str, float], squares: float | No
     known)."""
     if not unit or not other:
         return 0.0
-    dot = 0.0
-    for k, v in unit.items():
-        w = other.get(k)
-        if w:
-            dot += v * w
+    # Only the shared keys (found in C, a few of the item's); fsum is exact whatever
+    # the order the set yields them in.
+    dot = math.fsum([unit[k] * other[k] for k in unit.keys() & other.keys()])
     if not dot:
         return 0.0
     if squares is None:
@@ -857,9 +861,11 @@ def _ranked(
     ``by_key`` holds the stories of the item's date group's ``window`` (or, from the
     cache, more: then a key's stories are counted within ``window``, once per group
     in ``memo``): a key of more than MAX_KEY_STORIES of them picks none."""
-    shared: dict[int, int] = defaultdict(int)
+    found_sets: list[set[int]] = []
     for k in item.keys:
-        sids = by_key.get(k, ())
+        sids = by_key.get(k)
+        if not sids:
+            continue
         if len(sids) > MAX_KEY_STORIES:
             if window is None or memo is None:
                 continue
@@ -879,14 +885,14 @@ def _ranked(
             if found is None:
                 continue
             sids = found
-        for sid in sids:
-            shared[sid] += 1
-    when = item.dated_at
+        found_sets.append(sids)
+    shared = Counter(chain.from_iterable(found_sets))  # counted in C
+    earliest, latest = item.dated_at - WINDOW, item.dated_at + WINDOW
     return sorted(
         (
             sid
             for sid, n in shared.items()
-            if n >= MIN_SHARED_KEYS and spans[sid][0] - WINDOW <= when <= spans[sid][1] + WINDOW
+            if n >= MIN_SHARED_KEYS and spans[sid][0] <= latest and spans[sid][1] >= earliest
         ),
         key=lambda sid: (-shared[sid], sid),
     )[:MAX_CANDIDATES]
@@ -1053,12 +1059,10 @@ def _weigh(items: list[Item], df: dict[str, int]) -> None:
 
 
 def _df_counts(assigned: list[tuple[Item, _Open]]) -> list[tuple[str, int]]:
-    counts: dict[str, int] = defaultdict(int)
-    for item, _ in assigned:
-        for k in _features(item):
-            counts[k] += 1
+    """How many of the assigned articles have each feature ("": all of them)."""
+    counts = Counter(chain.from_iterable(_features(item) for item, _ in assigned))
     counts[""] = len(assigned)
-    return sorted(counts.items())
+    return list(counts.items())
 
 
 # Ids for new stories and versions for the stories written (see Story.version),
