@@ -14,7 +14,7 @@ the ingest command to the last ``stored_at``, both sides polled alike from this 
 stack's PostgreSQL at its container's address). Prints every round, the medians, the ratio,
 and the CPU per article of the workers, of the other containers and of the engine itself::
 
-    python bench/compose_pipeline.py --articles 300 --rounds 3
+    python bench/compose_pipeline.py --articles 200 --rounds 5
 
 Needs a Docker engine with the stand-in images (``../shared/docker/standins.sh``).
 """
@@ -348,8 +348,8 @@ def loadavg() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--articles", type=int, default=300, help="articles per round")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds on each side")
+    parser.add_argument("--articles", type=int, default=200, help="articles per round")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds on each side")
     parser.add_argument("--batch", type=int, default=20, help="NEWSWIRE_BATCH_SIZE, both sides")
     parser.add_argument("--image", default=None, help="newswire:TAG already built from this tree")
     parser.add_argument("--workdir", default=None)
