@@ -20,6 +20,25 @@ ROUTES = {
     "store.*": {"queue": STORE},
 }
 
+
+def queue_of(task: str) -> str:
+    """The queue a task is routed to (by its "<service>." prefix, as ROUTES says)."""
+    queue = task.split(".", 1)[0]
+    if queue not in QUEUES:
+        raise ValueError(f"task {task!r} has no queue (its prefix is not one of {QUEUES})")
+    return queue
+
+
+def periodic(task: str, every: int) -> dict[str, object]:
+    """A beat schedule entry: ``task`` every ``every`` seconds on its own queue; a run that
+    waited longer than one interval is dropped (the next one does the same work)."""
+    return {
+        "task": task,
+        "schedule": float(every),
+        "options": {"queue": queue_of(task), "expires": every},
+    }
+
+
 # Where a queue's messages sit in Redis: one list per priority step (kombu's layout).
 PRIORITY_STEPS = (0, 3, 6, 9)  # kombu.transport.redis.PRIORITY_STEPS
 PRIORITY_SEP = "\x06\x16"  # kombu.transport.redis.Channel.sep

@@ -61,11 +61,4 @@ def poll_feed(self: PipelineTask, message: dict[str, Any]) -> dict[str, Any]:
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     """Ingest's periodic tasks (assembled by the scheduler, services/entrypoints/beat.py)."""
-    every = settings.schedule.feed_poll_interval
-    return {
-        "poll-feeds": {
-            "task": queues.POLL_FEEDS,
-            "schedule": float(every),
-            "options": {"queue": queues.INGEST, "expires": every},
-        },
-    }
+    return {"poll-feeds": queues.periodic(queues.POLL_FEEDS, settings.schedule.feed_poll_interval)}

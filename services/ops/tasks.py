@@ -21,11 +21,4 @@ def reconcile() -> dict[str, Any]:
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     """The reconciler, on the store queue (assembled by the scheduler,
     services/entrypoints/beat.py)."""
-    every = settings.schedule.reconcile_interval
-    return {
-        "reconcile": {
-            "task": queues.RECONCILE,
-            "schedule": float(every),
-            "options": {"queue": queues.STORE, "expires": every},
-        },
-    }
+    return {"reconcile": queues.periodic(queues.RECONCILE, settings.schedule.reconcile_interval)}

@@ -161,12 +161,7 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     """The store's periodic sweeps (assembled by the scheduler, services/entrypoints/beat.py):
     search documents and stories of articles the store step left without them."""
     every = settings.schedule.search_index_interval
-    options = {"queue": queues.STORE, "expires": every}
     return {
-        "index-search": {"task": queues.INDEX_SEARCH, "schedule": float(every), "options": options},
-        "cluster-stories": {
-            "task": queues.CLUSTER_STORIES,
-            "schedule": float(every),
-            "options": dict(options),
-        },
+        "index-search": queues.periodic(queues.INDEX_SEARCH, every),
+        "cluster-stories": queues.periodic(queues.CLUSTER_STORIES, every),
     }
