@@ -35,6 +35,11 @@ Within a transaction articles are placed in (date, id) order. On PostgreSQL the 
 step holds one transaction-scoped advisory lock, so two store workers never both
 start a story for one event: the second sees the first's story once it commits.
 SQLite takes its single write lock up front for the same effect.
+
+Cost: a store worker on PostgreSQL keeps the open stories in memory
+(:class:`_StoryCache`) and refreshes them under the lock from what changed since it
+last looked, so a batch costs two round trips and reads no candidate story; the
+backlog sweep, rebuild and SQLite read candidates from ``story_keys`` per batch.
 """
 
 from __future__ import annotations
