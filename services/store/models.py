@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     DateTime,
@@ -35,7 +36,7 @@ from sqlalchemy import (
     literal_column,
     text,
 )
-from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
@@ -53,6 +54,9 @@ FTS_DOCUMENT_SQL = (
     f"coalesce(title, '') || ' ' || left(coalesce(body, ''), {FTS_BODY_CHARS}))"
 )
 TSVectorType = Text().with_variant(TSVECTOR(), "postgresql")
+# The article's tags as arrays on its own row (PostgreSQL; NULL on SQLite), see Article.
+IntArrayType = JSON().with_variant(ARRAY(Integer), "postgresql")
+TextArrayType = JSON().with_variant(ARRAY(Text), "postgresql")
 # Declared with ddl_if(dialect="postgresql"); migrations/env.py skips them elsewhere.
 POSTGRESQL_ONLY_INDEXES = frozenset({"ix_article_search_document"})
 
@@ -81,6 +85,20 @@ class Article(Base):
     # No foreign key: the clustering step owns both sides and a rebuild replaces stories
     # without touching every article row twice.
     story_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # PostgreSQL: the article's tags, copied from its tag rows by the store step in the
+    # same statement as the article (repository._upsert_postgres), so a count over a
+    # week of articles (count=stories) reads their rows alone instead of ~10 tag rows
+    # each by primary key. Parallel arrays: entity ids (ascending) with their mention
+    # counts; country codes with names; region schemes, codes and names. Empty arrays
+    # for an article without such tags; NULL on SQLite, whose queries read the tag
+    # tables.
+    entity_ids: Mapped[list[int] | None] = mapped_column(IntArrayType)
+    entity_counts: Mapped[list[int] | None] = mapped_column(IntArrayType)
+    country_codes: Mapped[list[str] | None] = mapped_column(TextArrayType)
+    country_names: Mapped[list[str] | None] = mapped_column(TextArrayType)
+    region_schemes: Mapped[list[str] | None] = mapped_column(TextArrayType)
+    region_codes: Mapped[list[str] | None] = mapped_column(TextArrayType)
+    region_names: Mapped[list[str] | None] = mapped_column(TextArrayType)
 
     __table_args__ = (
         Index("ix_articles_published_at_id", "published_at", "id"),

@@ -12,7 +12,11 @@ One call writes a whole batch in the caller's transaction:
 4. the ingest records of the batch are marked "stored";
 5. on PostgreSQL the written articles are queued in ``search_pending``; their full-text
    documents are built by :func:`index_search` in a transaction of their own (see
-   ``models.py`` for why).
+   ``models.py`` for why);
+6. on PostgreSQL each written article row also carries its tags as arrays (entity ids
+   and mentions, countries, regions: ``models.Article``), written with the article on
+   the COPY path (the batch's entities are created before the articles for that), from
+   the tag rows on the VALUES path; a stale copy changes neither.
 
 PostgreSQL loads rows with ``COPY`` into session-local temp tables and upserts from
 there (several times faster than multi-row ``VALUES``); SQLite uses chunked
@@ -292,9 +296,45 @@ def _cursor(session: Session) -> Iterator[Any]:
         yield cur
 
 
+# The article's country and region arrays (models.Article), written with the article;
+# its entity arrays are built in SQL from the batch's mentions once entity ids exist.
+PLACE_ARRAY_COLUMNS = (
+    "country_codes",
+    "country_names",
+    "region_schemes",
+    "region_codes",
+    "region_names",
+)
+ENTITY_ARRAY_COLUMNS = ("entity_ids", "entity_counts")
+
+
+def _place_arrays(
+    countries: list[list[Any]], regions: list[list[Any]]
+) -> dict[str, tuple[list[str], ...]]:
+    """Per article id, its country codes and names, region schemes, codes and names
+    (parallel lists, in tag-row order), from the rows of :func:`_tag_rows`."""
+    out: dict[str, tuple[list[str], ...]] = {}
+    for c in countries:
+        arrays = out.get(c[0]) or out.setdefault(c[0], ([], [], [], [], []))
+        arrays[0].append(c[1])
+        arrays[1].append(c[2])
+    for r in regions:
+        arrays = out.get(r[0]) or out.setdefault(r[0], ([], [], [], [], []))
+        arrays[2].append(r[1])
+        arrays[3].append(r[2])
+        arrays[4].append(r[3])
+    return out
+
+
 def _upsert_postgres(session: Session, batch: list[EnrichedArticle]) -> UpsertResult:
+    """The batch through temp tables: its mentions' entities first (so the article rows
+    carry their entity ids, written in the same statement as the article), then the
+    articles, then the tags of the articles written."""
     now = utcnow()
     result = UpsertResult()
+    mentions, countries, regions = _tag_rows(batch)
+    places = _place_arrays(countries, regions)
+    empty: tuple[list[str], ...] = ([], [], [], [], [])
     with _cursor(session) as cur:
         for ddl in _PG_TEMP_TABLES:
             cur.execute(ddl)
@@ -303,13 +343,40 @@ def _upsert_postgres(session: Session, batch: list[EnrichedArticle]) -> UpsertRe
         _copy(
             cur,
             "_nw_articles",
-            ARTICLE_COLUMNS,
-            (_jsonify(_article_row(a, now), ARTICLE_COLUMNS, JSON_ARTICLE_COLUMNS) for a in batch),
+            ARTICLE_COLUMNS + PLACE_ARRAY_COLUMNS,
+            (
+                _jsonify(_article_row(a, now), ARTICLE_COLUMNS, JSON_ARTICLE_COLUMNS)
+                + list(places.get(a.id, empty))
+                for a in batch
+            ),
         )
-        cols = ", ".join(ARTICLE_COLUMNS)
-        sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in ARTICLE_COLUMNS if c not in KEEP_ON_UPDATE)
+        if mentions:
+            for m in mentions:
+                m[6] = _spans_json(m[6])
+            _copy(cur, "_nw_mentions", MENTION_COLUMNS, mentions)
+            # Also for a stale article's mentions: an entity row without articles is
+            # never listed (every view joins article_entities) and saves a round trip.
+            cur.execute(
+                "INSERT INTO entities (name, label, country) "
+                "SELECT DISTINCT ON (name, label) name, label, country FROM _nw_mentions "
+                "ORDER BY name, label, country NULLS LAST "
+                "ON CONFLICT (name, label) DO NOTHING"
+            )
+        cols = ", ".join(ARTICLE_COLUMNS + PLACE_ARRAY_COLUMNS)
+        n_cols = ", ".join(f"n.{c}" for c in ARTICLE_COLUMNS + PLACE_ARRAY_COLUMNS)
+        sets = ", ".join(
+            f"{c} = EXCLUDED.{c}"
+            for c in ARTICLE_COLUMNS + PLACE_ARRAY_COLUMNS + ENTITY_ARRAY_COLUMNS
+            if c not in KEEP_ON_UPDATE
+        )
         cur.execute(
-            f"INSERT INTO articles ({cols}) SELECT {cols} FROM _nw_articles ORDER BY id "
+            f"INSERT INTO articles ({cols}, entity_ids, entity_counts) "
+            f"SELECT {n_cols}, coalesce(t.ids, '{{}}'), coalesce(t.counts, '{{}}') "
+            "FROM _nw_articles n LEFT JOIN ("
+            "SELECT m.article_id, array_agg(e.id ORDER BY e.id) AS ids, "
+            "array_agg(m.count ORDER BY e.id) AS counts FROM _nw_mentions m "
+            "JOIN entities e ON e.name = m.name AND e.label = m.label GROUP BY m.article_id"
+            ") t ON t.article_id = n.id ORDER BY n.id "
             f"ON CONFLICT (id) DO UPDATE SET {sets} "
             "WHERE articles.enriched_at IS NULL OR EXCLUDED.enriched_at IS NULL "
             "OR EXCLUDED.enriched_at >= articles.enriched_at "
@@ -326,18 +393,14 @@ def _upsert_postgres(session: Session, batch: list[EnrichedArticle]) -> UpsertRe
             ids = sorted(result.updated)
             for table in ("article_entities", "article_countries", "article_regions"):
                 cur.execute(f"DELETE FROM {table} WHERE article_id = ANY(%s)", (ids,))  # noqa: S608
-        mentions, countries, regions = _tag_rows(a for a in batch if a.id in written)
+        if result.stale:
+            stale = set(result.stale)
+            mentions = [m for m in mentions if m[0] not in stale]
+            countries = [c for c in countries if c[0] not in stale]
+            regions = [r for r in regions if r[0] not in stale]
+            cur.execute("DELETE FROM _nw_mentions WHERE article_id = ANY(%s)", (result.stale,))
         result.mentions = len(mentions)
         if mentions:
-            for m in mentions:
-                m[6] = _spans_json(m[6])
-            _copy(cur, "_nw_mentions", MENTION_COLUMNS, mentions)
-            cur.execute(
-                "INSERT INTO entities (name, label, country) "
-                "SELECT DISTINCT ON (name, label) name, label, country FROM _nw_mentions "
-                "ORDER BY name, label, country NULLS LAST "
-                "ON CONFLICT (name, label) DO NOTHING"
-            )
             cur.execute(
                 "INSERT INTO article_entities "
                 "(article_id, entity_id, text, count, spans, in_title, source) "
@@ -353,6 +416,22 @@ def _upsert_postgres(session: Session, batch: list[EnrichedArticle]) -> UpsertRe
         if regions:
             _copy(cur, "article_regions", REGION_COLUMNS, regions)
     return result
+
+
+# The tag arrays of written articles from their tag rows (the "values" path on
+# PostgreSQL; the same arrays as migration 0008's backfill).
+_ARRAYS_FROM_TAG_ROWS = (
+    "UPDATE articles a SET "
+    "(entity_ids, entity_counts) = (SELECT coalesce(array_agg(entity_id ORDER BY entity_id), "
+    "'{}'), coalesce(array_agg(count ORDER BY entity_id), '{}') "
+    "FROM article_entities WHERE article_id = a.id), "
+    "(country_codes, country_names) = (SELECT coalesce(array_agg(code), '{}'), "
+    "coalesce(array_agg(name), '{}') FROM article_countries WHERE article_id = a.id), "
+    "(region_schemes, region_codes, region_names) = (SELECT coalesce(array_agg(scheme), '{}'), "
+    "coalesce(array_agg(code), '{}'), coalesce(array_agg(name), '{}') "
+    "FROM article_regions WHERE article_id = a.id) "
+    "WHERE a.id = ANY(%s)"
+)
 
 
 # ---------------------------------------------------------------- full-text documents
@@ -531,4 +610,7 @@ def _upsert_values(session: Session, batch: list[EnrichedArticle]) -> UpsertResu
     for model, tag_rows in ((ArticleCountry, countries), (ArticleRegion, regions)):
         for chunk in _chunks(tag_rows):
             session.execute(_insert(session, model.__table__).values(chunk))
+    if is_postgres(session):
+        with _cursor(session) as cur:
+            cur.execute(_ARRAYS_FROM_TAG_ROWS, (sorted(written),))
     return result
