@@ -403,12 +403,18 @@ def two_pg_urls() -> Iterator[tuple[str, str]]:
         drop_pg_database(url)
 
 
+@pytest.mark.parametrize("limit", [stories.CHANGES_LIMIT, 1])
 def test_workers_taking_turns_group_as_one_worker(
-    two_pg_urls: tuple[str, str], corpus: list[StoryArticle]
+    two_pg_urls: tuple[str, str],
+    corpus: list[StoryArticle],
+    monkeypatch: pytest.MonkeyPatch,
+    limit: int,
 ):
     """Each worker places its batches against the stories it holds in memory, which
     must include every story the other one wrote meanwhile: taking turns batch by
-    batch, two workers group the corpus exactly as one worker does."""
+    batch, two workers group the corpus exactly as one worker does (also when the
+    other wrote more than a worker reads as changes, and it loads afresh)."""
+    monkeypatch.setattr(stories, "CHANGES_LIMIT", limit)
     alone, shared = two_pg_urls
     articles = [a.article() for a in corpus]
     write(alone, articles, batch=20)
