@@ -78,6 +78,12 @@ def test_arrays_follow_inserts_reenrichment_and_stale_replays(fresh_pg_url: str,
     url = fresh_pg_url
     specs = build_corpus(n=40)
     first = [s.article() for s in specs]
+    # Names that need quoting in an array literal (and escaping in COPY).
+    odd = 'Côte "d\\Ivoire", {north}\tline\nNULL'
+    hostile = first[0].model_copy(deep=True)
+    hostile.countries[0] = hostile.countries[0].model_copy(update={"name": odd})
+    hostile.regions[0] = hostile.regions[0].model_copy(update={"name": odd, "code": "a,b"})
+    first[0] = hostile
 
     def upsert(batch: list[Any]) -> None:
         with db.session_scope(url) as session:
@@ -86,6 +92,7 @@ def test_arrays_follow_inserts_reenrichment_and_stale_replays(fresh_pg_url: str,
     upsert(first[:25])
     upsert(first[20:])  # overlapping: five stored twice
     before = assert_arrays_follow_tags(url)
+    assert (hostile.countries[0].code, odd) in before[hostile.id][1]
     assert sum(len(r[0]) for r in before.values()) > 50
     assert sum(len(r[1]) for r in before.values()) > 20
     assert sum(len(r[2]) for r in before.values()) > 20
