@@ -22,7 +22,9 @@ postgresql://postgres@127.0.0.1:5432/postgres). Prints:
 3. p50/p95 of the story views (in-process through the FastAPI app, JSON included)
    over --views-articles generated articles in stories of 1 to 30 articles, in
    wall-clock time and in CPU time (this process's and its PostgreSQL backends', from
-   /proc/<pid>/schedstat: the cost of a request without other work on the cores).
+   /proc/<pid>/schedstat: the cost of a request without other work on the cores); the
+   three pages read by cursor are timed together and, on a line of their own, request
+   by request.
 """
 
 from __future__ import annotations
@@ -360,15 +362,23 @@ def view_latency(url: str, gen: EventGenerator, runs: int) -> None:
 
         return call
 
+    # Wall-clock milliseconds of each request of each call of pages() (the first call
+    # is timed()'s warm-up): a view is one request, the three pages in a row are three.
+    page_requests: list[list[float]] = []
+
     def pages(params: dict[str, Any]) -> Callable:
         def call() -> None:
             cursor = None
+            spent: list[float] = []
+            page_requests.append(spent)
             for _ in range(3):
+                started = time.perf_counter()
                 r = client.get(
                     "/stories", params={**params, **({"cursor": cursor} if cursor else {})}
                 )
                 assert r.status_code == 200, r.text
                 cursor = r.json()["next_cursor"]
+                spent.append((time.perf_counter() - started) * 1000)
                 if not cursor:
                     break
 
@@ -412,11 +422,19 @@ def view_latency(url: str, gen: EventGenerator, runs: int) -> None:
         f"  {'query':<46} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'CPU p50':>8} {'CPU p95':>8}"
     )
     for name, call in kinds:
+        page_requests.clear()
         wall, cpu = timed(url, call, runs)
         print(
             f"  {name:<46} {percentile(wall, 50):>8.1f} {percentile(wall, 95):>8.1f} "
             f"{max(wall):>8.1f} {percentile(cpu, 50):>8.1f} {percentile(cpu, 95):>8.1f}"
         )
+        each = [ms for spent in page_requests[1:] for ms in spent]
+        if each:  # the same requests one by one (no CPU split per request)
+            label = f"  ... per request ({len(each)} pages)"
+            print(
+                f"  {label:<46} {percentile(each, 50):>8.1f} {percentile(each, 95):>8.1f} "
+                f"{max(each):>8.1f} {'-':>8} {'-':>8}"
+            )
 
 
 def _backends(url: str) -> list[int]:
