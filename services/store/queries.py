@@ -570,17 +570,23 @@ def top_entities(
     )
     if filters.label:
         stmt = stmt.where(Entity.label == filters.label)
-    return [
-        {
-            "id": r.id,
-            "name": r.name,
-            "label": r.label,
-            "country": r.country,
-            "mentions": int(r.mentions),
-            "articles": int(r.articles),
-        }
-        for r in session.execute(stmt)
-    ]
+    return [_entity_counts(r) for r in session.execute(stmt)]
+
+
+def _entity_counts(r: Any) -> dict[str, Any]:
+    """An entity row of ``/entities``: who, and how often it is mentioned and in how many
+    articles (``stories`` too when the row has it)."""
+    out = {
+        "id": r.id,
+        "name": r.name,
+        "label": r.label,
+        "country": r.country,
+        "mentions": int(r.mentions),
+        "articles": int(r.articles),
+    }
+    if "stories" in r._fields:
+        out["stories"] = int(r.stories)
+    return out
 
 
 def _plan_for_story_counts(session: Session) -> None:
@@ -649,18 +655,7 @@ def _top_entities_by_story(
         .limit(limit)
     )
     _plan_for_story_counts(session)
-    return [
-        {
-            "id": r.id,
-            "name": r.name,
-            "label": r.label,
-            "country": r.country,
-            "mentions": int(r.mentions),
-            "articles": int(r.articles),
-            "stories": int(r.stories),
-        }
-        for r in session.execute(stmt)
-    ]
+    return [_entity_counts(r) for r in session.execute(stmt)]
 
 
 def _bucket_expr(session: Session, bucket: Bucket) -> Any:
