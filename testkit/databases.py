@@ -55,3 +55,19 @@ def migrated_pg_database(prefix: str = "nw_test") -> Iterator[str]:
         yield url
     finally:
         drop_pg_database(url)
+
+
+@contextmanager
+def migrated_database(backend: str, prefix: str, directory: Path) -> Iterator[str]:
+    """A database of ``backend`` ("postgresql", or "sqlite": a file in ``directory``) with
+    every migration applied; dropped (PostgreSQL) or released (SQLite) on exit."""
+    if backend == "postgresql":
+        with migrated_pg_database(prefix) as url:
+            yield url
+        return
+    url = f"sqlite:///{directory / f'{prefix}.db'}"
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        db.dispose_engine()

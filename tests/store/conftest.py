@@ -7,9 +7,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from shared import db, migrate
 from testkit.api import make_client
-from testkit.databases import create_pg_database, drop_pg_database
+from testkit.databases import migrated_database
 from testkit.store_corpus import Spec, build_corpus
 from tests.store.helpers import write
 
@@ -24,17 +23,9 @@ def corpus_url(
     request: pytest.FixtureRequest, corpus: list[Spec], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The fixture corpus stored in a migrated database of each backend."""
-    if request.param == "postgresql":
-        url = create_pg_database("nw_store")
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('corpus') / 'corpus.db'}"
-    migrate.upgrade(url)
-    write(url, [s.article() for s in corpus])
-    yield url
-    if request.param == "postgresql":
-        drop_pg_database(url)
-    else:
-        db.dispose_engine()
+    with migrated_database(request.param, "nw_store", tmp_path_factory.mktemp("corpus")) as url:
+        write(url, [s.article() for s in corpus])
+        yield url
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from services.store.repository import upsert_batch
 from services.store.tasks import store_batch
 from shared import db, migrate
 from testkit.api import make_client
-from testkit.databases import create_pg_database, drop_pg_database
+from testkit.databases import create_pg_database, drop_pg_database, migrated_database
 from testkit.story_corpus import StoryArticle, bcubed, build_story_corpus
 from tests.store.helpers import write
 
@@ -53,17 +53,9 @@ def stories_url(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     """The story corpus stored as the store worker does (batches of 20, in date order)."""
-    if request.param == "postgresql":
-        url = create_pg_database("nw_stories")
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('stories') / 'stories.db'}"
-    migrate.upgrade(url)
-    write(url, [a.article() for a in corpus], batch=20)
-    yield url
-    if request.param == "postgresql":
-        drop_pg_database(url)
-    else:
-        db.dispose_engine()
+    with migrated_database(request.param, "nw_stories", tmp_path_factory.mktemp("stories")) as url:
+        write(url, [a.article() for a in corpus], batch=20)
+        yield url
 
 
 @pytest.fixture

@@ -26,9 +26,9 @@ from services.store.models import (
 from services.store.repository import index_search, upsert_batch
 from services.store.stories import entity_key
 from services.store.story_queries import StoryFilters, region_keys, story_dict
-from shared import db, migrate
+from shared import db
 from testkit.api import make_client
-from testkit.databases import create_pg_database, drop_pg_database
+from testkit.databases import migrated_database
 from testkit.story_corpus import StoryArticle, build_story_corpus
 from tests.store.helpers import write
 
@@ -47,22 +47,15 @@ def url(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     """A few hundred articles in stories, and a few not yet in one (story_id NULL)."""
-    if request.param == "postgresql":
-        url = create_pg_database("nw_story_views")
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('story_views') / 'views.db'}"
-    migrate.upgrade(url)
-    articles = [a.article() for a in corpus]
-    write(url, articles[:-UNCLUSTERED], batch=20)
-    with db.session_scope(url) as session:
-        result = upsert_batch(session, articles[-UNCLUSTERED:])
-    with db.session_scope(url) as session:
-        index_search(session, result.written)
-    yield url
-    if request.param == "postgresql":
-        drop_pg_database(url)
-    else:
-        db.dispose_engine()
+    directory = tmp_path_factory.mktemp("story_views")
+    with migrated_database(request.param, "nw_story_views", directory) as url:
+        articles = [a.article() for a in corpus]
+        write(url, articles[:-UNCLUSTERED], batch=20)
+        with db.session_scope(url) as session:
+            result = upsert_batch(session, articles[-UNCLUSTERED:])
+        with db.session_scope(url) as session:
+            index_search(session, result.written)
+        yield url
 
 
 def test_the_corpus_has_stories_shared_tags_and_articles_without_a_story(url: str):
