@@ -30,9 +30,8 @@ from services.ingest.api import router as ingest_router
 from services.ops.api import router as ops_router
 from services.ops.console import router as console_router
 from services.store.api.params import PATTERN_MESSAGES, field_of
-from services.store.api.reads import ERRORS
 from services.store.api.reads import reads as store_reads
-from services.store.api.schemas import ErrorBody
+from services.store.api.schemas import ERRORS, ErrorBody
 from services.store.api.stories import router as store_stories
 from services.store.queries import QueryError
 from shared.auth import require_write

@@ -34,6 +34,8 @@ WHEN_PATTERN = (
 # Parameter types: ``list[CountryCodes] | None``, ``When | None`` in a route's signature.
 CountryCodes = Annotated[str, StringConstraints(pattern=COUNTRIES_PATTERN)]
 When = Annotated[str, StringConstraints(pattern=WHEN_PATTERN)]
+# The end of a ``When`` parameter's description, after what the point in time bounds.
+WHEN_HELP = "ISO 8601 date or datetime (UTC when no offset), 'today', 'yesterday', or 24h / 7d / 2w"
 
 PATTERN_MESSAGES = {
     "country": "is not an ISO 3166-1 alpha-2 code (e.g. IQ), or a list of them (IQ,TR)",

@@ -16,9 +16,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from services.store import queries
-from services.store.api.deps import get_session
-from services.store.api.params import CountryCodes, When
+from services.store.api.deps import SessionDep
+from services.store.api.pages import Cursor, PageSize, page_response
+from services.store.api.params import WHEN_HELP, CountryCodes, When
 from services.store.api.schemas import (
+    ERRORS,
     ArticleDetail,
     ArticlePage,
     EntityList,
@@ -30,16 +32,6 @@ from shared.auth import require_read
 from shared.logging import get_logger
 
 log = get_logger(__name__)
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
-    422: {"model": ErrorBody, "description": "a parameter is invalid; message says which"},
-}
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
-
-WHEN_HELP = "ISO 8601 date or datetime (UTC when no offset), 'today', 'yesterday', or 24h / 7d / 2w"
 
 
 def article_filters(
@@ -100,10 +92,8 @@ reads = APIRouter(dependencies=[Depends(require_read)], responses=ERRORS)
 def list_articles(
     session: SessionDep,
     filters: FiltersDep,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")] = 20,
-    cursor: Annotated[
-        str | None, Query(max_length=500, description="next_cursor of the previous page")
-    ] = None,
+    limit: PageSize = 20,
+    cursor: Cursor = None,
     order: Annotated[
         Literal["desc", "asc"], Query(description="by published date: newest first or oldest")
     ] = "desc",
@@ -113,21 +103,15 @@ def list_articles(
     started = time.perf_counter()
     page = queries.search_articles(session, filters, limit=limit, cursor=cursor, order=order)
     rows = queries.articles_as_dicts(session, page.articles, body=include_body)
-    log.info(
+    return page_response(
+        log,
         "articles_listed",
+        started,
+        "articles",
+        rows,
+        next_cursor=page.next_cursor,
+        limit=limit,
         filters=filters.describe(),
-        returned=len(rows),
-        duration_ms=round((time.perf_counter() - started) * 1000, 1),
-    )
-    # Already JSON-safe: returned as is (response_model documents it, without a second
-    # validation pass over hundreds of tags).
-    return JSONResponse(
-        {
-            "articles": rows,
-            "next_cursor": page.next_cursor,
-            "limit": limit,
-            "filters": filters.describe(),
-        }
     )
 
 

@@ -125,3 +125,10 @@ class ErrorBody(BaseModel):
     error: str
     message: str
     detail: list[ErrorItem] | str | None = None
+
+
+# The error responses every API router documents (its ``responses=``): read and write routes.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
+    422: {"model": ErrorBody, "description": "a parameter is invalid; message says which"},
+}

@@ -10,24 +10,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from services.store import story_queries
-from services.store.api.deps import get_session
-from services.store.api.params import CountryCodes, When
-from services.store.api.schemas import ErrorBody
-from services.store.queries import MAX_PAGE_SIZE
+from services.store.api.deps import SessionDep
+from services.store.api.pages import Cursor, PageSize, page_response
+from services.store.api.params import WHEN_HELP, CountryCodes, When
+from services.store.api.schemas import ERRORS, ErrorBody
 from services.store.story_queries import StoryFilters
 from shared.auth import require_read
 from shared.logging import get_logger
 
 log = get_logger(__name__)
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
-    422: {"model": ErrorBody, "description": "a parameter is invalid; message says which"},
-}
-WHEN_HELP = "ISO 8601 date or datetime (UTC when no offset), 'today', 'yesterday', or 24h / 7d / 2w"
 
 
 class StoryCountry(BaseModel):
@@ -136,7 +129,6 @@ def story_filters(
 
 
 router = APIRouter(dependencies=[Depends(require_read)], responses=ERRORS)
-SessionDep = Annotated[Session, Depends(get_session)]
 
 
 @router.get("/stories", response_model=StoryPageOut, tags=["stories"])
@@ -147,29 +139,23 @@ def list_stories(
         Literal["recency", "size", "growth"],
         Query(description="last article, articles, or articles per hour (all descending)"),
     ] = "recency",
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")] = 20,
-    cursor: Annotated[
-        str | None, Query(max_length=500, description="next_cursor of the previous page")
-    ] = None,
+    limit: PageSize = 20,
+    cursor: Cursor = None,
 ) -> JSONResponse:
     """Stories matching every given filter, one page at a time."""
     started = time.perf_counter()
     page = story_queries.search_stories(session, filters, sort=sort, limit=limit, cursor=cursor)
     rows = [story_queries.story_dict(s) for s in page.stories]
-    log.info(
+    return page_response(
+        log,
         "stories_listed",
+        started,
+        "stories",
+        rows,
+        next_cursor=page.next_cursor,
+        limit=limit,
+        sort=sort,
         filters=filters.describe(),
-        returned=len(rows),
-        duration_ms=round((time.perf_counter() - started) * 1000, 1),
-    )
-    return JSONResponse(
-        {
-            "stories": rows,
-            "next_cursor": page.next_cursor,
-            "limit": limit,
-            "sort": sort,
-            "filters": filters.describe(),
-        }
     )
 
 
