@@ -8,7 +8,8 @@ One call writes a whole batch in the caller's transaction:
 2. tags of the written articles are replaced as a whole (delete, then insert), so a
    re-enrichment leaves no stale tag and a redelivery no duplicate;
 3. entities are shared rows, created with ``ON CONFLICT DO NOTHING`` in sorted order
-   (concurrent writers with overlapping entities neither fail nor deadlock);
+   (concurrent writers with overlapping entities neither fail nor deadlock); a copy
+   already stale (older than the stored enrichment) creates none;
 4. the ingest records of the batch are marked "stored";
 5. on PostgreSQL the written articles are queued in ``search_pending``; their full-text
    documents are built by :func:`index_search` in a transaction of their own (see
@@ -370,8 +371,18 @@ def _upsert_postgres(session: Session, batch: list[EnrichedArticle]) -> UpsertRe
             for m in mentions:
                 m[6] = _spans_json(m[6])
             _copy(cur, "_nw_mentions", MENTION_COLUMNS, mentions)
-            # Also for a stale article's mentions: an entity row without articles is
-            # never listed (every view joins article_entities) and saves a round trip.
+            # A stale copy's mentions go before any entity is created: its old tags
+            # would otherwise create entities no article names. The condition is the
+            # articles upsert's WHERE negated (a comparison with NULL is not true, so a
+            # NULL enriched_at on either side keeps the mentions). The stored enriched_at
+            # only ever grows, so an article stale here is stale at the upsert too; one
+            # that a concurrent writer makes stale in between keeps its mentions here
+            # and loses its tag rows after the upsert (its entities may then remain).
+            cur.execute(
+                "DELETE FROM _nw_mentions WHERE article_id IN (SELECT n.id "
+                "FROM _nw_articles n JOIN articles a ON a.id = n.id "
+                "WHERE n.enriched_at < a.enriched_at)"
+            )
             cur.execute(
                 "INSERT INTO entities (name, label, country) "
                 "SELECT DISTINCT ON (name, label) name, label, country FROM _nw_mentions "

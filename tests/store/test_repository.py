@@ -82,6 +82,33 @@ def test_late_redelivery_of_an_older_enrichment_does_not_roll_tags_back(url: str
     assert counts(url)["article_entities"] == 3
 
 
+def test_stale_redelivery_creates_no_entity(url: str):
+    """A stale copy's entities are not created: only its old tags name them, so no article
+    would ever list them."""
+    s, fresh = build_corpus(n=0)[0::2]
+    s.entities = [("Naim Qassem", "PERSON", 2)]
+    new = s.article(enriched_at=NOW + timedelta(hours=1))
+    s.entities = [("Stale Only Entity", "ORG", 3)]
+    old = s.article(enriched_at=NOW)
+    write(url, [new])
+    # With a new article in the same batch: its entities are created.
+    with db.session_scope(url) as session:
+        result = upsert_batch(session, [old, fresh.article()])
+    assert result.stale == [s.id] and result.inserted == [fresh.id]
+    with db.session_scope(url) as session:
+        names = set(session.scalars(sa.text("SELECT name FROM entities")))
+        tags = session.execute(
+            sa.text(
+                "SELECT e.name, ae.count FROM article_entities ae "
+                "JOIN entities e ON e.id = ae.entity_id WHERE ae.article_id = :id"
+            ),
+            {"id": s.id},
+        ).all()
+    assert "Stale Only Entity" not in names
+    assert "Naim Qassem" in names and {n for n, _, _ in fresh.entities} <= names
+    assert [tuple(t) for t in tags] == [("Naim Qassem", 2)]
+
+
 def test_last_copy_in_a_batch_wins_by_enrichment_time(url: str):
     s = build_corpus(n=0)[0]
     newer = s.article(enriched_at=NOW + timedelta(hours=1))
