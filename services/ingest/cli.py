@@ -25,6 +25,7 @@ from sqlalchemy import select
 from services.ingest.errors import Rejected
 from services.ingest.files import SUPPORTED_HELP, FileRejection, iter_files, read_file
 from shared import queues
+from shared.cli import echo_json_or_none
 from shared.db import session_scope
 from shared.migrate import ensure_schema
 from shared.models import DEAD, STORED, IngestRecord
@@ -69,12 +70,7 @@ def feeds_list(as_json: bool) -> None:
 
     ensure_schema()
     rows = feed_rows(list_feeds())
-    if as_json:
-        for row in rows:
-            click.echo(json.dumps(row))
-        return
-    if not rows:
-        click.echo("no feeds")
+    if echo_json_or_none(rows, as_json, "no feeds"):
         return
     table = Table(
         "id",

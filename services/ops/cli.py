@@ -31,6 +31,7 @@ from services.ops.reenrich import reenrich
 from services.ops.trace import trace_article
 from shared import queues
 from shared.celery_app import get_app
+from shared.cli import echo_json_or_none
 from shared.migrate import ensure_schema
 from shared.settings import get_settings
 
@@ -120,12 +121,7 @@ def dead_list(status: str, reason: str | None, task: str | None, limit: int, as_
     rows = deadletters.list_letters(
         status=None if status == "all" else status, reason=reason, task=task, limit=limit
     )
-    if as_json:
-        for row in rows:
-            click.echo(json.dumps(row))
-        return
-    if not rows:
-        click.echo("no dead letters")
+    if echo_json_or_none(rows, as_json, "no dead letters"):
         return
     for r in rows:
         click.echo(

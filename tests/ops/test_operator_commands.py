@@ -139,6 +139,17 @@ def _letter(letter_id: int) -> tuple[str, Any]:
         return letter.status, letter.resolved_at
 
 
+def test_dead_list_command(embedded_pg: str) -> None:
+    assert "no dead letters" in run("dead", "list").output
+    assert "no dead letters" not in run("dead", "list", "--json").output
+    letter_id = _one_letter()
+    listed = run("dead", "list", "--json").output.strip().splitlines()
+    assert json.loads(listed[-1])["id"] == letter_id
+    table = run("dead", "list").output
+    assert "no dead letters" not in table
+    assert table.strip().splitlines()[-1].split()[:2] == [str(letter_id), "dead"]
+
+
 def test_dead_replay_keeps_the_letter_open_when_sending_fails(
     embedded_pg: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
