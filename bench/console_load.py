@@ -69,7 +69,6 @@ def load_queues(broker: str, database: str) -> None:
 
     os.environ["NEWSWIRE_BROKER_URL"] = broker
     os.environ["NEWSWIRE_DATABASE_URL"] = database
-    from services.ops import signals  # noqa: F401 - publish headers, as producers do
     from shared import dispatch, queues
     from shared.settings import reset_settings
 

@@ -1,8 +1,9 @@
 """``newswire worker SERVICE`` and ``newswire scheduler``: start-up of the Celery processes.
 
 The worker connects the worker-side hooks (refused messages dead-lettered, test fault
-hooks) and its heartbeat; the scheduler runs beat with the heartbeat scheduler. Both check
-the database and the broker first (:mod:`services.entrypoints.startup`).
+hooks), the ops task counters and its heartbeat (:func:`worker_app`); the scheduler runs
+beat with the heartbeat scheduler. Both check the database and the broker first
+(:mod:`services.entrypoints.startup`).
 """
 
 from __future__ import annotations
@@ -11,13 +12,28 @@ import tempfile
 from pathlib import Path
 
 import click
+from celery import Celery
 
 from services.entrypoints.startup import fail, require_reachable
+from services.ops import signals as ops_signals
 from shared import queues, worker_hooks
 from shared.celery_app import get_app
 from shared.settings import get_settings
 
 WORKER_QUEUES = {"ingest": queues.INGEST, "enrich": queues.ENRICH, "store": queues.STORE}
+
+
+def worker_app(service: str) -> Celery:
+    """The app a worker of ``service`` runs: every service's tasks, the worker-side hooks,
+    the ops task counters and the heartbeat (connecting again connects nothing twice)."""
+    # Deferred on purpose: every service's task modules (~0.7 s), needed by this command only.
+    from services.entrypoints import tasks  # noqa: F401 - registers every service's tasks
+
+    app = get_app()
+    worker_hooks.connect()  # refused messages dead-lettered, test fault hooks
+    ops_signals.connect()  # task counters and durations for /metrics
+    worker_hooks.add_heartbeat(app, service)  # read by `python -m shared.heartbeat SERVICE`
+    return app
 
 
 @click.command()
@@ -34,12 +50,7 @@ def worker(service: str, concurrency: int | None, loglevel: str, pool: str) -> N
             "every stage inside `newswire ingest`)"
         )
     require_reachable()
-    # Deferred on purpose: every service's task modules (~0.7 s), needed by this command only.
-    from services.entrypoints import tasks  # noqa: F401 - registers every service's tasks
-
-    app = get_app()
-    worker_hooks.connect()  # refused messages dead-lettered, test fault hooks
-    worker_hooks.add_heartbeat(app, service)  # read by `python -m shared.heartbeat SERVICE`
+    app = worker_app(service)
     argv = [
         "worker",
         "-Q",

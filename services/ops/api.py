@@ -7,7 +7,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from services.ops import signals  # noqa: F401 - messages queued by the API carry their age
 from services.ops.metrics import render
 
 router = APIRouter(tags=["operations"])

@@ -19,12 +19,7 @@ import click
 from rich.console import Console
 from rich.live import Live
 
-from services.ops import (
-    deadletters,
-    render,
-    signals,  # noqa: F401 - messages queued from the CLI carry their age
-    sources,
-)
+from services.ops import deadletters, render, sources
 from services.ops.deadletters import Selection
 from services.ops.reconcile import reconcile as reconcile_stale
 from services.ops.reenrich import reenrich

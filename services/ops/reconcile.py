@@ -10,7 +10,7 @@ NEWSWIRE_RECONCILE_AFTER seconds since their last send are sent to enrich again
 To avoid re-sending what is merely queued behind a backlog, a row is skipped while
 an older or equally old message still waits (or is reserved) in the queue it would
 be in: enrich for rows not enriched since their last send, store for the others.
-Message ages come from the ``nw_published_at`` header (services.ops.signals); a
+Message ages come from the ``nw_published_at`` header (:mod:`shared.publish`); a
 margin covers the gap between writing a record and publishing its message.
 """
 
@@ -21,7 +21,6 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
-from services.ops import signals  # noqa: F401 - our re-sends carry their publish time
 from shared import dispatch, queues
 from shared.db import is_postgres, session_scope
 from shared.logging import get_logger

@@ -1,9 +1,11 @@
 """Celery signal handlers for operators: task counters in Redis.
 
-Connected on import. ``services.ops.tasks`` (which every worker imports), the
-``newswire`` CLI (through ``services.ops.cli``) and the metrics router import this
-module. The publish-time headers (``nw_published_at``, ``nw_articles``) are stamped by
-:mod:`shared.publish`, connected by the Celery app itself.
+Connected by :func:`connect`, which ``newswire worker`` calls when it builds its app
+(``services/entrypoints/worker.py``), not at import: the workers are the processes whose
+tasks are counted (in embedded mode tasks run in process, but there is no Redis to count
+in). The metrics collector imports this module for its key names only. The publish-time
+headers (``nw_published_at``, ``nw_articles``) are stamped by :mod:`shared.publish`,
+connected by the Celery app itself.
 
 * ``task_prerun`` / ``task_postrun`` count processed / failed / retried tasks and
   observe their durations in Redis hashes, so ``/metrics`` sees every worker
@@ -88,13 +90,11 @@ def _lags(message: Any, now: datetime) -> list[float]:
     return out
 
 
-@signals.task_prerun.connect
 def _task_started(task_id: str | None = None, **_: Any) -> None:
     if task_id:
         _started[task_id] = time.perf_counter()
 
 
-@signals.task_postrun.connect
 def _task_finished(
     task_id: str | None = None,
     task: Any = None,
@@ -126,3 +126,9 @@ def _task_finished(
         pipe.execute()
     except Exception as exc:  # noqa: BLE001 - metrics must never fail a task
         log.warning("task_metrics_failed", task=name, error=str(exc))
+
+
+def connect() -> None:
+    """Count this process's tasks (idempotent: Celery keeps one receiver per function)."""
+    signals.task_prerun.connect(_task_started, weak=False)
+    signals.task_postrun.connect(_task_finished, weak=False)

@@ -6,7 +6,6 @@ from typing import Any
 
 from celery import shared_task
 
-from services.ops import signals  # noqa: F401 - connects the publish/metrics signal handlers
 from services.ops.reconcile import reconcile as reconcile_stale
 from shared import queues
 from shared.settings import Settings
