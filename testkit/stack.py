@@ -150,11 +150,9 @@ class Stack:
         return self.compose("exec", "-T", service, *cmd, input=input, timeout=timeout, check=False)
 
     def running(self, service: str) -> str | None:
-        """The id of the service's running container, None when it is not running."""
-        cmd = ["docker", "ps", "-q", "--no-trunc"]
-        cmd += ["--filter", f"label=com.docker.compose.project={self.project}"]
-        cmd += ["--filter", f"label=com.docker.compose.service={service}"]
-        ids = must(run(cmd, timeout=60)).stdout.split()
+        """The id of the service's running container, None when it is not running (one
+        ``docker ps``, without the ``docker inspect`` of :meth:`container`)."""
+        ids = self.container_ids(all_=False, service=service)
         return ids[0] if ids else None
 
     def engine_exec(
@@ -207,10 +205,14 @@ class Stack:
 
     # ------------------------------------------------------------ containers
 
-    def container_ids(self, all_: bool = True) -> list[str]:
+    def container_ids(self, all_: bool = True, service: str | None = None) -> list[str]:
+        """Ids of the project's containers (``all_``: stopped ones too), of one ``service``
+        or of all: the lookup behind :meth:`states` (so :meth:`container`) and :meth:`running`."""
         cmd = ["docker", "ps", "-q", "--no-trunc"]
         cmd += ["-a"] if all_ else []
         cmd += ["--filter", f"label=com.docker.compose.project={self.project}"]
+        if service is not None:
+            cmd += ["--filter", f"label=com.docker.compose.service={service}"]
         return must(run(cmd, timeout=60)).stdout.split()
 
     def states(self) -> dict[str, ServiceState]:
