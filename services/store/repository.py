@@ -17,7 +17,10 @@ One call writes a whole batch in the caller's transaction:
 6. on PostgreSQL each written article row also carries its tags as arrays (entity ids
    and mentions, countries, regions: ``models.Article``), written with the article on
    the COPY path (the batch's entities are created before the articles for that), from
-   the tag rows on the VALUES path; a stale copy changes neither.
+   the tag rows on the VALUES path; a stale copy changes neither;
+7. on the COPY path, with ``place`` (the store step: ``stories.place_batch``), the
+   batch's new articles are placed into stories first and each is inserted with its
+   story id, so the row is written once.
 
 PostgreSQL loads rows with ``COPY`` into session-local temp tables and upserts from
 there (several times faster than multi-row ``VALUES``); SQLite uses chunked
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -87,6 +90,9 @@ class UpsertResult:
     # Already stored with a newer enrichment: left as they are.
     stale: list[str] = field(default_factory=list)
     mentions: int = 0
+    # The story of each article placed before the write (``place``); None when no
+    # placement ran, and the caller clusters what was written afterwards.
+    placed: dict[str, int] | None = None
 
     @property
     def written(self) -> list[str]:
@@ -224,13 +230,24 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+Place = Callable[[Session, list[EnrichedArticle]], dict[str, int] | None]
+
+
 def upsert_batch(
-    session: Session, articles: Sequence[EnrichedArticle], *, method: str | None = None
+    session: Session,
+    articles: Sequence[EnrichedArticle],
+    *,
+    method: str | None = None,
+    place: Place | None = None,
 ) -> UpsertResult:
     """Write a batch in the caller's transaction; see the module docstring.
 
     ``method``: "copy" (PostgreSQL only, the default there) or "values" (multi-row
     ``INSERT ... VALUES ... ON CONFLICT``, the default elsewhere; the bench compares both).
+    ``place`` (the COPY path): called with the batch before anything is written; it
+    returns the story id of each article it placed (written with the article, in its
+    own INSERT; an article already in a story keeps it) or None, and is then told
+    nothing more: what it wrote is part of this transaction.
     """
     if not articles:
         return UpsertResult()
@@ -240,7 +257,7 @@ def upsert_batch(
         if not postgres:
             raise ValueError("the COPY path needs PostgreSQL")
         with _collector_paused():
-            result = _upsert_postgres(session, batch)
+            result = _upsert_postgres(session, batch, place)
     else:
         result = _upsert_values(session, batch)
     session.execute(
@@ -342,10 +359,13 @@ def _place_arrays(countries: list[list[Any]], regions: list[list[Any]]) -> dict[
     return {aid: [_array_literal(a, cache) for a in arrays] for aid, arrays in lists.items()}
 
 
-def _upsert_postgres(session: Session, batch: list[EnrichedArticle]) -> UpsertResult:
-    """The batch through temp tables: its mentions' entities first (so the article rows
-    carry their entity ids, written in the same statement as the article), then the
-    articles, then the tags of the articles written."""
+def _upsert_postgres(
+    session: Session, batch: list[EnrichedArticle], place: Place | None = None
+) -> UpsertResult:
+    """The batch through temp tables: the stories of its articles first (``place``),
+    then its mentions' entities (so the article rows carry their story and entity ids,
+    written in the same statement as the article), then the articles, then the tags of
+    the articles written."""
     now = utcnow()
     result = UpsertResult()
     mentions, countries, regions = _tag_rows(batch)
@@ -357,13 +377,17 @@ def _upsert_postgres(session: Session, batch: list[EnrichedArticle]) -> UpsertRe
         cur.execute("DELETE FROM _nw_articles")
         cur.execute("DELETE FROM _nw_mentions")
         cur.execute("DELETE FROM _nw_tagged")
+        if place is not None:  # before any row is written (the lock comes first)
+            result.placed = place(session, batch)
+        stories = result.placed or {}
         _copy(
             cur,
             "_nw_articles",
-            ARTICLE_COLUMNS + PLACE_ARRAY_COLUMNS,
+            (*ARTICLE_COLUMNS, *PLACE_ARRAY_COLUMNS, "story_id"),
             (
                 _jsonify(_article_row(a, now), ARTICLE_COLUMNS, JSON_ARTICLE_COLUMNS)
                 + places.get(a.id, empty)
+                + [stories.get(a.id)]
                 for a in batch
             ),
         )
@@ -394,12 +418,16 @@ def _upsert_postgres(session: Session, batch: list[EnrichedArticle]) -> UpsertRe
                 "SELECT m.article_id, e.id, m.text, m.count, m.spans, m.in_title, m.source "
                 "FROM _nw_mentions m JOIN entities e ON e.name = m.name AND e.label = m.label"
             )
-        cols = ", ".join(ARTICLE_COLUMNS + PLACE_ARRAY_COLUMNS)
-        n_cols = ", ".join(f"n.{c}" for c in ARTICLE_COLUMNS + PLACE_ARRAY_COLUMNS)
+        cols = ", ".join((*ARTICLE_COLUMNS, *PLACE_ARRAY_COLUMNS, "story_id"))
+        n_cols = ", ".join(f"n.{c}" for c in (*ARTICLE_COLUMNS, *PLACE_ARRAY_COLUMNS, "story_id"))
+        # A stored article keeps its story (a redelivery is not placed again).
         sets = ", ".join(
-            f"{c} = EXCLUDED.{c}"
-            for c in ARTICLE_COLUMNS + PLACE_ARRAY_COLUMNS + ENTITY_ARRAY_COLUMNS
-            if c not in KEEP_ON_UPDATE
+            [
+                f"{c} = EXCLUDED.{c}"
+                for c in ARTICLE_COLUMNS + PLACE_ARRAY_COLUMNS + ENTITY_ARRAY_COLUMNS
+                if c not in KEEP_ON_UPDATE
+            ]
+            + ["story_id = coalesce(articles.story_id, EXCLUDED.story_id)"]
         )
         cur.execute(
             f"INSERT INTO articles ({cols}, entity_ids, entity_counts) "

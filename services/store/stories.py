@@ -419,7 +419,7 @@ def _items(
 # Python. With "AND story_id IS NULL" the planner walks the index on story_id, which
 # until a vacuum holds an entry for the NULL every clustered article was written with
 # (a tenth of a second per batch of 1000 at 100,000 articles).
-_UNPLACED = "SELECT id, story_id FROM articles WHERE id = ANY(%b::text[])"
+_UNPLACED = "SELECT id, story_id, enriched_at FROM articles WHERE id = ANY(%b::text[])"
 
 
 def _pg(session: Session) -> Any:
@@ -747,6 +747,8 @@ class ClusterResult:
     joined: int = 0  # into an existing story
     created: int = 0  # stories started
     skipped: int = 0  # already in a story (redelivery) or not stored
+    # place_batch: the story of each article placed, for the article's own INSERT
+    placed: dict[str, int] = field(default_factory=dict)
 
     def __iadd__(self, other: ClusterResult) -> ClusterResult:
         self.articles += other.articles
@@ -928,13 +930,7 @@ def cluster_articles(
     without cycles; see ``repository._collector_paused``)."""
     with _collector_paused():
         if articles is not None and floor is None and is_postgres(session):
-            try:
-                done = _cluster_cached(session, ids, articles, savepoint)
-            except Exception:
-                if savepoint:
-                    with _pg(session).cursor() as cur:
-                        cur.execute("ROLLBACK TO SAVEPOINT nw_stories")
-                raise
+            done = _cluster_cached(session, ids, articles, savepoint)  # rolls back itself
             if done is not None:
                 return done
             articles = None  # reaching back too far for the cache: from the database
@@ -1189,10 +1185,12 @@ def _write_pg(
     keys: list[tuple[str, int]],
     due: list[tuple[str, int]],
     savepoint: bool = False,
+    placing: bool = False,
 ) -> None:
     """Everything in one round trip: new stories (their ids and versions reserved
-    before), changed stories, the articles' story_id, the ``keys`` not stored yet, the
-    document frequencies ``due`` (and the savepoint's release)."""
+    before), changed stories, the articles' story_id (not when ``placing``: the
+    articles are not written yet and carry it in their own INSERT), the ``keys`` not
+    stored yet, the document frequencies ``due`` (and the savepoint's release)."""
     conn = _pg(session)
     # Sent in one go (pipeline mode): one round trip, not one per statement; one
     # statement per table, whatever the number of rows.
@@ -1216,12 +1214,13 @@ def _write_pg(
                 f"FROM {_STORY_ROWS} WHERE s.id = t.id",
                 (now, *_story_arrays(changed)),
             )
-        cur.execute(
-            "UPDATE articles a SET story_id = t.sid "
-            "FROM unnest(%b::text[], %b::int[]) AS t(id, sid) "
-            "WHERE a.id = t.id AND (a.story_id IS NULL) IS TRUE",  # by primary key: _UNPLACED
-            ([i.id for i, _ in assigned], [st.row.id for _, st in assigned]),
-        )
+        if not placing:
+            cur.execute(
+                "UPDATE articles a SET story_id = t.sid "
+                "FROM unnest(%b::text[], %b::int[]) AS t(id, sid) "
+                "WHERE a.id = t.id AND (a.story_id IS NULL) IS TRUE",  # by primary key: _UNPLACED
+                ([i.id for i, _ in assigned], [st.row.id for _, st in assigned]),
+            )
         if keys:
             cur.execute(
                 "INSERT INTO story_keys (key, story_id) "
@@ -1432,6 +1431,7 @@ def _lock_and_prefetch(
     savepoint: bool,
     missing: list[str],
     lo: datetime | None,
+    incoming: dict[str, datetime] | None = None,
 ) -> _Prefetched:
     """PostgreSQL, one round trip (pipelined: each statement runs after the one
     before, so the reads see everything committed before the lock was granted): the
@@ -1439,7 +1439,13 @@ def _lock_and_prefetch(
     the writes, the database's mark, the stories changed since the cache's watermark
     (without the profiles of its own writes), the stories of the window from ``lo``
     when the cache does not hold it yet, and the stored document frequencies of the
-    ``missing`` features."""
+    ``missing`` features.
+
+    ``todo`` is the items still to place: with ``incoming`` (the enrichment time of
+    each item's copy, before the articles are written: :func:`place_batch`) those not
+    stored yet, or stored without a story and not newer than the incoming copy (the
+    upsert's own condition, so the copy will be written); otherwise those stored
+    without a story."""
     conn = _pg(session)
     cold = cache.horizon is None
     cursors: dict[str, Any] = {}
@@ -1497,8 +1503,16 @@ def _lock_and_prefetch(
     for sid, key in (*out.get("window_keys", ()), *out.get("changed_keys", ())):
         keys[sid].append(key)
     oid, resets = out["mark"][0]
+    stored = out.get("todo", [])
+    if incoming is None:
+        todo = {r[0] for r in stored if r[1] is None}
+    else:
+        held = {
+            aid for aid, sid, when in stored if sid is not None or not _fresh(incoming[aid], when)
+        }
+        todo = set(incoming) - held
     return _Prefetched(
-        todo={r[0] for r in out.get("todo", ()) if r[1] is None},
+        todo=todo,
         reserved=[(int(a), int(b)) for a, b in out.get("reserve", ())],
         df={t: int(n) for t, n in out.get("freq", ())},
         mark=(int(oid), int(resets)),
@@ -1507,6 +1521,12 @@ def _lock_and_prefetch(
         top=int(out["top"][0][0]) if "top" in out else None,
         overflow=len(out.get("changed", ())) >= CHANGES_LIMIT,
     )
+
+
+def _fresh(incoming: datetime | None, stored: datetime | None) -> bool:
+    """Whether the upsert writes an incoming copy over the stored one (its ``WHERE``:
+    ``repository._upsert_postgres``)."""
+    return stored is None or incoming is None or _aware(incoming) >= _aware(stored)
 
 
 def _refresh(cache: _StoryCache, pre: _Prefetched, lo: datetime | None) -> None:
@@ -1548,23 +1568,54 @@ def _batch_items(ids: Sequence[str], articles: Sequence[EnrichedArticle]) -> lis
 
 
 def _cluster_cached(
-    session: Session, ids: Sequence[str], articles: Sequence[EnrichedArticle], savepoint: bool
+    session: Session,
+    ids: Sequence[str],
+    articles: Sequence[EnrichedArticle],
+    savepoint: bool,
+    placing: bool = False,
 ) -> ClusterResult | None:
     """The store step's clustering on PostgreSQL, against the cache of open stories:
     two round trips (lock and reads; writes). None when the batch reaches too far back
-    for the cache (the caller places it from the database)."""
+    for the cache (the caller places it from the database). ``placing``: before the
+    articles are written (:func:`place_batch`)."""
     items = _batch_items(ids, articles)
     if not items:
         return ClusterResult(skipped=len(set(ids)))
+    incoming: dict[str, datetime] | None = None
+    if placing:
+        incoming = {}
+        for a in articles:
+            when = a.enrichment.enriched_at
+            if a.id not in incoming or when > incoming[a.id]:
+                incoming[a.id] = when
     cache = _cache(session)
     token = (session, session.get_transaction())
     if cache.pending is not None and cache.pending != token:
         cache.clear()  # a write whose commit was never confirmed
     try:
-        return _place_cached(session, cache, items, len(set(ids)), savepoint, token)
+        return _place_cached(session, cache, items, len(set(ids)), savepoint, token, incoming)
     except BaseException:
         cache.clear()
         raise
+
+
+def place_batch(session: Session, articles: Sequence[EnrichedArticle]) -> ClusterResult | None:
+    """Stories for a batch about to be written (PostgreSQL, in the store step's
+    transaction, before the articles' INSERT): the stories are written now and each
+    placed article's story id (``ClusterResult.placed``) goes into its own row, so
+    the articles are written once, not inserted and then updated.
+
+    The articles placed are those not stored yet, or stored without a story and about
+    to be overwritten (see :func:`_lock_and_prefetch`); the advisory lock, held until
+    the transaction ends, keeps any other writer from storing them meanwhile. None
+    when this does not apply (not PostgreSQL, or a batch reaching further back than
+    the cache: the caller clusters the written articles afterwards, from the
+    database). A failure rolls the savepoint back and raises: nothing of the
+    clustering stays, the caller's transaction goes on."""
+    if not articles or not is_postgres(session):
+        return None
+    with _collector_paused():
+        return _cluster_cached(session, [a.id for a in articles], articles, True, placing=True)
 
 
 def _place_cached(
@@ -1574,6 +1625,7 @@ def _place_cached(
     wanted: int,
     savepoint: bool,
     token: tuple[Session, Any],
+    incoming: dict[str, datetime] | None = None,
 ) -> ClusterResult | None:
     lo: datetime | None = items[0].dated_at - WINDOW
     if cache.horizon is not None:
@@ -1584,84 +1636,107 @@ def _place_cached(
     freq = _frequencies(session)
     features = sorted({k for item in items for k in _features(item)} | {""})
     missing = freq.missing(features)
-    pre = _lock_and_prefetch(session, cache, items, savepoint, missing, lo)
-    freq.learn(missing, pre.df)
-    if pre.overflow or (cache.mark is not None and pre.mark != cache.mark):
-        # rebuilt, another database, or more written elsewhere than is worth reading
-        cache.clear()
-        lo = items[0].dated_at - WINDOW
-        again = _lock_and_prefetch(session, cache, [], False, [], lo)  # still under the lock
-        pre.rows, pre.keys, pre.top, pre.mark = again.rows, again.keys, again.top, again.mark
-    _refresh(cache, pre, lo)
-    items = [i for i in items if i.id in pre.todo]
-    result = ClusterResult(skipped=wanted - len(items))
-    if not items:
-        if savepoint:
-            with _pg(session).cursor() as cur:
-                cur.execute("RELEASE SAVEPOINT nw_stories")
-        return result
-    _weigh(items, freq.of(features))
-    stories, spans, by_key = cache.stories, cache.spans, cache.by_key
-    new: list[_Open] = []
-    touched: dict[int, _Open] = {}
-    assigned: list[tuple[Item, _Open]] = []
-    for group in _date_groups(items):
-        window = (group[0].dated_at - WINDOW, group[-1].dated_at + WINDOW)
-        memo: dict[str, set[int] | None] = {}
-        for item in group:
-            best: _Open | None = None
-            best_score = THRESHOLD
-            for sid in _ranked(item, by_key, spans, window, memo):
-                s = stories[sid].score(item)
-                if s > best_score:
-                    best, best_score = stories[sid], s
-            if best is None:
-                best = _Open(_Row(pre.reserved[len(new)][0]), {}, item.dated_at, item.dated_at)
-                new.append(best)
-                cache.put(best, ())
-                result.created += 1
-            else:
-                touched[best.row.id] = best
-                result.joined += 1
-            best.add(item)
-            sid = best.row.id
-            spans[sid] = (best.first, best.last)
-            for k in item.keys:
-                sids = by_key.get(k)
-                if sids is None:
-                    by_key[k] = {sid}
+    written = False
+    try:
+        pre = _lock_and_prefetch(session, cache, items, savepoint, missing, lo, incoming)
+        freq.learn(missing, pre.df)
+        if pre.overflow or (cache.mark is not None and pre.mark != cache.mark):
+            # rebuilt, another database, or more written elsewhere than is worth reading
+            cache.clear()
+            lo = items[0].dated_at - WINDOW
+            again = _lock_and_prefetch(session, cache, [], False, [], lo)  # still under the lock
+            pre.rows, pre.keys, pre.top, pre.mark = again.rows, again.keys, again.top, again.mark
+        _refresh(cache, pre, lo)
+        items = [i for i in items if i.id in pre.todo]
+        result = ClusterResult(skipped=wanted - len(items))
+        if not items:
+            if savepoint:
+                with _pg(session).cursor() as cur:
+                    cur.execute("RELEASE SAVEPOINT nw_stories")
+            return result
+        _weigh(items, freq.of(features))
+        stories, spans, by_key = cache.stories, cache.spans, cache.by_key
+        new: list[_Open] = []
+        touched: dict[int, _Open] = {}
+        assigned: list[tuple[Item, _Open]] = []
+        for group in _date_groups(items):
+            window = (group[0].dated_at - WINDOW, group[-1].dated_at + WINDOW)
+            memo: dict[str, set[int] | None] = {}
+            for item in group:
+                best: _Open | None = None
+                best_score = THRESHOLD
+                for sid in _ranked(item, by_key, spans, window, memo):
+                    s = stories[sid].score(item)
+                    if s > best_score:
+                        best, best_score = stories[sid], s
+                if best is None:
+                    best = _Open(_Row(pre.reserved[len(new)][0]), {}, item.dated_at, item.dated_at)
+                    new.append(best)
+                    cache.put(best, ())
+                    result.created += 1
                 else:
-                    sids.add(sid)
-                if k in memo:
-                    m = memo[k]
-                    if m is not None:
-                        m.add(sid)
-                        if len(m) > MAX_KEY_STORIES:
-                            memo[k] = None
-            assigned.append((item, best))
-    new_ids = {st.row.id for st in new}
-    changed = [st for sid, st in touched.items() if sid not in new_ids]
-    for st, (_, version) in zip([*changed, *new], pre.reserved, strict=False):
-        st.version = version
-    keys: list[tuple[str, int]] = []
-    for item, st in assigned:
-        sid = st.row.id
-        have = cache.keys[sid]
-        for k in (*item.keys, *item.filter_keys):
-            if k not in have:
-                keys.append((k, sid))
-        cache.add_keys(sid, (*item.keys, *item.filter_keys))
-    due = freq.due()
-    _write_pg(session, changed, new, assigned, utcnow(), sorted(set(keys)), due, savepoint)
-    for st in (*changed, *new):
-        st.changed = False
-        cache.own.add(st.version)
-    cache.pending = token
-    _watch(session, cache)
-    freq.counted(_df_counts(assigned), due)
-    cache.evict(items[len(items) // 2].dated_at)
-    result.articles = len(assigned)
-    return result
+                    touched[best.row.id] = best
+                    result.joined += 1
+                best.add(item)
+                sid = best.row.id
+                spans[sid] = (best.first, best.last)
+                for k in item.keys:
+                    sids = by_key.get(k)
+                    if sids is None:
+                        by_key[k] = {sid}
+                    else:
+                        sids.add(sid)
+                    if k in memo:
+                        m = memo[k]
+                        if m is not None:
+                            m.add(sid)
+                            if len(m) > MAX_KEY_STORIES:
+                                memo[k] = None
+                assigned.append((item, best))
+        new_ids = {st.row.id for st in new}
+        changed = [st for sid, st in touched.items() if sid not in new_ids]
+        for st, (_, version) in zip([*changed, *new], pre.reserved, strict=False):
+            st.version = version
+        keys: list[tuple[str, int]] = []
+        for item, st in assigned:
+            sid = st.row.id
+            have = cache.keys[sid]
+            for k in (*item.keys, *item.filter_keys):
+                if k not in have:
+                    keys.append((k, sid))
+            cache.add_keys(sid, (*item.keys, *item.filter_keys))
+        due = freq.due()
+        placing = incoming is not None
+        _write_pg(
+            session, changed, new, assigned, utcnow(), sorted(set(keys)), due, savepoint, placing
+        )
+        written = True  # and the savepoint released: what follows is this process's own
+        result.articles = len(assigned)
+        if placing:
+            result.placed = {item.id: st.row.id for item, st in assigned}
+        for st in (*changed, *new):
+            st.changed = False
+            cache.own.add(st.version)
+        cache.pending = token
+        _watch(session, cache)
+        freq.counted(_df_counts(assigned), due)
+        cache.evict(items[len(items) // 2].dated_at)
+        return result
+    except BaseException as exc:
+        if not written:
+            if savepoint:  # the savepoint is the first statement of _lock_and_prefetch
+                with _pg(session).cursor() as cur:
+                    cur.execute("ROLLBACK TO SAVEPOINT nw_stories")
+            raise
+        if not isinstance(exc, Exception):
+            raise
+        # The stories are written in the caller's transaction: the articles must go
+        # with them (placed), whatever became of this process's bookkeeping. The
+        # caller's _cluster_cached empties the cache when this raises; here it must
+        # be emptied before returning.
+        cache.clear()
+        log.warning("story_cache_dropped", error=repr(exc)[:300])
+        return result
 
 
 # ---------------------------------------------------------------- backlog, rebuild

@@ -1,12 +1,16 @@
 """Store tasks: upsert a batch of enriched articles, then make it searchable.
 
-A batch is two transactions: the articles, tags and ingest records (one
-``upsert_batch``), then the full-text documents of what was written
-(``index_search``) and the stories of the new articles (``stories.cluster_articles``,
-in a savepoint: a commit costs more than the whole clustering of a small batch).
-When the second fails the articles stay stored and queued in ``search_pending``; the
-``store.index_search`` sweep builds what is left. When the clustering fails the
-articles stay without a story; the ``store.cluster_stories`` sweep places them.
+A batch is two transactions: the stories of its new articles, then the articles
+(each with its story id), tags and ingest records (``stories.place_batch`` called by
+``upsert_batch``: on PostgreSQL the articles are placed before they are written, so
+each row is written once, and the clustering lock is held until that transaction
+ends); then the full-text documents of what was written (``index_search``), after
+the stories of written articles that could not be placed beforehand
+(``stories.cluster_articles``: SQLite, or a batch reaching further back than a
+worker's cache of open stories). Both clusterings run in a savepoint: when they fail
+the articles are written without a story and the ``store.cluster_stories`` sweep
+places them. When the second transaction fails the articles stay stored and queued
+in ``search_pending``; the ``store.index_search`` sweep builds what is left.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ def store_batch(articles: list[EnrichedArticle], url: str | None = None) -> int:
     documents and stories in a second one."""
     started = time.perf_counter()
     with session_scope(url) as session:
-        result = upsert_batch(session, articles)
+        result = upsert_batch(session, articles, place=place)
     ms = (time.perf_counter() - started) * 1000
     inserted, stale = set(result.inserted), set(result.stale)
     for art in articles:
@@ -58,8 +62,37 @@ def store_batch(articles: list[EnrichedArticle], url: str | None = None) -> int:
     if result.updated or result.stale:
         log.info("redelivery_absorbed", updated=len(result.updated), stale=len(result.stale))
     if result.written:
-        index_written(result.written, url, articles)
+        # Placed before the write (or deferred to the sweep): nothing left to cluster.
+        index_written(result.written, url, articles if result.placed is None else None)
     return len(articles)
+
+
+def place(session: Session, articles: list[EnrichedArticle]) -> dict[str, int] | None:
+    """Stories for a batch about to be written (``upsert_batch``'s ``place``): the
+    story of each article placed, or None when the articles are to be clustered after
+    the write. A failure is logged and leaves the articles to the sweep (an empty
+    placement): the batch is written all the same."""
+    started = time.perf_counter()
+    try:
+        done = stories.place_batch(session, articles)
+    except Exception as exc:  # noqa: BLE001 - logged; the sweep places them
+        log.warning("stories_deferred", articles=len(articles), error=repr(exc)[:300])
+        return {}
+    if done is None:
+        return None
+    _log_clustered(done, started)
+    return done.placed
+
+
+def _log_clustered(done: stories.ClusterResult, started: float) -> None:
+    if done.articles:
+        log.info(
+            "stories_clustered",
+            articles=done.articles,
+            joined=done.joined,
+            created=done.created,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
 
 
 def cluster_in(
@@ -74,29 +107,25 @@ def cluster_in(
     except Exception as exc:  # noqa: BLE001 - logged; the sweep retries
         log.warning("stories_deferred", articles=len(ids), error=repr(exc)[:300])
         return 0
-    if done.articles:
-        log.info(
-            "stories_clustered",
-            articles=done.articles,
-            joined=done.joined,
-            created=done.created,
-            duration_ms=round((time.perf_counter() - started) * 1000, 1),
-        )
+    _log_clustered(done, started)
     return done.articles
 
 
 def index_written(
     ids: list[str], url: str | None = None, articles: list[EnrichedArticle] | None = None
 ) -> int:
-    """Search documents for articles just written, then their stories (when
-    ``articles``, the batch, is given). A failure here loses nothing: the articles are
-    stored and still queued, and the sweeps retry them."""
+    """Stories for articles just written (when ``articles``, the batch, is given),
+    then their search documents. A failure here loses nothing: the articles are
+    stored and still queued, and the sweeps retry them.
+
+    The clustering lock comes first: the search queue rows claimed here are ones
+    another store transaction (holding that lock) may be waiting for."""
     started = time.perf_counter()
     try:
         with session_scope(url) as session:
-            done = index_search(session, ids)
             if articles is not None:
                 cluster_in(session, ids, articles)
+            done = index_search(session, ids)
     except Exception as exc:  # noqa: BLE001 - logged; the sweep retries
         log.warning("search_index_deferred", articles=len(ids), error=repr(exc)[:300])
         return 0

@@ -687,3 +687,120 @@ def test_a_failing_clustering_step_loses_nothing(
     monkeypatch.undo()
     assert stories.cluster_backlog(fresh_url).articles == 30
     assert None not in grouping(fresh_url).values()
+
+
+# ---------------------------------------------------------------- placed before the write
+
+
+def _rows_written_twice(url: str) -> int:
+    """Articles whose row was written by another transaction than their tag rows: the
+    row was inserted, then updated with its story."""
+    with db.session_scope(url) as session:
+        return int(
+            session.scalar(
+                sa.text(
+                    "SELECT count(*) FROM articles a WHERE EXISTS (SELECT 1 FROM "
+                    "article_entities e WHERE e.article_id = a.id AND e.xmin <> a.xmin)"
+                )
+            )
+        )
+
+
+def test_new_articles_are_written_once_with_their_story(
+    fresh_pg_url: str, corpus: list[StoryArticle]
+):
+    """On PostgreSQL the store step places new articles before writing them: each row
+    is inserted with its story id in the transaction that writes its tags, never
+    updated afterwards."""
+    write(fresh_pg_url, [a.article() for a in corpus[:80]], batch=20)
+    got = grouping(fresh_pg_url)
+    assert len(got) == 80 and None not in got.values()
+    assert _rows_written_twice(fresh_pg_url) == 0
+    consistent(fresh_pg_url)
+
+
+def test_rows_written_twice_is_seen(fresh_pg_url: str, corpus: list[StoryArticle]):
+    """Control for the test above: clustered after the write, the rows are counted."""
+    from services.store.tasks import cluster_in
+
+    articles = [a.article() for a in corpus[:20]]
+    with db.session_scope(fresh_pg_url) as session:
+        written = upsert_batch(session, articles).written
+    with db.session_scope(fresh_pg_url) as session:
+        assert cluster_in(session, written, articles) == 20
+    assert _rows_written_twice(fresh_pg_url) == 20
+
+
+def test_a_failure_after_the_story_writes_leaves_no_story_and_loses_no_article(
+    fresh_pg_url: str, corpus: list[StoryArticle], monkeypatch: pytest.MonkeyPatch
+):
+    """The placement fails in the database once its stories are written (before the
+    articles are): its savepoint takes them back, the articles are written without a
+    story, and the sweep places them."""
+    real = stories._write_pg
+    seen: list[int] = []
+
+    def failing(session: Any, *args: Any) -> None:
+        *head, _savepoint, placing = args
+        real(session, *head, False, placing)  # the writes, the savepoint kept
+        seen.append(session.scalar(sa.text("SELECT count(*) FROM stories")))
+        session.execute(sa.text("SELECT 1 / 0"))
+
+    monkeypatch.setattr(stories, "_write_pg", failing)
+    write(fresh_pg_url, [a.article() for a in corpus[:40]], batch=20)
+    assert seen and all(n > 0 for n in seen)  # the stories were written, then undone
+    with db.session_scope(fresh_pg_url) as session:
+        assert session.scalar(sa.text("SELECT count(*) FROM articles")) == 40
+        assert stories.backlog(session) == 40
+        assert session.scalar(sa.text("SELECT count(*) FROM stories")) == 0
+        assert session.scalar(sa.text("SELECT count(*) FROM story_keys")) == 0
+    monkeypatch.undo()
+    assert stories.cluster_backlog(fresh_pg_url).articles == 40
+    assert None not in grouping(fresh_pg_url).values()
+    consistent(fresh_pg_url)
+
+
+def test_an_article_left_without_a_story_is_placed_by_a_newer_copy_not_a_stale_one(
+    fresh_pg_url: str, corpus: list[StoryArticle]
+):
+    """A stored article without a story (its clustering failed) is placed when a copy
+    that the upsert writes arrives; a stale copy is not written, so it places nothing
+    either (no story counts an article that is not in it)."""
+    first = corpus[0]
+    stored_at = first.published_at + timedelta(days=1)
+    with db.session_scope(fresh_pg_url) as session:
+        upsert_batch(session, [first.article(enriched_at=stored_at)])
+    write(fresh_pg_url, [first.article(enriched_at=stored_at - timedelta(hours=1))])
+    assert grouping(fresh_pg_url)[first.id] is None
+    with db.session_scope(fresh_pg_url) as session:
+        assert session.scalar(sa.text("SELECT count(*) FROM stories")) == 0
+    write(fresh_pg_url, [first.article(enriched_at=stored_at + timedelta(hours=1))])
+    assert grouping(fresh_pg_url)[first.id] is not None
+    consistent(fresh_pg_url)
+
+
+def test_a_failure_after_the_placement_is_written_keeps_the_articles_with_their_stories(
+    fresh_pg_url: str, corpus: list[StoryArticle], monkeypatch: pytest.MonkeyPatch
+):
+    """Once the stories are written (and the savepoint released) the articles must be
+    written into them even if the worker's own bookkeeping then fails: the cache is
+    dropped, and the next batches group as one worker does."""
+    alone = create_pg_database("nw_stories")
+    try:
+        migrate.upgrade(alone)
+        articles = [a.article() for a in corpus[:80]]
+        write(alone, articles, batch=20)
+
+        def broken(*args: Any) -> None:
+            raise RuntimeError("bookkeeping broke")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(stories, "_watch", broken)
+            write(fresh_pg_url, articles[:40], batch=20)
+        assert None not in grouping(fresh_pg_url).values()
+        consistent(fresh_pg_url)
+        write(fresh_pg_url, articles[40:], batch=20)
+        consistent(fresh_pg_url)
+        assert partition(fresh_pg_url) == partition(alone)
+    finally:
+        drop_pg_database(alone)
