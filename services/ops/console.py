@@ -50,7 +50,7 @@ from services.ops import deadletters
 from services.ops import sources as health
 from services.ops.queues import consumers, redis_client, snapshot
 from services.store import queries
-from services.store.api.schemas import ErrorBody
+from services.store.api.schemas import ERRORS, ErrorBody
 from services.store.models import Article, ArticleCountry
 from shared import queues
 from shared.auth import require_read
@@ -71,10 +71,6 @@ HISTORY_EVERY_S = 20
 HISTORY_KEEP = 200  # samples (> one hour at one per 20 s)
 
 router = APIRouter()
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
-    422: {"model": ErrorBody, "description": "a parameter is invalid; message says which"},
-}
 
 
 # ---------------------------------------------------------------- GET /sources
