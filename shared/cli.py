@@ -1,4 +1,5 @@
-"""Output the services' commands share (``newswire feeds list``, ``newswire dead list``)."""
+"""Output the services' commands share (``newswire feeds list``, ``newswire dead list``,
+``newswire articles``)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,14 @@ def echo_json_or_none(rows: Sequence[Mapping[str, Any]], as_json: bool, none: st
 
     True when that was the whole output; False when the command still has to print its rows
     for people (a table, one line each), so that each command keeps only that part.
+
+    Non-ASCII text is written as is (``ensure_ascii=False``), like every other JSON the
+    commands print: the lines stay readable (titles, names, error messages in any script)
+    and parse to the same values.
     """
     if as_json:
         for row in rows:
-            click.echo(json.dumps(row))
+            click.echo(json.dumps(row, ensure_ascii=False))
         return True
     if not rows:
         click.echo(none)

@@ -21,6 +21,7 @@ from services.store.queries import (
     list_articles,
     parse_when,
 )
+from shared.cli import echo_json_or_none
 from shared.db import get_sessionmaker, session_scope
 from shared.migrate import ensure_schema
 from shared.settings import get_settings
@@ -382,12 +383,7 @@ def articles(limit: int, as_json: bool, **filters: Any) -> None:
         raise click.BadParameter(
             exc.message, param_hint=f"--{exc.field.replace('_', '-')}"
         ) from None
-    if as_json:
-        for row in rows:
-            click.echo(json.dumps(row, ensure_ascii=False))
-        return
-    if not rows:
-        click.echo("no articles")
+    if echo_json_or_none(rows, as_json, "no articles"):
         return
     for row in rows:
         people = [e["canonical"] for e in row["entities"] if e["label"] == "PERSON"][:4]

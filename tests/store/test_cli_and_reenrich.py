@@ -53,6 +53,19 @@ def test_articles_command_takes_the_api_filters(stored):
     )[:20]
 
 
+def test_articles_command_prints_non_ascii_as_is(env: pytest.MonkeyPatch, sqlite_url: str):
+    env.setenv("NEWSWIRE_DATABASE_URL", sqlite_url)
+    assert run("articles")[1] == "no articles\n"
+    assert run("articles", "--json")[1] == ""
+    spec = build_corpus(n=1)[0]
+    spec.title = "Erdoğan à Bagdad — حوار"
+    write(sqlite_url, [spec.article()])
+    code, out, _ = run("articles", "--json")
+    assert code == 0
+    assert spec.title in out  # not \u-escaped: JSON lines as readable as the table
+    assert json.loads(out)["title"] == spec.title
+
+
 def test_articles_command_refuses_a_bad_filter(stored):
     from services.entrypoints.cli import cli
 
