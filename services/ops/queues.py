@@ -30,6 +30,7 @@ from shared import queues
 from shared.db import is_postgres, session_scope
 from shared.logging import get_logger
 from shared.models import RECEIVED, STORED, DeadLetter, IngestRecord
+from shared.publish import ARTICLES_HEADER, PUBLISHED_HEADER
 from shared.settings import get_settings
 
 log = get_logger(__name__)
@@ -39,10 +40,10 @@ PRIORITY_SEP = queues.PRIORITY_SEP  # kombu.transport.redis.Channel.sep
 UNACKED_KEY = "unacked"
 UNACKED_INDEX_KEY = "unacked_index"
 DEAD = "dead-letters"
-PUBLISHED_HEADER = "nw_published_at"
-ARTICLES_HEADER = "nw_articles"  # items / articles in the message (services.ops.signals)
 SAMPLE_MESSAGES = 32  # per queue: counted one by one; the rest estimated from their mean
-_ARTICLES_RE = re.compile(rb'"nw_articles":\s*(\d+)')
+# ARTICLES_HEADER (items / articles in the message) and PUBLISHED_HEADER are stamped by
+# shared.publish on every message; read here, never defined again.
+_ARTICLES_RE = re.compile(rb'"%s":\s*(\d+)' % re.escape(ARTICLES_HEADER.encode()))
 
 
 @dataclass
