@@ -402,10 +402,15 @@ def _upsert_postgres(
             # only ever grows, so an article stale here is stale at the upsert too; one
             # that a concurrent writer makes stale in between keeps its mentions here
             # and loses its tag rows after the upsert (its entities may then remain).
+            # The stored rows are read by primary key (OFFSET 0: planned on their own):
+            # joined to the temp table, which has no statistics, the planner scanned
+            # the whole articles table (14 ms a batch at 30,000 articles).
             cur.execute(
                 "DELETE FROM _nw_mentions WHERE article_id IN (SELECT n.id "
-                "FROM _nw_articles n JOIN articles a ON a.id = n.id "
-                "WHERE n.enriched_at < a.enriched_at)"
+                "FROM _nw_articles n JOIN (SELECT id, enriched_at FROM articles "
+                "WHERE id = ANY(%s) OFFSET 0) a ON a.id = n.id "
+                "WHERE n.enriched_at < a.enriched_at)",
+                ([a.id for a in batch],),
             )
             cur.execute(
                 "INSERT INTO entities (name, label, country) "
