@@ -1610,8 +1610,10 @@ def place_batch(session: Session, articles: Sequence[EnrichedArticle]) -> Cluste
     the transaction ends, keeps any other writer from storing them meanwhile. None
     when this does not apply (not PostgreSQL, or a batch reaching further back than
     the cache: the caller clusters the written articles afterwards, from the
-    database). A failure rolls the savepoint back and raises: nothing of the
-    clustering stays, the caller's transaction goes on."""
+    database). A failure before the story writes rolls the savepoint back and
+    raises: nothing of the clustering stays, the caller's transaction goes on (its
+    articles without a story, for the sweep). Once the stories are written the
+    placement stands, whatever fails after (the worker's cache is then dropped)."""
     if not articles or not is_postgres(session):
         return None
     with _collector_paused():
