@@ -21,15 +21,12 @@ from typing import Any
 
 from celery import signals
 
-from shared import publish, queues
+from shared import queues
 from shared.logging import get_logger
 from shared.settings import get_settings
 
 log = get_logger(__name__)
 
-# The headers themselves are stamped by shared.publish (every producer, beat included).
-PUBLISHED_HEADER = publish.PUBLISHED_HEADER
-ARTICLES_HEADER = publish.ARTICLES_HEADER
 PREFIX = "newswire:metrics:"
 TASKS_KEY = PREFIX + "tasks"  # hash "<task>|<state>" -> count
 DURATION_KEY = PREFIX + "duration:"  # + task name: histogram hash
