@@ -1553,9 +1553,9 @@ def _refresh(cache: _StoryCache, pre: _Prefetched, lo: datetime | None) -> None:
     cache.own = {v for v in cache.own if v > watermark}
 
 
-def _batch_items(ids: Sequence[str], articles: Sequence[EnrichedArticle]) -> list[Item]:
-    """Features of the batch's articles among ``ids`` (the newest enrichment of each,
-    as upsert_batch keeps), in (date, id) order."""
+def _newest(ids: Sequence[str], articles: Sequence[EnrichedArticle]) -> list[EnrichedArticle]:
+    """The batch's articles among ``ids``, the newest enrichment of each (as
+    upsert_batch keeps)."""
     wanted_ids = set(ids)
     newest: dict[str, EnrichedArticle] = {}
     for a in articles:
@@ -1564,7 +1564,16 @@ def _batch_items(ids: Sequence[str], articles: Sequence[EnrichedArticle]) -> lis
             old is None or a.enrichment.enriched_at >= old.enrichment.enriched_at
         ):
             newest[a.id] = a
-    return sorted((item_of(a) for a in newest.values()), key=lambda i: (i.dated_at, i.id))
+    return list(newest.values())
+
+
+def _batch_items(ids: Sequence[str], articles: Sequence[EnrichedArticle]) -> list[Item]:
+    """Features of :func:`_newest`, in (date, id) order."""
+    return _sorted_items(_newest(ids, articles))
+
+
+def _sorted_items(articles: Iterable[EnrichedArticle]) -> list[Item]:
+    return sorted((item_of(a) for a in articles), key=lambda i: (i.dated_at, i.id))
 
 
 def _cluster_cached(
@@ -1578,16 +1587,11 @@ def _cluster_cached(
     two round trips (lock and reads; writes). None when the batch reaches too far back
     for the cache (the caller places it from the database). ``placing``: before the
     articles are written (:func:`place_batch`)."""
-    items = _batch_items(ids, articles)
+    newest = _newest(ids, articles)
+    items = _sorted_items(newest)
     if not items:
         return ClusterResult(skipped=len(set(ids)))
-    incoming: dict[str, datetime] | None = None
-    if placing:
-        incoming = {}
-        for a in articles:
-            when = a.enrichment.enriched_at
-            if a.id not in incoming or when > incoming[a.id]:
-                incoming[a.id] = when
+    incoming = {a.id: a.enrichment.enriched_at for a in newest} if placing else None
     cache = _cache(session)
     token = (session, session.get_transaction())
     if cache.pending is not None and cache.pending != token:
@@ -1638,7 +1642,9 @@ def _place_cached(
     freq = _frequencies(session)
     features = sorted({k for item in items for k in _features(item)} | {""})
     missing = freq.missing(features)
-    written = False
+    placing = incoming is not None
+    # Up to the story writes: a failure takes back all of it (the savepoint is the
+    # first statement of _lock_and_prefetch and the last of _write_pg).
     try:
         pre = _lock_and_prefetch(session, cache, items, savepoint, missing, lo, incoming)
         freq.learn(missing, pre.df)
@@ -1657,48 +1663,7 @@ def _place_cached(
                     cur.execute("RELEASE SAVEPOINT nw_stories")
             return result
         _weigh(items, freq.of(features))
-        stories, spans, by_key = cache.stories, cache.spans, cache.by_key
-        new: list[_Open] = []
-        touched: dict[int, _Open] = {}
-        assigned: list[tuple[Item, _Open]] = []
-        for group in _date_groups(items):
-            window = (group[0].dated_at - WINDOW, group[-1].dated_at + WINDOW)
-            memo: dict[str, set[int] | None] = {}
-            for item in group:
-                best: _Open | None = None
-                best_score = THRESHOLD
-                for sid in _ranked(item, by_key, spans, window, memo):
-                    s = stories[sid].score(item)
-                    if s > best_score:
-                        best, best_score = stories[sid], s
-                if best is None:
-                    best = _Open(_Row(pre.reserved[len(new)][0]), {}, item.dated_at, item.dated_at)
-                    new.append(best)
-                    cache.put(best, ())
-                    result.created += 1
-                else:
-                    touched[best.row.id] = best
-                    result.joined += 1
-                best.add(item)
-                sid = best.row.id
-                spans[sid] = (best.first, best.last)
-                for k in item.keys:
-                    sids = by_key.get(k)
-                    if sids is None:
-                        by_key[k] = {sid}
-                    else:
-                        sids.add(sid)
-                    if k in memo:
-                        m = memo[k]
-                        if m is not None:
-                            m.add(sid)
-                            if len(m) > MAX_KEY_STORIES:
-                                memo[k] = None
-                assigned.append((item, best))
-        new_ids = {st.row.id for st in new}
-        changed = [st for sid, st in touched.items() if sid not in new_ids]
-        for st, (_, version) in zip([*changed, *new], pre.reserved, strict=False):
-            st.version = version
+        new, changed, assigned = _assign(cache, items, pre.reserved, result)
         keys: list[tuple[str, int]] = []
         for item, st in assigned:
             sid = st.row.id
@@ -1708,14 +1673,21 @@ def _place_cached(
                     keys.append((k, sid))
             cache.add_keys(sid, (*item.keys, *item.filter_keys))
         due = freq.due()
-        placing = incoming is not None
         _write_pg(
             session, changed, new, assigned, utcnow(), sorted(set(keys)), due, savepoint, placing
         )
-        written = True  # and the savepoint released: what follows is this process's own
-        result.articles = len(assigned)
-        if placing:
-            result.placed = {item.id: st.row.id for item, st in assigned}
+    except BaseException:
+        if savepoint:
+            with _pg(session).cursor() as cur:
+                cur.execute("ROLLBACK TO SAVEPOINT nw_stories")
+        raise
+    result.articles = len(assigned)
+    if placing:
+        result.placed = {item.id: st.row.id for item, st in assigned}
+    # The stories are written in the caller's transaction: the articles must go with
+    # them (placed), whatever becomes of this process's bookkeeping; if that fails the
+    # cache is emptied (the next batch loads the window afresh).
+    try:
         for st in (*changed, *new):
             st.changed = False
             cache.own.add(st.version)
@@ -1723,22 +1695,65 @@ def _place_cached(
         _watch(session, cache)
         freq.counted(_df_counts(assigned), due)
         cache.evict(items[len(items) // 2].dated_at)
-        return result
-    except BaseException as exc:
-        if not written:
-            if savepoint:  # the savepoint is the first statement of _lock_and_prefetch
-                with _pg(session).cursor() as cur:
-                    cur.execute("ROLLBACK TO SAVEPOINT nw_stories")
-            raise
-        if not isinstance(exc, Exception):
-            raise
-        # The stories are written in the caller's transaction: the articles must go
-        # with them (placed), whatever became of this process's bookkeeping. The
-        # caller's _cluster_cached empties the cache when this raises; here it must
-        # be emptied before returning.
+    except Exception as exc:  # noqa: BLE001 - logged; the stories stand
         cache.clear()
         log.warning("story_cache_dropped", error=repr(exc)[:300])
-        return result
+    return result
+
+
+def _assign(
+    cache: _StoryCache,
+    items: list[Item],
+    reserved: list[tuple[int, int]],
+    result: ClusterResult,
+) -> tuple[list[_Open], list[_Open], list[tuple[Item, _Open]]]:
+    """Place each item (in date order) into the best-scoring story of the cache, or a
+    new one with the next ``reserved`` id; the cache is updated as it goes, and the
+    new and changed stories take the ``reserved`` versions. Returns (new stories,
+    changed stories, (item, story) pairs); ``result`` counts joined and created."""
+    stories, spans, by_key = cache.stories, cache.spans, cache.by_key
+    new: list[_Open] = []
+    touched: dict[int, _Open] = {}
+    assigned: list[tuple[Item, _Open]] = []
+    for group in _date_groups(items):
+        window = (group[0].dated_at - WINDOW, group[-1].dated_at + WINDOW)
+        memo: dict[str, set[int] | None] = {}
+        for item in group:
+            best: _Open | None = None
+            best_score = THRESHOLD
+            for sid in _ranked(item, by_key, spans, window, memo):
+                s = stories[sid].score(item)
+                if s > best_score:
+                    best, best_score = stories[sid], s
+            if best is None:
+                best = _Open(_Row(reserved[len(new)][0]), {}, item.dated_at, item.dated_at)
+                new.append(best)
+                cache.put(best, ())
+                result.created += 1
+            else:
+                touched[best.row.id] = best
+                result.joined += 1
+            best.add(item)
+            sid = best.row.id
+            spans[sid] = (best.first, best.last)
+            for k in item.keys:
+                sids = by_key.get(k)
+                if sids is None:
+                    by_key[k] = {sid}
+                else:
+                    sids.add(sid)
+                if k in memo:
+                    m = memo[k]
+                    if m is not None:
+                        m.add(sid)
+                        if len(m) > MAX_KEY_STORIES:
+                            memo[k] = None
+            assigned.append((item, best))
+    new_ids = {st.row.id for st in new}
+    changed = [st for sid, st in touched.items() if sid not in new_ids]
+    for st, (_, version) in zip([*changed, *new], reserved, strict=False):
+        st.version = version
+    return new, changed, assigned
 
 
 # ---------------------------------------------------------------- backlog, rebuild
