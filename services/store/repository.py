@@ -329,6 +329,8 @@ PLACE_ARRAY_COLUMNS = (
     "region_names",
 )
 ENTITY_ARRAY_COLUMNS = ("entity_ids", "entity_counts")
+# What the COPY path loads into _nw_articles and inserts from there.
+COPIED_COLUMNS = (*ARTICLE_COLUMNS, *PLACE_ARRAY_COLUMNS, "story_id")
 
 
 def _array_literal(items: Sequence[str], cache: dict[tuple[str, ...], str]) -> str:
@@ -383,7 +385,7 @@ def _upsert_postgres(
         _copy(
             cur,
             "_nw_articles",
-            (*ARTICLE_COLUMNS, *PLACE_ARRAY_COLUMNS, "story_id"),
+            COPIED_COLUMNS,
             (
                 _jsonify(_article_row(a, now), ARTICLE_COLUMNS, JSON_ARTICLE_COLUMNS)
                 + places.get(a.id, empty)
@@ -423,8 +425,8 @@ def _upsert_postgres(
                 "SELECT m.article_id, e.id, m.text, m.count, m.spans, m.in_title, m.source "
                 "FROM _nw_mentions m JOIN entities e ON e.name = m.name AND e.label = m.label"
             )
-        cols = ", ".join((*ARTICLE_COLUMNS, *PLACE_ARRAY_COLUMNS, "story_id"))
-        n_cols = ", ".join(f"n.{c}" for c in (*ARTICLE_COLUMNS, *PLACE_ARRAY_COLUMNS, "story_id"))
+        cols = ", ".join(COPIED_COLUMNS)
+        n_cols = ", ".join(f"n.{c}" for c in COPIED_COLUMNS)
         # A stored article keeps its story (a redelivery is not placed again).
         sets = ", ".join(
             [

@@ -39,8 +39,9 @@ SWEEP_BUDGET_S = 20.0
 
 
 def store_batch(articles: list[EnrichedArticle], url: str | None = None) -> int:
-    """The store step as a plain function: one transaction per batch, then its search
-    documents and stories in a second one."""
+    """The store step as a plain function: one transaction per batch (its stories,
+    on PostgreSQL, then its articles), then its search documents in a second one (and
+    the stories of what could not be placed before the write)."""
     started = time.perf_counter()
     with session_scope(url) as session:
         result = upsert_batch(session, articles, place=place)
