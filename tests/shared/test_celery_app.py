@@ -4,14 +4,12 @@ tasks found through the loaders an entry point registers."""
 from __future__ import annotations
 
 import importlib
-import os
-import subprocess
 import sys
-import textwrap
 
 import pytest
 
 from shared import celery_app, dispatch
+from testkit.signals import receiver_counts
 
 PROBE_MODULE = "tests.shared.apptasks"
 LOADED: list[str] = []
@@ -51,31 +49,12 @@ def test_embedded_dispatch_runs_a_task_registered_by_a_loader(env: pytest.Monkey
 
 
 def test_signal_receivers_are_connected_by_building_an_app_not_by_import() -> None:
-    # A fresh interpreter: this test process has built apps already.
-    probe = textwrap.dedent(
-        """
-        import weakref
-        from celery import signals
-        from shared import celery_app
-        hooks = [(signals.setup_logging, celery_app._setup_logging),
-                 (signals.worker_process_init, celery_app._after_fork),
-                 (signals.task_prerun, celery_app._bind_task),
-                 (signals.task_postrun, celery_app._unbind_task)]
-        def count(sig, fn):  # receivers connected weakly are held as weak references
-            live = [r() if isinstance(r, weakref.ReferenceType) else r for _, r in sig.receivers]
-            return sum(1 for r in live if r is fn)
-        print([count(s, f) for s, f in hooks])
-        celery_app.create_app()
-        celery_app.create_app()
-        print([count(s, f) for s, f in hooks])
-        """
+    before, after = receiver_counts(
+        setup="from shared import celery_app",
+        hooks="[(signals.setup_logging, celery_app._setup_logging), "
+        "(signals.worker_process_init, celery_app._after_fork), "
+        "(signals.task_prerun, celery_app._bind_task), "
+        "(signals.task_postrun, celery_app._unbind_task)]",
+        build="celery_app.create_app()\ncelery_app.create_app()",
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "NEWSWIRE_BROKER_URL": ""},
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split("\n")[:2] == ["[0, 0, 0, 0]", "[1, 1, 1, 1]"]
+    assert (before, after) == ([0, 0, 0, 0], [1, 1, 1, 1])
