@@ -5,6 +5,7 @@ step's, and story view latency with 100,000 articles stored.
     python bench/stories.py --skip-views          # quality and cost only
     python bench/stories.py --views-articles 20000
     python bench/stories.py --skip-quality --load-only   # the 100k load's cost only
+    python bench/stories.py --skip-views --no-tagger --breakdown  # the cost, phase by phase
 
 Creates and drops its own PostgreSQL databases (NEWSWIRE_TEST_PG, default
 postgresql://postgres@127.0.0.1:5432/postgres). Prints:
@@ -30,6 +31,7 @@ postgresql://postgres@127.0.0.1:5432/postgres). Prints:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import statistics
@@ -70,6 +72,68 @@ HELD_OUT = (101, 102, 103)
 
 
 # ---------------------------------------------------------------- store + cluster, timed
+
+# --breakdown: where the placement's time goes (PostgreSQL, the store step's path:
+# stories.place_batch). Each phase is a function of services.store.stories, timed by
+# wrapping it for the run; "profile JSON" runs inside "writes" and is taken out of it.
+PHASES = (
+    ("features", "_sorted_items", "tokenizing, entity weights, keys (item_of)"),
+    ("lock + reads", "_lock_and_prefetch", "savepoint, advisory lock, the one read round trip"),
+    ("cache update", "_refresh", "the stories read brought into the worker's cache"),
+    ("weighting", "_weigh", "document frequencies into the features"),
+    ("scoring", "_assign", "candidates, similarity, profiles updated"),
+    ("writes", "_write_pg", "stories, story_keys, story_terms: one round trip"),
+    ("profile JSON", "_story_arrays", "the written stories' columns and profiles as arrays"),
+)
+
+
+class PhaseTimer:
+    """Seconds per phase (:data:`PHASES`) while active, by wrapping the functions."""
+
+    def __init__(self) -> None:
+        self.spent = dict.fromkeys((name for name, _, _ in PHASES), 0.0)
+        self._saved: dict[str, Any] = {}
+
+    def __enter__(self) -> PhaseTimer:
+        from services.store import stories
+
+        for name, function, _ in PHASES:
+            original = getattr(stories, function)  # AttributeError: renamed, update PHASES
+            self._saved[function] = original
+            setattr(stories, function, self._timed(name, original))
+        return self
+
+    def _timed(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.spent[name] += time.perf_counter() - started
+
+        return call
+
+    def __exit__(self, *exc: object) -> None:
+        from services.store import stories
+
+        for function, original in self._saved.items():
+            setattr(stories, function, original)
+
+    def report(self, n: int, t_store: float, t_cluster: float) -> None:
+        """Print ms/article and share of the store step per phase (``n`` articles)."""
+        spent = dict(self.spent)
+        spent["writes"] -= spent["profile JSON"]
+        spent["other"] = t_cluster - sum(spent.values())
+        print(f"    {'phase':<14} {'ms/article':>10} {'of store':>9}")
+        for name, _, what in (*PHASES, ("other", "", "the rest of place_batch")):
+            s = spent[name]
+            print(f"    {name:<14} {s / n * 1000:>10.3f} {s / t_store:>9.1%}  {what}")
+        floor = spent["features"] + spent["lock + reads"]
+        print(
+            f"    {'clustering':<14} {t_cluster / n * 1000:>10.3f} {t_cluster / t_store:>9.1%}"
+            f"  (store step {t_store / n * 1000:.3f} ms/article); its inputs alone (features, "
+            f"lock + reads): {floor / t_store:.1%}"
+        )
 
 
 def store_and_cluster(
@@ -131,6 +195,8 @@ def quality_and_cost(args: argparse.Namespace) -> None:
     print(header)
     f1s: dict[str, list[float]] = {"corpus": [], "tagger": []}
     ratios: list[float] = []
+    timer = PhaseTimer() if args.breakdown else None
+    all_n, all_store, all_cluster = 0, 0.0, 0.0
     for seed in (DEV_SEED, *HELD_OUT):
         corpus = build_story_corpus(seed=seed, events=args.events, days=args.days)
         modes: list[tuple[str, list[EnrichedArticle]]] = [("corpus", [a.article() for a in corpus])]
@@ -142,12 +208,18 @@ def quality_and_cost(args: argparse.Namespace) -> None:
             try:
                 migrate.upgrade(url)
                 t_store = t_cluster = 0.0
-                for start in range(0, len(articles), args.batch):
-                    part = articles[start : start + args.batch]
-                    message = dump(EnrichedBatch(articles=part)) if args.with_parse else None
-                    s, c = store_and_cluster(url, part, message)
-                    t_store += s
-                    t_cluster += c
+                with timer or contextlib.nullcontext():
+                    for start in range(0, len(articles), args.batch):
+                        part = articles[start : start + args.batch]
+                        message = dump(EnrichedBatch(articles=part)) if args.with_parse else None
+                        s, c = store_and_cluster(url, part, message)
+                        t_store += s
+                        t_cluster += c
+                all_n, all_store, all_cluster = (
+                    all_n + len(articles),
+                    all_store + t_store,
+                    all_cluster + t_cluster,
+                )
                 got = grouping(url)
             finally:
                 drop_database(url)
@@ -173,6 +245,9 @@ def quality_and_cost(args: argparse.Namespace) -> None:
         f"  clustering step / store step, per article: median {statistics.median(ratios):.1%} "
         f"over {len(ratios)} runs (max {max(ratios):.1%})"
     )
+    if timer:
+        print(f"  where the clustering's time goes, all {len(ratios)} runs together:")
+        timer.report(all_n, all_store, all_cluster)
 
 
 # ---------------------------------------------------------------- 100k views
@@ -280,10 +355,12 @@ def views(args: argparse.Namespace) -> None:
             if (start // 1000) % 20 == 19:
                 print(f"  {start + len(batch):,} stored", file=sys.stderr, flush=True)
         l_store = l_cluster = 0.0
-        for start in range(len(bulk), len(articles), args.batch):
-            s, c = store_and_cluster(url, articles[start : start + args.batch])
-            l_store += s
-            l_cluster += c
+        timer = PhaseTimer() if args.breakdown else None
+        with timer or contextlib.nullcontext():
+            for start in range(len(bulk), len(articles), args.batch):
+                s, c = store_and_cluster(url, articles[start : start + args.batch])
+                l_store += s
+                l_cluster += c
         t_store += l_store
         t_cluster += l_cluster
         n = len(articles)
@@ -306,6 +383,9 @@ def views(args: argparse.Namespace) -> None:
                 f"ms/article, clustering {l_cluster / live * 1000:.3f} ms/article "
                 f"({l_cluster / l_store:.1%})"
             )
+            if timer:
+                print("  where the clustering's time goes in those batches:")
+                timer.report(live, l_store, l_cluster)
         if not args.load_only:
             view_latency(url, gen, args.runs)
     finally:
@@ -515,6 +595,12 @@ def main() -> None:
         "--load-only",
         action="store_true",
         help="the 100k load and its cost figures, without the view latencies",
+    )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="where the clustering's time goes, phase by phase (the corpus runs, and the "
+        "live batches of the 100k load)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the 100k database")
     parser.add_argument("--database", default=None, help="a database kept by --keep: views only")
