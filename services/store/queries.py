@@ -112,15 +112,15 @@ def parse_when(value: str | datetime | None, field_name: str = "since") -> datet
         return midnight
     if text == "yesterday":
         return midnight - timedelta(days=1)
-    m = _RELATIVE_RE.match(text)
-    if m:
-        return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
     try:
+        m = _RELATIVE_RE.match(text)
+        if m:
+            return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
         if len(text) == 10:
             d = date.fromisoformat(text)
             return datetime(d.year, d.month, d.day, tzinfo=UTC)
         return _utc(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
-    except ValueError:
+    except (ValueError, OverflowError):  # overflow: an age or an offset past year 1 or 9999
         raise QueryError(
             field_name,
             f"{value!r} is not a date: use ISO 8601 (2026-11-25 or 2026-11-25T08:00:00Z), "
@@ -306,14 +306,15 @@ def decode_cursor(cursor: str, order: Order) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         dated, article_id, cursor_order = json.loads(raw)
-        dt = datetime.fromisoformat(dated)
-        if not isinstance(article_id, str):
+        parsed = datetime.fromisoformat(dated)
+        dt = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        if not isinstance(article_id, str) or not isinstance(cursor_order, str):
             raise TypeError("id")
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+    except (ValueError, TypeError, OverflowError, binascii.Error) as exc:
         raise QueryError("cursor", "not a cursor returned by this API") from exc
     if cursor_order != order:
         raise QueryError("cursor", f"was made for order={cursor_order}, not order={order}")
-    return _utc(dt) or dt, article_id
+    return dt, article_id
 
 
 @dataclass

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -156,26 +157,34 @@ def encode_cursor(story: Story | ListedStory, sort: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+def _is_int(value: Any) -> bool:
+    """A whole number a database column can be compared with (a bigger one is a server
+    error on both backends: SQLite's OverflowError, PostgreSQL's 'bigint out of range')."""
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
+
+
 def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         cursor_sort, value, story_id = json.loads(raw)
-        if not isinstance(story_id, int) or isinstance(story_id, bool):
+        if not _is_int(story_id):
             raise TypeError("id")
         if cursor_sort == "recency":
             value = datetime.fromisoformat(value)
             if value.tzinfo is None:
                 value = value.replace(tzinfo=UTC)
         elif cursor_sort == "size":
-            if not isinstance(value, int) or isinstance(value, bool):
+            if not _is_int(value):
                 raise TypeError("size")
         elif cursor_sort == "growth":
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise TypeError("growth")
             value = float(value)
+            if not math.isfinite(value):  # NaN / Infinity: JSON that no listing writes
+                raise ValueError("growth")
         else:
             raise ValueError("sort")
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, TypeError, OverflowError, binascii.Error) as exc:
         raise QueryError("cursor", "not a cursor returned by this API") from exc
     if cursor_sort != sort:
         raise QueryError("cursor", f"was made for sort={cursor_sort}, not sort={sort}")

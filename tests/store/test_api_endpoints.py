@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -199,6 +201,33 @@ def test_cursor_of_the_other_order_is_refused(client: TestClient):
     r = client.get("/articles", params={"limit": 2, "cursor": cursor, "order": "asc"})
     assert r.status_code == 422
     assert "order=desc" in r.json()["message"]
+
+
+def _forged(*parts: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        # dates that leave Python's range once moved to UTC
+        ("/articles", {"cursor": _forged("9999-12-31T23:59:59-14:00", "x", "desc")}),
+        ("/articles", {"cursor": _forged("0001-01-01T00:00:00+14:00", "x", "asc"), "order": "asc"}),
+        # numbers no database column holds, or that no listing writes
+        ("/stories", {"cursor": _forged("size", 10**30, 5), "sort": "size"}),
+        ("/stories", {"cursor": _forged("size", -(2**63) - 1, 5), "sort": "size"}),
+        ("/stories", {"cursor": _forged("recency", "2026-11-25T00:00:00+00:00", 2**63)}),
+        ("/stories", {"cursor": _forged("growth", float("nan"), 5), "sort": "growth"}),
+        ("/stories", {"cursor": _forged("growth", float("inf"), 5), "sort": "growth"}),
+    ],
+)
+def test_forged_cursor_out_of_range_is_422_not_500(
+    corpus_url: str, path: str, params: dict[str, str]
+):
+    client = TestClient(make_client(corpus_url).app, raise_server_exceptions=False)
+    r = client.get(path, params=params)
+    assert r.status_code == 422, r.text
+    assert r.json()["message"] == "cursor: not a cursor returned by this API"
 
 
 def test_bad_bucket_on_aggregates(client: TestClient):

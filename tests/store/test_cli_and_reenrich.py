@@ -74,6 +74,24 @@ def test_articles_command_refuses_a_bad_filter(stored):
     assert "--country" in result.output and "ISO 3166-1 alpha-2" in result.output
 
 
+@pytest.mark.parametrize(
+    ("command", "value"),
+    [
+        ("articles", "9999-12-31T23:59:59-14:00"),  # past year 9999 in UTC
+        ("articles", "0001-01-01T00:00:00+14:00"),  # before year 1 in UTC
+        ("articles", "100000000000d"),  # an age longer than timedelta holds
+        ("stories", "9999-12-31T23:59:59-14:00"),
+        ("export", "100000000000d"),
+    ],
+)
+def test_a_date_out_of_range_is_a_usage_error_not_a_traceback(stored, command: str, value: str):
+    from services.entrypoints.cli import cli
+
+    result = CliRunner().invoke(cli, [command, "--since", value])
+    assert result.exit_code == 2, result.output
+    assert "--since" in result.output and "is not a date" in result.output
+
+
 def test_export_jsonl(stored, tmp_path):
     target = tmp_path / "out.jsonl"
     code, _, err = run("export", "--format", "jsonl", "--label", "PERSON", "-o", str(target))
