@@ -262,7 +262,7 @@ def parse_feed(
         problem = parsed.get("bozo_exception") or "no RSS, RDF or Atom root element"
         raise Rejected("bad_feed", f"not a readable feed: {problem}")
     feed = parsed.feed
-    title = feed.get("title")
+    title = _title_text(feed)
     feed_date = parse_date(
         dict.get(feed, "updated") or dict.get(feed, "published"), relative_to=base
     )
@@ -282,7 +282,7 @@ def parse_feed(
         summary = e.get("summary")
         if summary and (e.get("summary_detail") or {}).get("type") == "text/plain":
             summary = html_escape(summary)  # plain text through the HTML path unchanged
-        authors = [a.get("name") for a in e.get("authors", []) or [] if a.get("name")]
+        authors = [_author_name(a) for a in e.get("authors", []) or [] if a.get("name")]
         if not authors and e.get("author"):
             authors = [e.get("author")]
         # Plain dict lookups: FeedParserDict's key aliases warn and swap dates.
@@ -294,7 +294,7 @@ def parse_feed(
         )
         item = _make_item(
             link=link,
-            title=e.get("title"),
+            title=_title_text(e),
             content_html=content_html,
             content_text=content_text,
             summary=summary,
@@ -307,6 +307,29 @@ def parse_feed(
         )
         out.add(where, item)
     return out
+
+
+def _title_text(node: Any) -> str | None:
+    """A feed's or an entry's title as plain text. feedparser decodes the entities of
+    a plain-text title but hands an HTML one (Atom ``type="html"``, an RSS title in
+    CDATA or escaped twice: ``Tom &amp;amp; Jerry``) over as markup."""
+    title = node.get("title")
+    if not isinstance(title, str):
+        return None
+    kind = (node.get("title_detail") or {}).get("type", "")
+    if kind in {"text/html", "application/xhtml+xml"} and ("<" in title or "&" in title):
+        return " ".join(fragment_to_text(title).split()) or title
+    return title
+
+
+def _author_name(author: Any) -> str:
+    """An author's name; feedparser's split of RSS ``<author>`` ("email (Name)") cuts
+    the address at a four-letter top-level domain, so ``desk@ledger.media (Jo Li)``
+    comes out as the name ``a (Jo Li``: the name is what follows the parenthesis."""
+    name = str(author.get("name"))
+    if author.get("email") and name.count("(") > name.count(")"):
+        name = name.rsplit("(", 1)[1].strip() or name
+    return name
 
 
 def _http(value: object) -> str | None:

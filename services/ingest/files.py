@@ -11,6 +11,7 @@ is named with the reason (:class:`FileRejection` with ``skipped``).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,15 +62,34 @@ def unsupported(path: Path) -> str | None:
     return None
 
 
+def _not_a_file(path: Path) -> str | None:
+    """Why an entry of a directory that is not a regular file is left out, or None for
+    a directory the walk reads (the walk neither follows links to directories nor
+    enters those it may not read, and says nothing of either)."""
+    if path.is_symlink():
+        if path.is_dir():
+            return "symbolic link to a directory (not followed; name the target to read it)"
+        return "broken symbolic link" if not path.exists() else "not a regular file"
+    if path.is_dir():
+        if not os.access(path, os.R_OK | os.X_OK):
+            return "directory not readable (permission denied)"
+        return None
+    return "not a regular file"
+
+
 def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | FileRejection]:
     """Files to read, in order; inside directories every file left out is named."""
     for p in paths:
         path = Path(p)
         if path.is_dir():
             for child in sorted(path.rglob("*")):
+                hidden = any(part.startswith(".") for part in child.relative_to(path).parts)
                 if not child.is_file():
+                    why = None if hidden else _not_a_file(child)
+                    if why is not None:
+                        yield FileRejection(str(child), why, skipped=True)
                     continue
-                if any(part.startswith(".") for part in child.relative_to(path).parts):
+                if hidden:
                     yield FileRejection(str(child), "hidden file", skipped=True)
                     continue
                 why = unsupported(child)

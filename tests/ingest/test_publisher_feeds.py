@@ -1,0 +1,119 @@
+"""Feeds and directories as real publishers and users produce them: HTML titles
+(Atom ``type="html"``, titles escaped twice or in CDATA), RSS ``<author>`` as
+``email (Name)`` with a long top-level domain, WordPress's "The post ... appeared
+first on ..." footer, and directory entries that are not regular files."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from services.entrypoints.cli import cli
+from services.ingest.feedparse import parse_feed
+from tests.ingest import stories
+from tests.ingest.helpers import Sent
+
+_PARAS = "".join(f"<p>{p}</p>" for p in stories.HARBOUR)
+
+WORDPRESS_RSS = f"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"
+ xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:atom="http://www.w3.org/2005/Atom">
+<channel>
+<title>Gazette &amp;amp; Herald</title>
+<atom:link href="https://gazette.example/feed/" rel="self" type="application/rss+xml"/>
+<link>https://gazette.example</link>
+<item>
+<title><![CDATA[Harbour wall &amp; pier to be rebuilt]]></title>
+<link>https://gazette.example/2023/12/harbour/</link>
+<author>desk@gazette.media (Mara Quist)</author>
+<pubDate>Wed, 06 Dec 2023 09:15:00 +0000</pubDate>
+<guid isPermaLink="false">https://gazette.example/?p=4711</guid>
+<content:encoded><![CDATA[{_PARAS}
+<p>The post <a href="https://gazette.example/2023/12/harbour/">Harbour wall &#038; pier
+to be rebuilt</a> appeared first on
+<a href="https://gazette.example">Gazette &#038; Herald</a>.</p>]]></content:encoded>
+</item>
+<item>
+<title>Council&amp;#8217;s &lt;em&gt;new&lt;/em&gt; budget</title>
+<link>https://gazette.example/2023/12/budget/</link>
+<author>news@gazette.example (Ines Falk)</author>
+<content:encoded><![CDATA[{_PARAS}]]></content:encoded>
+</item>
+</channel>
+</rss>
+"""
+
+BLOGGER_ATOM = f"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+<title type="html">Valley Courier &amp;amp; Times</title>
+<id>tag:courier.example,2023:blog</id>
+<updated>2023-12-06T10:00:00Z</updated>
+<entry>
+<title type="html">India&amp;#8217;s monsoon &amp;amp; the economy</title>
+<id>tag:courier.example,2023:post-1</id>
+<link rel="alternate" type="text/html" href="https://courier.example/monsoon"/>
+<published>2023-12-06T06:00:00+05:30</published>
+<author><name>Priya Sharma</name></author>
+<content type="html">{_PARAS.replace("&", "&amp;").replace("<", "&lt;")}</content>
+</entry>
+</feed>
+"""
+
+
+def test_html_titles_are_plain_text(env: object) -> None:
+    rss = parse_feed(WORDPRESS_RSS.encode(), url="https://gazette.example/feed/")
+    assert rss.title == "Gazette & Herald"
+    assert [i.title for i in rss.items] == [
+        "Harbour wall & pier to be rebuilt",
+        "Council\u2019s new budget",
+    ]
+    atom = parse_feed(BLOGGER_ATOM.encode(), url="https://courier.example/feeds/posts/default")
+    assert atom.title == "Valley Courier & Times"
+    [item] = atom.items
+    assert item.title == "India\u2019s monsoon & the economy"
+    assert item.source == "Valley Courier & Times"
+
+
+def test_rss_author_email_and_name_with_a_long_top_level_domain(env: object) -> None:
+    items = parse_feed(WORDPRESS_RSS.encode(), url="https://gazette.example/feed/").items
+    assert [i.authors for i in items] == [["Mara Quist"], ["Ines Falk"]]
+
+
+def test_saved_wordpress_feed_is_stored_clean(ingest_pg: str, tmp_path: Path, sent: Sent) -> None:
+    path = tmp_path / "gazette.rss"
+    path.write_text(WORDPRESS_RSS, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["ingest", str(path)])
+    assert result.exit_code == 0, result.output
+    by_url = {a["url"]: a for a in sent.articles()}
+    harbour = by_url["https://gazette.example/2023/12/harbour/"]
+    assert harbour["title"] == "Harbour wall & pier to be rebuilt"
+    assert harbour["authors"] == ["Mara Quist"]
+    assert harbour["source"] == "Gazette & Herald"
+    assert "appeared first on" not in harbour["body"], harbour["body"]
+    assert harbour["body"].split("\n\n") == stories.HARBOUR
+    assert json.dumps(harbour).count("&amp;") == 0
+
+
+def test_directory_entries_that_are_not_files_are_named(
+    ingest_pg: str, tmp_path: Path, sent: Sent
+) -> None:
+    root = tmp_path / "in"
+    root.mkdir()
+    (root / "harbour.txt").write_text(
+        "Harbour wall to be rebuilt\n\n" + stories.body(stories.HARBOUR)
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "orchard.txt").write_text("Frost\n\n" + stories.body(stories.ORCHARD))
+    (root / "gone.txt").symlink_to(tmp_path / "deleted.txt")  # a file moved away
+    (root / "linked").symlink_to(elsewhere, target_is_directory=True)
+    os.mkfifo(root / "pipe.txt")
+    result = CliRunner().invoke(cli, ["ingest", str(root)])
+    out = result.output
+    assert "1 read, 1 queued" in out and "3 skipped" in out, out
+    assert f"skipped {root / 'gone.txt'}: broken symbolic link" in out, out
+    assert f"skipped {root / 'linked'}: symbolic link to a directory" in out, out
+    assert f"skipped {root / 'pipe.txt'}: not a regular file" in out, out
