@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from services.ingest.encoding import decode_bytes
 from services.ingest.errors import Rejected
+from services.ingest.extract import fragment_to_text
 from services.ingest.feedparse import is_json_feed, parse_feed, sniff, xml_root
 from services.ingest.sitemaps import parse_sitemap
 from services.ingest.textdump import parse_text_article
@@ -140,6 +142,14 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
+_MARKUP = re.compile(
+    r"<(?:p|br|div|span|a|b|i|em|strong|li|ul|ol|h[1-6]|blockquote|figure|img|section)\b[^<>]*>"
+    r"|</(?:p|div|span|a|b|i|em|strong|li|ul|ol|h[1-6]|blockquote|figure|section)>",
+    re.IGNORECASE,
+)
+_ENTITY = re.compile(r"&(?:#[0-9]{2,7}|#[xX][0-9a-fA-F]{2,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
 def record_item(obj: object, origin: str) -> RawItem:
     if not isinstance(obj, dict):
         raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
@@ -161,6 +171,14 @@ def record_item(obj: object, origin: str) -> RawItem:
         ]
     elif authors is not None:
         data["authors"] = []
+    for key in ("body", "title"):
+        if isinstance(data.get(key), str) and (
+            _MARKUP.search(data[key]) or _ENTITY.search(data[key])
+        ):
+            # Exports and CMS webhooks often carry the page's HTML ("<p>...</p>",
+            # "&#8217;") in their text fields: stored as text, like a feed's content.
+            text = fragment_to_text(data[key])
+            data[key] = text if key == "body" else " ".join(text.split())
     if isinstance(data.get("published"), int | float):  # epoch seconds (or ms)
         ts = float(data["published"])
         data["published"] = datetime.fromtimestamp(ts / 1000 if ts > 1e11 else ts, UTC).isoformat()

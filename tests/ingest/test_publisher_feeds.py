@@ -117,3 +117,23 @@ def test_directory_entries_that_are_not_files_are_named(
     assert f"skipped {root / 'gone.txt'}: broken symbolic link" in out, out
     assert f"skipped {root / 'linked'}: symbolic link to a directory" in out, out
     assert f"skipped {root / 'pipe.txt'}: not a regular file" in out, out
+
+
+def test_records_carrying_html_are_stored_as_text(
+    ingest_pg: str, tmp_path: Path, sent: Sent
+) -> None:
+    # A CMS export: the body is the page's HTML, the title has its entity codes.
+    record = {
+        "headline": "Council&#8217;s harbour plan &amp; the fish market",
+        "content": '<div class="entry">'
+        + "".join(f"<p>{p.replace('the', '<em>the</em>', 1)}</p>" for p in stories.HARBOUR)
+        + "</div>",
+        "link": "https://gazette.example/harbour",
+    }
+    path = tmp_path / "export.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    result = CliRunner().invoke(cli, ["ingest", str(path)])
+    assert result.exit_code == 0, result.output
+    [article] = sent.articles()
+    assert article["title"] == "Council\u2019s harbour plan & the fish market"
+    assert article["body"].split("\n\n") == stories.HARBOUR
