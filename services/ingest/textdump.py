@@ -57,26 +57,96 @@ def _paragraphs(lines: list[str]) -> list[str]:
     return paragraphs
 
 
+_FRONT_KEYS = {
+    "title": "title",
+    "date": "published",
+    "published": "published",
+    "pubdate": "published",
+    "author": "authors",
+    "authors": "authors",
+    "url": "url",
+    "canonical_url": "url",
+    "lang": "language",
+    "language": "language",
+}
+MAX_FRONT_MATTER_LINES = 60
+
+
+def _front_matter(lines: list[str]) -> tuple[dict[str, object], list[str]]:
+    """YAML front matter (``---`` ... ``---``, as Jekyll, Hugo and other static site
+    generators write Markdown articles): its title, date, authors, url and language,
+    and the lines after it. Simple ``key: value`` and ``key: [a, b]`` lines only."""
+    if not lines or lines[0].strip() != "---":
+        return {}, lines
+    for end in range(1, min(len(lines), MAX_FRONT_MATTER_LINES)):
+        if lines[end].strip() in {"---", "..."}:
+            break
+    else:
+        return {}, lines
+    meta: dict[str, object] = {}
+    items: list[str] | None = None  # a YAML list on the lines under its key
+    for line in lines[1:end]:
+        m = re.match(r"^([A-Za-z_][\w-]*)\s*:\s*(.*)$", line)
+        if m:
+            field = _FRONT_KEYS.get(m.group(1).lower())
+            value = m.group(2).strip()
+            items = None
+            if field is None:
+                continue
+            if field == "authors":
+                if value.startswith("[") and value.endswith("]"):
+                    meta[field] = [_unquote(v) for v in value[1:-1].split(",") if v.strip()]
+                elif value:
+                    meta[field] = [_unquote(value)]
+                else:
+                    items = []
+                    meta[field] = items
+            elif value:
+                meta[field] = _unquote(value)
+        elif items is not None and line.strip().startswith("- "):
+            items.append(_unquote(line.strip()[2:]))
+    return meta, lines[end + 1 :]
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+_HEADING = re.compile(r"^#{1,6}\s+")
+
+
 def parse_text_article(text: str, origin: str) -> RawItem:
-    raw_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    raw_lines = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff").split("\n")
+    meta, raw_lines = _front_matter(raw_lines)
     # Furniture lines go first, wherever they are; each leaves a paragraph break.
     lines = ["" if (ln.strip() and is_furniture(ln)) else ln.rstrip() for ln in raw_lines]
     while lines and not lines[0].strip():
         lines.pop(0)
+    meta_title = " ".join(str(meta.get("title") or "").split())
+    if meta_title:
+        # The front matter's title; the same headline repeated under it is not body.
+        if lines and " ".join(_HEADING.sub("", lines[0]).split()) == meta_title:
+            lines.pop(0)
+        lines = [meta_title, ""] + lines
     if not lines:
         raise ValueError("empty text file")
-    published = date_of_line(lines[0])
+    published = None if meta_title else date_of_line(lines[0])
     if published is not None:
         lines.pop(0)
         while lines and not lines[0].strip():
             lines.pop(0)
     if not lines:
         raise ValueError("no title line after the date")
-    title = " ".join(lines.pop(0).split())
+    title = " ".join(_HEADING.sub("", lines.pop(0)).split())  # "# Headline" in Markdown
     # A date line right under the headline is common too.
     rest = list(lines)
     while rest and not rest[0].strip():
         rest.pop(0)
+    if isinstance(meta.get("published"), str):
+        published = str(meta["published"])
     if published is None and rest:
         published = date_of_line(rest[0])
         if published is not None:
@@ -86,10 +156,14 @@ def parse_text_article(text: str, origin: str) -> RawItem:
     paragraphs = _paragraphs(rest)
     if not paragraphs:
         raise ValueError("no body after the title line")
+    authors = meta.get("authors")
     return RawItem(
         kind="record",
         title=title,
         body="\n\n".join(paragraphs),
         published=published,
+        authors=authors if isinstance(authors, list) else [],
+        url=meta.get("url") if isinstance(meta.get("url"), str) else None,
+        language=meta.get("language") if isinstance(meta.get("language"), str) else None,
         origin=origin,
     )

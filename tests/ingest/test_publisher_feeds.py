@@ -137,3 +137,27 @@ def test_records_carrying_html_are_stored_as_text(
     [article] = sent.articles()
     assert article["title"] == "Council\u2019s harbour plan & the fish market"
     assert article["body"].split("\n\n") == stories.HARBOUR
+
+
+def test_markdown_with_front_matter(ingest_pg: str, tmp_path: Path, sent: Sent) -> None:
+    # A Jekyll / Hugo post: YAML front matter, then the headline again as a heading.
+    path = tmp_path / "2023-12-06-harbour.md"
+    path.write_text(
+        "---\n"
+        'title: "Harbour wall to be rebuilt"\n'
+        "date: 2023-12-06 09:15:00 +0100\n"
+        "authors:\n"
+        "  - Mara Quist\n"
+        "  - Ines Falk\n"
+        "tags: [harbour, council]\n"
+        "layout: post\n"
+        "---\n\n"
+        "# Harbour wall to be rebuilt\n\n" + stories.body(stories.HARBOUR) + "\n"
+    )
+    result = CliRunner().invoke(cli, ["ingest", str(path)])
+    assert result.exit_code == 0, result.output
+    [article] = sent.articles()
+    assert article["title"] == "Harbour wall to be rebuilt"
+    assert article["published_at"].startswith("2023-12-06T08:15:00")
+    assert article["authors"] == ["Mara Quist", "Ines Falk"]
+    assert article["body"].split("\n\n") == stories.HARBOUR
