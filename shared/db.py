@@ -31,7 +31,14 @@ _engines: dict[str, Engine] = {}
 _sessionmakers: dict[str, sessionmaker[Session]] = {}
 
 
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
+    # SQLite's lower() and LIKE fold ASCII letters only ('Édouard' stays 'Édouard');
+    # unicode_lower() is Python's, as PostgreSQL's lower() folds every letter.
+    dbapi_conn.create_function("unicode_lower", 1, _unicode_lower, deterministic=True)
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")

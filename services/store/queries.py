@@ -8,7 +8,8 @@ Filter semantics (all combinable; a repeated filter means "all of them"):
 - ``q``: full text over title and body (PostgreSQL ``websearch_to_tsquery`` on the
   GIN-indexed ``article_search`` documents, English stemming; an article becomes
   searchable once its document is built, normally in the same store task right after
-  its write; SQLite: every word as a case-insensitive substring, ``-word`` excludes);
+  its write; SQLite: every word or "phrase" as a case-insensitive substring, ``a OR b``
+  either, ``-word`` excludes, no stemming and no stop words);
 - ``entity``: canonical entity name, case-insensitive (``label`` narrows it to one
   label; ``label`` alone = articles mentioning any entity with that label);
 - ``country``: ISO 3166-1 alpha-2 code of a country the article is about;
@@ -39,6 +40,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    false,
     func,
     literal,
     literal_column,
@@ -196,29 +198,56 @@ class ArticleFilters:
         return out
 
 
+_EDGE_PUNCTUATION = re.compile(r"^[\W_]+|[\W_]+$")
+
+
 def fts_match(session: Session, q: str) -> ColumnElement[bool]:
     if is_postgres(session):
         query = func.websearch_to_tsquery(literal_column(f"'{FTS_CONFIG}'::regconfig"), q)
         return Article.id.in_(
             select(ArticleSearch.article_id).where(ArticleSearch.document.op("@@")(query))
         )
-    clauses: list[ColumnElement[bool]] = []
+    # SQLite: websearch syntax over substrings, read as PostgreSQL reads it: terms (words
+    # or "quoted phrases") must all match, -term excludes, OR separates alternatives
+    # ("a b OR c" = (a AND b) OR c); a term without a letter or digit is dropped as
+    # PostgreSQL's parser drops it, and a query left without terms matches nothing (as
+    # an empty tsquery does).
+    alternatives: list[list[ColumnElement[bool]]] = [[]]
     for raw in re.findall(r'-?"[^"]+"|\S+', q):
+        if raw.lower() == "or":
+            if alternatives[-1]:
+                alternatives.append([])
+            continue
         negate = raw.startswith("-")
-        word = raw.lstrip("-").strip('"').strip()
-        if not word or word.lower() == "or":
+        word = _EDGE_PUNCTUATION.sub("", raw.lstrip("-").strip('"'))  # "(Kenya," = Kenya
+        if not word:
             continue
         pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        # LIKE ignores the case of ASCII letters only: other words compare lower-cased.
         hit = or_(
-            func.coalesce(Article.title, "").like(pattern, escape="\\"),
-            Article.body.like(pattern, escape="\\"),
+            *(
+                (column if word.isascii() else func.unicode_lower(column)).like(
+                    pattern.lower(), escape="\\"
+                )
+                for column in (func.coalesce(Article.title, ""), Article.body)
+            )
         )
-        clauses.append(not_(hit) if negate else hit)
-    return and_(*clauses) if clauses else and_(True)
+        alternatives[-1].append(not_(hit) if negate else hit)
+    terms = [and_(*alternative) for alternative in alternatives if alternative]
+    return or_(*terms) if terms else false()
+
+
+def lower_text(session: Session, column: Any, value: str) -> Any:
+    """``lower(column)`` to compare with ``value.lower()``: SQLite's lower() folds ASCII
+    letters only, so a value with other letters is compared with Python's lower()
+    (unicode_lower, :mod:`shared.db`; no index: the column is scanned) there."""
+    if value.isascii() or is_postgres(session):
+        return func.lower(column)
+    return func.unicode_lower(column)
 
 
 def _entity_ids(session: Session, name: str, label: str | None) -> list[int]:
-    stmt = select(Entity.id).where(func.lower(Entity.name) == name.lower())
+    stmt = select(Entity.id).where(lower_text(session, Entity.name, name) == name.lower())
     if label:
         stmt = stmt.where(Entity.label == label)
     return list(session.scalars(stmt))
