@@ -68,7 +68,10 @@ def fragment_to_text(html: str) -> str:
         root = lxml.html.fragment_fromstring(html, create_parent="div")
     except (etree.ParserError, ValueError):
         return re.sub(r"<[^>]+>", " ", html)
-    for bad in root.xpath(".//script|.//style|.//noscript|.//iframe|.//form|.//nav|.//aside"):
+    # Captions ("Lawmakers vote in Ankara. Photo: Reuters") are not the story's text,
+    # as the page extractor leaves them out of a page's.
+    junk = ".//script|.//style|.//noscript|.//iframe|.//form|.//nav|.//aside|.//figcaption"
+    for bad in root.xpath(junk):
         bad.drop_tree()
     blocks = {"p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "tr"}
     for br in root.iter("br"):
@@ -204,6 +207,7 @@ def extract_page(
     time_el = None
     site = data.get("sitename")
     tree = None
+    h1 = None
     try:
         parser = lxml.html.HTMLParser(encoding="utf-8")  # the text is decoded already
         tree = lxml.html.document_fromstring(html.encode("utf-8", "replace"), parser=parser)
@@ -217,10 +221,11 @@ def extract_page(
                 time_el = el.get("datetime")
         lang = tree.get("lang") or tree.get("xml:lang")
         site = _meta(tree, "og:site_name", "application-name") or site
+        h1 = _first_text(tree, "//article//h1 | //main//h1 | //h1")
         title = clean_title(
             _first_text(tree, "//head/title") or title,
             _meta(tree, "og:title", "twitter:title"),
-            _first_text(tree, "//article//h1 | //main//h1 | //h1"),
+            h1,
             site,
             host_of(data.get("url") or url),
         )
@@ -228,7 +233,10 @@ def extract_page(
         lang = None
     lines = [" ".join(ln.split()) for ln in text.split("\n")]
     lines = [ln for ln in lines if ln and not is_furniture(ln)]
-    if lines and title and lines[0].casefold() == title.casefold():
+    # The headline is not body: the title, or the page's <h1> when the title is
+    # another wording of it (a shorter og:title).
+    heads = {h.casefold() for h in (title, h1) if h}
+    if lines and lines[0].casefold() in heads:
         lines.pop(0)
     if tree is not None and container_filter:
         dropped = outside_main(lines, tree)

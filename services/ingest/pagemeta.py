@@ -36,6 +36,12 @@ _NOT_A_NAME = re.compile(
     r"comments?|share|min(?:ute)?s?\s+read|view\s+all|profile|admin|unknown|anonymous)\b",
     re.IGNORECASE,
 )
+# A role on its own ("Economics Correspondent"), as a byline split at its comma gives.
+_ROLE_ONLY = re.compile(
+    r"^(?:[\w-]+\s+){0,2}(?:correspondent|reporter|editor|writer|contributor|columnist|"
+    r"analyst|producer|photographer)s?$",
+    re.IGNORECASE,
+)
 MAX_AUTHOR_WORDS = 6
 
 
@@ -55,12 +61,14 @@ def clean_title(
     folded = _fold(title)
     parts = _SEPARATORS.split(title)
     first = _fold(parts[0])
+    # The headline is the first segment of <title> (an og:title cut short for social
+    # media is not, when the <h1> is that segment), or else most of its start.
+    for cand in candidates:
+        if _fold(cand) and _fold(cand) != folded and _fold(cand) == first:
+            return cand
     for cand in candidates:
         fc = _fold(cand)
-        if not fc or fc == folded:
-            continue
-        # The headline is the first segment of <title>, or most of its start.
-        if fc == first or (folded.startswith(fc) and len(fc) >= 0.5 * len(folded)):
+        if fc and fc != folded and folded.startswith(fc) and len(fc) >= 0.5 * len(folded):
             return cand
     names = {_fold(n) for n in (site, host) if n}
     if host:
@@ -106,7 +114,7 @@ def clean_author(raw: str) -> str | None:
         text = m.group(1).strip(" ,;:|")
     text = _BY.sub("", text)
     text = _ROLE.sub("", text).strip(" ,;:|-–—·")
-    if not text or _NOT_A_NAME.search(text):
+    if not text or _NOT_A_NAME.search(text) or _ROLE_ONLY.match(text):
         return None
     words = text.split()
     if len(words) > MAX_AUTHOR_WORDS:

@@ -9,6 +9,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from services.entrypoints.cli import cli
@@ -161,3 +162,63 @@ def test_markdown_with_front_matter(ingest_pg: str, tmp_path: Path, sent: Sent) 
     assert article["published_at"].startswith("2023-12-06T08:15:00")
     assert article["authors"] == ["Mara Quist", "Ines Falk"]
     assert article["body"].split("\n\n") == stories.HARBOUR
+
+
+SAVED_PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<title>TITLE | Gazette</title>
+<meta property="og:title" content="Harbour wall to be rebuilt">
+<meta property="og:site_name" content="Gazette">
+<meta property="article:published_time" content="2023-12-06T09:15:00+01:00">
+</head><body>
+<header><nav><a href="/">Home</a> <a href="/local">Local</a></nav></header>
+<main><article>
+<h1>H1</h1>
+<p class="byline">By Mara Quist, Harbour Correspondent</p>
+PARAS
+<p><em>Sign up for our Coast newsletter to get the top stories in your inbox every morning.</em></p>
+</article></main>
+<footer><p>&copy; 2023 Gazette. All rights reserved.</p></footer>
+</body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("title", "h1", "headline"),
+    [
+        # The <h1> is the first segment of <title>: it is the headline, not the
+        # og:title cut short for social media.
+        (
+            "Harbour wall to be rebuilt, council says",
+            "Harbour wall to be rebuilt, council says",
+            "Harbour wall to be rebuilt, council says",
+        ),
+        # <title> and og:title agree on a short form, the <h1> is longer: the title is
+        # the short form, and the <h1> is not body either.
+        (
+            "Harbour wall to be rebuilt",
+            "Harbour wall to be rebuilt after winter storms",
+            "Harbour wall to be rebuilt",
+        ),
+    ],
+)
+def test_saved_page_headline_byline_and_newsletter(
+    ingest_pg: str, tmp_path: Path, sent: Sent, title: str, h1: str, headline: str
+) -> None:
+    path = tmp_path / "harbour.html"
+    page = SAVED_PAGE.replace("PARAS", _PARAS).replace("TITLE", title).replace("H1", h1)
+    path.write_text(page)
+    result = CliRunner().invoke(cli, ["ingest", str(path)])
+    assert result.exit_code == 0, result.output
+    [article] = sent.articles()
+    assert article["title"] == headline
+    assert article["authors"] == ["Mara Quist"]  # not "Harbour Correspondent"
+    assert article["body"].split("\n\n") == stories.HARBOUR  # no headline, no sign-up
+
+
+def test_feed_content_captions_are_not_body(env: object) -> None:
+    figure = (
+        '<figure><img src="https://gazette.example/wall.jpg" alt="">'
+        "<figcaption>The breach in the harbour wall. Photo: Reuters</figcaption></figure>"
+    )
+    rss = WORDPRESS_RSS.replace(_PARAS, figure + _PARAS, 1)
+    [harbour, _] = parse_feed(rss.encode(), url="https://gazette.example/feed/").items
+    assert harbour.body is not None and "Photo" not in harbour.body, harbour.body
