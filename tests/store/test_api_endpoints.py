@@ -145,6 +145,24 @@ def test_country_counts_per_day(client: TestClient, corpus: list[Spec]):
     assert totals == sorted(totals, reverse=True)
 
 
+@pytest.mark.parametrize("path", ["/countries", "/regions"])
+@pytest.mark.parametrize("days_back", [2, 4000])  # last week's counts; years before the corpus
+def test_counts_with_until_alone_cover_the_week_before_it(
+    client: TestClient, corpus: list[Spec], path: str, days_back: int
+):
+    """Without since, the window is the 7 days before until (the 7 days before today
+    could start after until: an empty answer, or a day of it, with no error)."""
+    until = NOW - timedelta(days=days_back)
+    r = client.get(path, params={"until": _iso(until), "bucket": "day"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["since"] == (until - timedelta(days=7)).isoformat()
+    counted = sum(s["total"] for s in body["series"])
+    window = [s for s in corpus if until - timedelta(days=7) <= s.dated_at < until]
+    assert bool(window) == (days_back == 2)  # the corpus has articles in the first only
+    assert (counted > 0) == bool(window)
+
+
 def test_region_counts_per_week(client: TestClient, corpus: list[Spec]):
     since = NOW - timedelta(days=20)
     r = client.get("/regions", params={"since": _iso(since), "bucket": "week"})

@@ -161,7 +161,7 @@ def _tag_counts(
     count: str = "articles",
 ) -> dict[str, Any]:
     if filters.since is None:
-        filters = ArticleFilters(**{**filters.__dict__, "since": _default_since()})
+        filters = ArticleFilters(**{**filters.__dict__, "since": _default_since(filters.until)})
     series = queries.tag_counts(
         session,
         kind,
@@ -179,7 +179,11 @@ def _tag_counts(
     }
 
 
-def _default_since() -> datetime:
+def _default_since(until: datetime | None = None) -> datetime:
+    """The 7 days up to today (today included), or the 7 days before ``until`` when it is
+    given (not today's week, which could start after it and count nothing)."""
+    if until is not None:
+        return until - timedelta(days=7)
     return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=6)
 
 
@@ -197,7 +201,7 @@ def country_counts(
     count: CountQuery = "articles",
 ) -> dict[str, Any]:
     """Articles (or stories, count=stories) per country and time bucket (``since``
-    defaults to the last 7 days)."""
+    defaults to the last 7 days, or the 7 days before ``until``)."""
     return _tag_counts("countries", session, filters, bucket, limit, count)
 
 
@@ -210,5 +214,5 @@ def region_counts(
     count: CountQuery = "articles",
 ) -> dict[str, Any]:
     """Articles (or stories, count=stories) per region (M49 and groupings) and time
-    bucket (``since`` defaults to the last 7 days)."""
+    bucket (``since`` defaults to the last 7 days, or the 7 days before ``until``)."""
     return _tag_counts("regions", session, filters, bucket, limit, count)
