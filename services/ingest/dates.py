@@ -7,6 +7,8 @@ import email.utils
 import re
 import warnings
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 from dateutil import parser as dateutil_parser
 
@@ -35,7 +37,49 @@ _TZINFOS = {
     "JST": 9 * 3600,
     "AEST": 10 * 3600,
     "AEDT": 11 * 3600,
+    # Zones of news sites' bylines and feeds (unambiguous abbreviations only: AST,
+    # GST, ... name more than one zone and are left out).
+    "WAT": 3600,
+    "CAT": 2 * 3600,
+    "SAST": 2 * 3600,
+    "EAT": 3 * 3600,
+    "PKT": 5 * 3600,
+    "ICT": 7 * 3600,
+    "WIB": 7 * 3600,
+    "HKT": 8 * 3600,
+    "SGT": 8 * 3600,
+    "PHT": 8 * 3600,
+    "AWST": 8 * 3600,
+    "KST": 9 * 3600,
+    "NZST": 12 * 3600,
+    "NZDT": 13 * 3600,
 }
+# US zones written without standard/daylight ("10:00 a.m. ET"): the offset of the day.
+_US_ZONES = {
+    "ET": ("America/New_York", -5),
+    "CT": ("America/Chicago", -6),
+    "MT": ("America/Denver", -7),
+    "PT": ("America/Los_Angeles", -8),
+}
+
+
+def _tzinfos() -> dict[str, Any]:
+    zones: dict[str, Any] = dict(_TZINFOS)
+    for name, (key, standard) in _US_ZONES.items():
+        try:
+            from zoneinfo import ZoneInfo
+
+            zones[name] = ZoneInfo(key)
+        except (ImportError, LookupError, ValueError, OSError):
+            zones[name] = standard * 3600  # no time zone database: standard time
+    return zones
+
+
+# "GMT+1", "UTC-05:00": the offset as people write it (GMT+1 is an hour ahead of GMT;
+# dateutil reads these the POSIX way round), and a trailing zone name in brackets
+# ("...+01:00[Europe/Paris]", java.time's format).
+_GMT_OFFSET = re.compile(r"\b(?:GMT|UTC)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?\s*$", re.IGNORECASE)
+_BRACKET_ZONE = re.compile(r"(?<=[\dZ])\[[A-Za-z_/+\-0-9]+\]$")
 _MONTHS = re.compile(
     r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\b", re.IGNORECASE
 )
@@ -51,6 +95,11 @@ def _utc(dt: datetime) -> datetime:
     return dt.astimezone(UTC)
 
 
+@lru_cache(maxsize=1)
+def _zones() -> dict[str, Any]:
+    return _tzinfos()
+
+
 def parse_date(value: str | None, relative_to: datetime | None = None) -> datetime | None:
     """Any common date format to UTC; None when it is not a date.
 
@@ -62,6 +111,8 @@ def parse_date(value: str | None, relative_to: datetime | None = None) -> dateti
     if not value or not value.strip():
         return None
     text = " ".join(value.strip().split())[:200]
+    text = _BRACKET_ZONE.sub("", text)
+    text = _GMT_OFFSET.sub(lambda m: f"{m.group(1)}{int(m.group(2)):02d}{m.group(3) or '00'}", text)
     dt: datetime | None = None
     try:
         dt = email.utils.parsedate_to_datetime(text)
@@ -79,7 +130,7 @@ def parse_date(value: str | None, relative_to: datetime | None = None) -> dateti
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                dt = dateutil_parser.parse(text, fuzzy=False, tzinfos=_TZINFOS)
+                dt = dateutil_parser.parse(text, fuzzy=False, tzinfos=_zones())
         except (ValueError, OverflowError, TypeError):
             dt = None
     if dt is None and re.search(r"[^\W\d_]", text):

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from services.entrypoints.cli import cli
+from services.ingest.dates import parse_date
 from services.ingest.feedparse import parse_feed
 from tests.ingest import stories
 from tests.ingest.helpers import Sent
@@ -222,3 +223,24 @@ def test_feed_content_captions_are_not_body(env: object) -> None:
     rss = WORDPRESS_RSS.replace(_PARAS, figure + _PARAS, 1)
     [harbour, _] = parse_feed(rss.encode(), url="https://gazette.example/feed/").items
     assert harbour.body is not None and "Photo" not in harbour.body, harbour.body
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # "GMT+1" is an hour ahead of GMT (dateutil reads it the POSIX way round).
+        ("Tue, 05 Dec 2023 10:00:00 GMT+1", "2023-12-05T09:00:00+00:00"),
+        ("05 Dec 2023 10:00 UTC+5:30", "2023-12-05T04:30:00+00:00"),
+        ("Tue, 05 Dec 2023 10:00:00 UTC-05:00", "2023-12-05T15:00:00+00:00"),
+        # Zones of news sites that were read as UTC.
+        ("Tue, 05 Dec 2023 10:00:00 HKT", "2023-12-05T02:00:00+00:00"),
+        ("Tue, 05 Dec 2023 10:00:00 SAST", "2023-12-05T08:00:00+00:00"),
+        ("Tue, 05 Dec 2023 10:00:00 WAT", "2023-12-05T09:00:00+00:00"),
+        ("Dec 5, 2023 10:00 a.m. ET", "2023-12-05T15:00:00+00:00"),
+        # java.time's format, with the zone's name in brackets: was not a date.
+        ("2023-12-05T10:00:00+01:00[Europe/Paris]", "2023-12-05T09:00:00+00:00"),
+    ],
+)
+def test_publishers_time_zones(text: str, expected: str) -> None:
+    dt = parse_date(text)
+    assert dt is not None and dt.isoformat() == expected
