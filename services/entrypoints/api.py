@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import redis
 from fastapi import Depends, FastAPI, Request
@@ -99,31 +100,53 @@ class StripNul:
         await self.app(scope, receive, send)
 
 
-_KNOWN_QUERY: dict[int, frozenset[str]] = {}
+# Per route: the query parameters it takes, and those that take one value (not a list).
+_KNOWN_QUERY: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
 
 
 def reject_unknown_query(request: Request) -> None:
     """A query parameter the endpoint does not take is an error (a typo such as ``contry``
-    would otherwise widen the search silently): 422 naming it and the ones it takes."""
+    would otherwise widen the search silently): 422 naming it and the ones it takes. So is
+    a one-value parameter given twice (``source=A&source=B`` would otherwise be read as
+    ``source=B`` alone, not as either source)."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None or not request.query_params:
         return
-    known = _KNOWN_QUERY.get(id(route))
-    if known is None:
-        known = frozenset(_query_names(dependant))
-        _KNOWN_QUERY[id(route)] = known
+    cached = _KNOWN_QUERY.get(id(route))
+    if cached is None:
+        params = _query_params(dependant)
+        cached = (
+            frozenset(p.alias for p in params),
+            frozenset(p.alias for p in params if not _takes_many(p.field_info.annotation)),
+        )
+        _KNOWN_QUERY[id(route)] = cached
+    known, single = cached
     unknown = sorted(set(request.query_params) - known)
     if unknown:
         takes = ", ".join(sorted(known)) or "no query parameters"
         raise QueryError(unknown[0], f"unknown parameter (this endpoint takes {takes})")
+    for name in sorted(single & set(request.query_params)):
+        given = len(request.query_params.getlist(name))
+        if given > 1:
+            raise QueryError(name, f"given {given} times; it takes one value")
 
 
-def _query_names(dependant: Any) -> set[str]:
-    names = {p.alias for p in dependant.query_params}
+def _takes_many(annotation: Any) -> bool:
+    """``list[str] | None`` and the like: a parameter that may be repeated."""
+    origin = get_origin(annotation)
+    if origin in (list, tuple, set, frozenset):
+        return True
+    if origin in (Union, UnionType, Annotated):
+        return any(_takes_many(a) for a in get_args(annotation))
+    return False
+
+
+def _query_params(dependant: Any) -> list[Any]:
+    params = list(dependant.query_params)
     for sub in dependant.dependencies:
-        names |= _query_names(sub)
-    return names
+        params += _query_params(sub)
+    return params
 
 
 def _methods_of(request: Request) -> list[str]:

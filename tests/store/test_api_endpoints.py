@@ -221,6 +221,38 @@ def test_cursor_of_the_other_order_is_refused(client: TestClient):
     assert "order=desc" in r.json()["message"]
 
 
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/articles", "source"),
+        ("/articles", "since"),
+        ("/articles", "limit"),
+        ("/stories", "sort"),
+        ("/entities", "label"),
+        ("/countries", "bucket"),
+    ],
+)
+def test_a_one_value_parameter_given_twice_is_422_naming_it(
+    client: TestClient, path: str, field: str
+):
+    """source=A&source=B is not 'either source': it was read as source=B alone."""
+    values = {
+        "source": ["Wire One", "Wire Two"],
+        "since": ["2026-11-20", "2026-11-01"],
+        "limit": ["1", "2"],
+        "sort": ["size", "growth"],
+        "label": ["PERSON", "ORG"],
+        "bucket": ["day", "week"],
+    }[field]
+    r = client.get(path, params=[(field, v) for v in values])
+    assert r.status_code == 422, r.text
+    assert r.json()["message"] == f"{field}: given 2 times; it takes one value"
+    assert r.json()["detail"][0]["loc"] == ["query", field]
+    # parameters documented as repeatable still are
+    repeated = client.get(path, params=[("region", "145"), ("region", "middle-east")])
+    assert repeated.status_code == 200, repeated.text
+
+
 def _forged(*parts: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
 
