@@ -116,6 +116,28 @@ def _meta_dates(tree: Any) -> list[str]:
     return found
 
 
+_JANUARY_FIRST = re.compile(
+    r"\bjan(?:uary)?\.?\s+0?1(?:st)?\b|\b0?1(?:st)?\s+(?:of\s+)?jan(?:uary)?\b|"
+    r"\b\d{4}-01-01\b|\b0?1[./-]0?1[./-]\d{2,4}\b",
+    re.IGNORECASE,
+)
+
+
+def _text_date(guess: str | None, html: str) -> str | None:
+    """trafilatura's date guess, except a year alone: its search of the page's text
+    makes "failed inspections in 2019" into 1 January 2019 on a page with no date.
+    A 1 January the page's markup does not give and its text does not name is that."""
+    if not guess or not guess.endswith("-01-01") or _JANUARY_FIRST.search(html):
+        return guess
+    from htmldate import find_date  # trafilatura's own date finder, markup only here
+
+    try:
+        found = find_date(html, extensive_search=False, original_date=True)
+    except (ValueError, TypeError):
+        found = None
+    return guess if found == guess else None
+
+
 def _first_text(tree: Any, xpath: str) -> str | None:
     for el in tree.xpath(xpath)[:1]:
         value = el if isinstance(el, str) else el.text_content()
@@ -250,7 +272,7 @@ def extract_page(
         # The page's own machine-readable publication time (meta, JSON-LD, <time>) ...
         "published_meta": published,
         # ... and trafilatura's guess (day only, may come from the text).
-        "published": time_el or data.get("date"),
+        "published": time_el or _text_date(data.get("date"), html),
         "url": data.get("url"),
         "authors": clean_authors(authors.split(";")) if authors else [],
         "language": language,

@@ -244,3 +244,36 @@ def test_feed_content_captions_are_not_body(env: object) -> None:
 def test_publishers_time_zones(text: str, expected: str) -> None:
     dt = parse_date(text)
     assert dt is not None and dt.isoformat() == expected
+
+
+FIRE_STATION = [
+    "The city council voted on Tuesday to close the old fire station, which has "
+    "served the east side since 1962, and move its crews to a new building.",
+    "Firefighters said the move would add minutes to response times in the old town, "
+    "where many houses are built of timber; the union will challenge the decision.",
+    "The mayor said the station had failed safety inspections in 2019 and 2021 and "
+    "that repairing it would cost more than a new building.",
+]
+
+
+def _undated_page(title: str, paras: list[str]) -> str:
+    return (
+        f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1>"
+        + "".join(f"<p>{p}</p>" for p in paras)
+        + "</article></body></html>"
+    )
+
+
+def test_a_year_in_the_text_is_not_the_date_of_an_undated_page(
+    ingest_pg: str, tmp_path: Path, sent: Sent
+) -> None:
+    (tmp_path / "undated.html").write_text(_undated_page("Fire station to close", FIRE_STATION))
+    orchard = [*stories.ORCHARD[:-1], stories.ORCHARD[-1] + " Sales open on January 1, 2024."]
+    (tmp_path / "new-year.html").write_text(_undated_page("Frost halves the harvest", orchard))
+    result = CliRunner().invoke(cli, ["ingest", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    dates = {a["title"]: a["published_at"] for a in sent.articles()}
+    # Was 2019-01-01: trafilatura's search of the text took "in 2019" for the date.
+    assert dates["Fire station to close"] is None
+    # A 1 January the text does name is still the guess.
+    assert (dates["Frost halves the harvest"] or "").startswith("2024-01-01")
