@@ -163,13 +163,20 @@ def _loc(loc: Any) -> str:
     return ".".join(parts) or "request"
 
 
+# 2026-11-25T08:00:00+01:00 sent unencoded arrives as "2026-11-25T08:00:00 01:00".
+_PLUS_AS_SPACE = re.compile(r"[0-9] [0-9]{2}:[0-9]{2}$")
+
+
 def _validation_item(e: Any) -> dict[str, Any]:
     """One validation error; a parameter's documented pattern gets its own plain message."""
     loc = list(e.get("loc", ()))
     msg, kind = str(e.get("msg", "")), str(e.get("type", ""))
     field = field_of(loc)
     if kind == "string_pattern_mismatch" and field in PATTERN_MESSAGES:
-        msg = f"{e.get('input')!r} {PATTERN_MESSAGES[field]}"
+        value = e.get("input")
+        msg = f"{value!r} {PATTERN_MESSAGES[field]}"
+        if isinstance(value, str) and _PLUS_AS_SPACE.search(value):
+            msg += "; a + in a URL reads as a space: send the offset as %2B01:00"
         loc = [loc[0], field]  # the parameter, not the index of a repeated value
     return {"loc": loc, "msg": msg, "type": kind}
 

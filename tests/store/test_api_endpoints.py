@@ -253,6 +253,17 @@ def test_a_one_value_parameter_given_twice_is_422_naming_it(
     assert repeated.status_code == 200, repeated.text
 
 
+def test_an_unencoded_plus_in_a_date_gets_a_hint(client: TestClient):
+    # what curl or a browser sends for ?since=2026-11-20T08:00:00+01:00 typed as is
+    r = client.get("/articles?since=2026-11-20T08:00:00+01:00")
+    assert r.status_code == 422
+    message = r.json()["message"]
+    assert message.startswith("since: '2026-11-20T08:00:00 01:00' is not a date")
+    assert "%2B" in message
+    # encoded, it is read
+    assert client.get("/articles?since=2026-11-20T08:00:00%2B01:00").status_code == 200
+
+
 def _forged(*parts: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
 
