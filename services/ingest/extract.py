@@ -138,6 +138,34 @@ def _text_date(guess: str | None, html: str) -> str | None:
     return guess if found == guess else None
 
 
+MIN_PAGE_WORDS = 40  # main text of a page: fewer is a caption or a teaser
+
+
+def _ld_article_body(tree: Any) -> str | None:
+    """The longest ``articleBody`` of the page's JSON-LD, as paragraphs."""
+    best = ""
+    for script in tree.xpath("//script[@type='application/ld+json']"):
+        try:
+            data = json.loads(script.text or "")
+        except ValueError:
+            continue
+        stack = [data]
+        while stack:
+            obj = stack.pop()
+            if isinstance(obj, list):
+                stack.extend(obj)
+            elif isinstance(obj, dict):
+                body = obj.get("articleBody")
+                if isinstance(body, str) and len(body) > len(best):
+                    best = body
+                stack.extend(v for v in obj.values() if isinstance(v, dict | list))
+    if not best.strip():
+        return None
+    text = fragment_to_text(best) if "<" in best else html_unescape(best)
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n", text)]
+    return "\n\n".join(p for p in paragraphs if p) or None
+
+
 def _first_text(tree: Any, xpath: str) -> str | None:
     for el in tree.xpath(xpath)[:1]:
         value = el if isinstance(el, str) else el.text_content()
@@ -263,6 +291,12 @@ def extract_page(
     if tree is not None and container_filter:
         dropped = outside_main(lines, tree)
         lines = [ln for i, ln in enumerate(lines) if i not in dropped]
+    if tree is not None and sum(len(ln.split()) for ln in lines) < MIN_PAGE_WORDS:
+        # A page built by JavaScript ("Loading...") often has its text only in its
+        # JSON-LD: that text, when the visible page has next to none.
+        ld_body = _ld_article_body(tree)
+        if ld_body and len(ld_body.split()) > 2 * sum(len(ln.split()) for ln in lines):
+            lines = [ln for ln in ld_body.split("\n\n") if not is_furniture(ln)]
     authors = data.get("author")
     # <html lang> (or trafilatura's reading of it) is a hint: prepare() detects.
     language = data.get("language") or (lang.split("-")[0].lower() if lang else None)

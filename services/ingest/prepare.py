@@ -43,7 +43,7 @@ def clean_line(text: str | None) -> str | None:
 
 
 MIN_WORDS = 4  # any article, from any source ("a 1-word item is not an article")
-MIN_PAGE_WORDS = 40  # main text of a page: fewer is a caption or a teaser
+MIN_PAGE_WORDS = extract.MIN_PAGE_WORDS  # main text of a page: fewer is a caption or a teaser
 _DENSE = re.compile(r"[\u0e00-\u0e7f\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 

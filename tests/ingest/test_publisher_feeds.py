@@ -277,3 +277,44 @@ def test_a_year_in_the_text_is_not_the_date_of_an_undated_page(
     assert dates["Fire station to close"] is None
     # A 1 January the text does name is still the guess.
     assert (dates["Frost halves the harvest"] or "").startswith("2024-01-01")
+
+
+def _ld(**fields: object) -> str:
+    data = {"@context": "https://schema.org", "@type": "NewsArticle", **fields}
+    return f'<script type="application/ld+json">{json.dumps(data)}</script>'
+
+
+def test_script_built_page_is_read_from_its_json_ld(
+    ingest_pg: str, tmp_path: Path, sent: Sent
+) -> None:
+    # The visible page is a loading screen; the text is in the JSON-LD (Next.js, ...).
+    page = (
+        "<!DOCTYPE html><html><head><title>Harbour wall to be rebuilt</title>"
+        + _ld(
+            headline="Harbour wall to be rebuilt",
+            datePublished="2023-12-06T08:15:00Z",
+            articleBody="\n".join(stories.HARBOUR),
+        )
+        + '</head><body><div id="__next"><div class="loading">Loading...</div></div>'
+        "<noscript>You need to enable JavaScript to run this app.</noscript></body></html>"
+    )
+    (tmp_path / "spa.html").write_text(page)
+    result = CliRunner().invoke(cli, ["ingest", str(tmp_path / "spa.html")])
+    assert result.exit_code == 0, result.output
+    [article] = sent.articles()
+    assert article["body"].split("\n\n") == stories.HARBOUR
+
+
+def test_paywalled_teaser_is_not_an_article(ingest_pg: str, tmp_path: Path, sent: Sent) -> None:
+    page = (
+        "<!DOCTYPE html><html><head><title>Harbour wall to be rebuilt</title>"
+        + _ld(headline="Harbour wall to be rebuilt", isAccessibleForFree=False)
+        + f"</head><body><article><h1>Harbour wall to be rebuilt</h1><p>{stories.HARBOUR[0]}</p>"
+        '<div class="paywall"><p>This article is for subscribers only. Subscribe for unlimited '
+        "access to our journalism from just $1 a week.</p><p>Already a subscriber? Log in</p>"
+        "</div></article></body></html>"
+    )
+    (tmp_path / "paywall.html").write_text(page)
+    result = CliRunner().invoke(cli, ["ingest", str(tmp_path / "paywall.html")])
+    assert result.exit_code == 2 and "no_main_text" in result.output, result.output
+    assert sent.articles() == []
