@@ -129,7 +129,13 @@ def check_url(url: str, cfg: FetchSettings | None = None) -> None:
         addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     for ip in addresses:
         if _blocked_ip(ip):
-            raise FetchError("blocked_address", f"{host} resolves to non-public address {ip}")
+            allow = f"{host}:{port}" if port else host
+            raise FetchError(
+                "blocked_address",
+                f"{host} resolves to non-public address {ip}; to fetch from it on purpose "
+                "(a server on this machine or your network), set "
+                f"NEWSWIRE_FETCH_ALLOW_HOSTS={allow}",
+            )
 
 
 # ---------------------------------------------------------------- per-host politeness

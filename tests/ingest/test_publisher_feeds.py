@@ -16,7 +16,7 @@ from services.entrypoints.cli import cli
 from services.ingest.dates import parse_date
 from services.ingest.feedparse import parse_feed
 from tests.ingest import stories
-from tests.ingest.helpers import Sent
+from tests.ingest.helpers import Sent, Site
 
 _PARAS = "".join(f"<p>{p}</p>" for p in stories.HARBOUR)
 
@@ -318,3 +318,19 @@ def test_paywalled_teaser_is_not_an_article(ingest_pg: str, tmp_path: Path, sent
     result = CliRunner().invoke(cli, ["ingest", str(tmp_path / "paywall.html")])
     assert result.exit_code == 2 and "no_main_text" in result.output, result.output
     assert sent.articles() == []
+
+
+def test_a_local_server_refused_says_how_to_allow_it(
+    ingest_pg: str, env: pytest.MonkeyPatch, site: Site, sent: Sent
+) -> None:
+    # A newcomer serving test files with `python -m http.server` on this machine.
+    site.add("/feed.xml", WORDPRESS_RSS, content_type="application/rss+xml")
+    env.setenv("NEWSWIRE_FETCH_ALLOW_PRIVATE", "0")
+    url = site.url("/feed.xml")
+    host_port = url.split("/")[2]
+    result = CliRunner().invoke(cli, ["ingest", url])
+    assert result.exit_code == 2, result.output
+    assert f"set NEWSWIRE_FETCH_ALLOW_HOSTS={host_port}" in result.output, result.output
+    env.setenv("NEWSWIRE_FETCH_ALLOW_HOSTS", host_port)
+    result = CliRunner().invoke(cli, ["ingest", url])
+    assert result.exit_code == 0 and "1 queued" in result.output, result.output
