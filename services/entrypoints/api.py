@@ -13,7 +13,7 @@ take NEWSWIRE_API_TOKEN (one rule: :mod:`shared.auth`). Every 4xx has a JSON bod
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -151,11 +151,22 @@ def _query_params(dependant: Any) -> list[Any]:
 
 def _methods_of(request: Request) -> list[str]:
     methods: set[str] = set()
-    for route in request.app.router.routes:
+    for route in _endpoint_routes(request.app.router.routes):
         match, _ = route.matches(request.scope)
         if match != Match.NONE:
             methods |= set(getattr(route, "methods", None) or ())
     return sorted(methods)
+
+
+def _endpoint_routes(routes: Any) -> Iterator[Any]:
+    """The routes with methods: an included router (FastAPI's ``_IncludedRouter``, which
+    has none itself) stands for the routes it brings in."""
+    for route in routes:
+        candidates = getattr(route, "effective_candidates", None)
+        if callable(candidates):
+            yield from _endpoint_routes(candidates())
+        else:
+            yield route
 
 
 def _loc(loc: Any) -> str:

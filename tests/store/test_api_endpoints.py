@@ -264,6 +264,20 @@ def test_an_unencoded_plus_in_a_date_gets_a_hint(client: TestClient):
     assert client.get("/articles?since=2026-11-20T08:00:00%2B01:00").status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("POST", "/stories", "GET"),
+        ("DELETE", "/entities", "GET"),
+        ("PUT", "/articles", "GET, POST"),  # the store's GET and the ingest router's POST
+    ],
+)
+def test_405_lists_the_methods_of_the_path(client: TestClient, method: str, path: str, allow: str):
+    r = client.request(method, path)
+    assert r.status_code == 405
+    assert r.headers["Allow"] == allow
+
+
 def _forged(*parts: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
 
