@@ -22,6 +22,7 @@ from services.ingest.dates import parse_date
 from services.ingest.encoding import strip_bom, xml_encoding, xml_to_utf8
 from services.ingest.errors import Rejected
 from services.ingest.extract import fragment_to_text
+from services.ingest.pagemeta import clean_authors
 from shared.schemas import RawItem, utcnow
 
 
@@ -282,9 +283,7 @@ def parse_feed(
         summary = e.get("summary")
         if summary and (e.get("summary_detail") or {}).get("type") == "text/plain":
             summary = html_escape(summary)  # plain text through the HTML path unchanged
-        authors = [_author_name(a) for a in e.get("authors", []) or [] if a.get("name")]
-        if not authors and e.get("author"):
-            authors = [e.get("author")]
+        authors = clean_authors(_entry_authors(e))
         # Plain dict lookups: FeedParserDict's key aliases warn and swap dates.
         raw_date = dict.get(e, "published") or dict.get(e, "updated") or dict.get(e, "created")
         parsed_date = (
@@ -322,14 +321,26 @@ def _title_text(node: Any) -> str | None:
     return title
 
 
-def _author_name(author: Any) -> str:
-    """An author's name; feedparser's split of RSS ``<author>`` ("email (Name)") cuts
-    the address at a four-letter top-level domain, so ``desk@ledger.media (Jo Li)``
-    comes out as the name ``a (Jo Li``: the name is what follows the parenthesis."""
-    name = str(author.get("name"))
-    if author.get("email") and name.count("(") > name.count(")"):
-        name = name.rsplit("(", 1)[1].strip() or name
-    return name
+_EMAIL = re.compile(r"<?(?:mailto:)?[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+>?")
+
+
+def _entry_authors(e: Any) -> list[str]:
+    """An entry's author names as the feed gives them (cleaned by the caller).
+
+    RSS ``<author>`` is an e-mail address, often with the name in parentheses
+    ("desk@site.media (Jo Li)"). feedparser cuts the address at a four-letter
+    top-level domain and takes the rest for the name ("a (Jo Li", "ple"), so a lone
+    author with an address is read from the raw text: the name without the address.
+    """
+    details = e.get("authors", []) or []
+    raw = e.get("author")
+    if isinstance(raw, str) and "@" in raw and len(details) <= 1:
+        name = " ".join(_EMAIL.sub(" ", raw).split()).strip(" ()[]<>\"',;")
+        return [name] if name else []
+    names = [str(a.get("name")) for a in details if a.get("name")]
+    if not names and isinstance(raw, str) and raw.strip():
+        names = [raw]
+    return names
 
 
 def _http(value: object) -> str | None:
@@ -366,7 +377,9 @@ def _parse_json_feed(
             out.rejected.append((where, "bad_item: not an object"))
             continue
         authors_raw = it.get("authors") or ([it["author"]] if it.get("author") else [])
-        authors = [a["name"] for a in authors_raw if isinstance(a, dict) and a.get("name")]
+        authors = clean_authors(
+            [str(a["name"]) for a in authors_raw if isinstance(a, dict) and a.get("name")]
+        )
         raw_date = it.get("date_published") or it.get("date_modified")
         link = _http(it.get("url")) or _http(it.get("external_url")) or _http(it.get("id"))
         item = _make_item(

@@ -334,3 +334,25 @@ def test_a_local_server_refused_says_how_to_allow_it(
     env.setenv("NEWSWIRE_FETCH_ALLOW_HOSTS", host_port)
     result = CliRunner().invoke(cli, ["ingest", url])
     assert result.exit_code == 0 and "1 queued" in result.output, result.output
+
+
+@pytest.mark.parametrize(
+    ("author", "expected"),
+    [
+        (
+            "<dc:creator><![CDATA[By Jane Smith and Ali Kaya]]></dc:creator>",
+            ["Jane Smith", "Ali Kaya"],
+        ),
+        ("<author>jane@gazette.example</author>", []),  # an address is not a name
+        ("<dc:creator>admin</dc:creator>", []),  # WordPress's default user
+        ("<author>noreply@blogger.com (Unknown)</author>", []),
+        (
+            "<dc:creator>By Maria Souza</dc:creator><dc:creator>Paulo Lima</dc:creator>",
+            ["Maria Souza", "Paulo Lima"],
+        ),
+    ],
+)
+def test_feed_bylines_are_names(env: object, author: str, expected: list[str]) -> None:
+    rss = WORDPRESS_RSS.replace("<author>desk@gazette.media (Mara Quist)</author>", author)
+    harbour = parse_feed(rss.encode(), url="https://gazette.example/feed/").items[0]
+    assert harbour.authors == expected
