@@ -250,7 +250,7 @@ def read_file(path: Path) -> Iterator[RawItem | FileRejection]:
         yield RawItem(kind="html", html=text, origin=origin)
     else:
         try:
-            yield parse_text_article(text, origin)
+            yield parse_text_article(text, origin, markdown=suffix == ".md")
         except ValueError as exc:
             yield FileRejection(origin, str(exc))
 

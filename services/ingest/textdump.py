@@ -118,9 +118,44 @@ def _unquote(value: str) -> str:
 _HEADING = re.compile(r"^#{1,6}\s+")
 
 
-def parse_text_article(text: str, origin: str) -> RawItem:
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()\s]|\([^()\s]*\))+(?:\s+\"[^\"]*\")?\)")
+_MD_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_MD_EM = re.compile(
+    r"(?<![\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?![\w*])|(?<!\w)_(?=\S)([^_]+?)(?<=\S)_(?!\w)"
+)
+_MD_CODE = re.compile(r"`([^`]+)`")
+_MD_BLOCK = re.compile(r"^\s{0,3}(?:>\s?)+|^\s{0,3}#{1,6}\s+")
+_MD_ITEM = re.compile(r"^\s{0,3}(?:[-*+]|\d{1,3}[.)])\s+")
+
+
+def markdown_lines(lines: list[str]) -> list[str]:
+    """Markdown to plain lines: images dropped, links to their text, emphasis and code
+    marks, quote and heading marks taken off; headings and list items stand as their
+    own paragraphs."""
+    out: list[str] = []
+    for line in lines:
+        item = _MD_ITEM.match(line)
+        heading = re.match(r"^\s{0,3}#{1,6}\s+", line)
+        line = _MD_BLOCK.sub("", _MD_ITEM.sub("", line))
+        line = _MD_IMAGE.sub("", line)
+        line = _MD_LINK.sub(r"\1", line)
+        line = _MD_STRONG.sub(r"\2", line)
+        line = _MD_EM.sub(lambda m: m.group(1) or m.group(2), line)
+        line = _MD_CODE.sub(r"\1", line)
+        if (item or heading) and out and out[-1].strip():
+            out.append("")  # a list item or a heading is a paragraph of its own
+        out.append(line)
+        if heading:
+            out.append("")
+    return out
+
+
+def parse_text_article(text: str, origin: str, markdown: bool = False) -> RawItem:
     raw_lines = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff").split("\n")
     meta, raw_lines = _front_matter(raw_lines)
+    if markdown:
+        raw_lines = markdown_lines(raw_lines)
     # Furniture lines go first, wherever they are; each leaves a paragraph break.
     lines = ["" if (ln.strip() and is_furniture(ln)) else ln.rstrip() for ln in raw_lines]
     while lines and not lines[0].strip():

@@ -356,3 +356,29 @@ def test_feed_bylines_are_names(env: object, author: str, expected: list[str]) -
     rss = WORDPRESS_RSS.replace("<author>desk@gazette.media (Mara Quist)</author>", author)
     harbour = parse_feed(rss.encode(), url="https://gazette.example/feed/").items[0]
     assert harbour.authors == expected
+
+
+def test_markdown_marks_are_not_body_text(ingest_pg: str, tmp_path: Path, sent: Sent) -> None:
+    h = stories.HARBOUR
+    text = (
+        "# Harbour wall to be rebuilt\n\n"
+        f"**PORT ELLERY** \u2014 {h[0].replace('harbour wall', '*harbour wall*', 1)}\n\n"
+        "![The breach](https://gazette.example/breach.jpg)\n\n"
+        f"> {h[1]}\n\n"
+        "## The plan\n"
+        f"- {h[2]}\n"
+        f"- {h[3].replace('quay', '[quay](https://gazette.example/quay)', 1)}\n"
+    )
+    path = tmp_path / "harbour.md"
+    path.write_text(text)
+    result = CliRunner().invoke(cli, ["ingest", str(path)])
+    assert result.exit_code == 0, result.output
+    [article] = sent.articles()
+    assert article["title"] == "Harbour wall to be rebuilt"
+    assert article["body"].split("\n\n") == [
+        f"PORT ELLERY \u2014 {h[0]}",
+        h[1],
+        "The plan",
+        h[2],
+        h[3],
+    ]
