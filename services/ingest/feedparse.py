@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape as html_escape
+from html import unescape as html_unescape
 from typing import Any
 
 from services.ingest.config import fetch_settings
@@ -350,6 +351,17 @@ def _http(value: object) -> str | None:
     return None
 
 
+_ENTITY = re.compile(r"&(?:#[0-9]{2,7}|#[xX][0-9a-fA-F]{2,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
+def _json_title(value: object) -> str | None:
+    """A JSON Feed title is plain text, but WordPress's JSON feeds give the HTML title
+    ("Council&#8217;s budget", "Tom &#038; Jerry"): its entities are decoded."""
+    if not isinstance(value, str):
+        return None
+    return html_unescape(value) if _ENTITY.search(value) else value
+
+
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -384,7 +396,7 @@ def _parse_json_feed(
         link = _http(it.get("url")) or _http(it.get("external_url")) or _http(it.get("id"))
         item = _make_item(
             link=link,
-            title=_str(it.get("title")),
+            title=_json_title(it.get("title")),
             content_html=_str(it.get("content_html")),
             content_text=_str(it.get("content_text")),
             summary=_str(it.get("summary")),

@@ -382,3 +382,20 @@ def test_markdown_marks_are_not_body_text(ingest_pg: str, tmp_path: Path, sent: 
         h[2],
         h[3],
     ]
+
+
+def test_wordpress_json_feed_titles(env: object) -> None:
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Gazette",
+        "items": [
+            {
+                "id": "https://gazette.example/?p=4711",
+                "url": "https://gazette.example/2023/12/harbour/",
+                "title": "Council&#8217;s harbour wall &#038; pier plan",
+                "content_html": _PARAS,
+            }
+        ],
+    }
+    [item] = parse_feed(json.dumps(feed).encode(), url="https://gazette.example/feed/json").items
+    assert item.title == "Council\u2019s harbour wall & pier plan"
