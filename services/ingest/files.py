@@ -126,6 +126,9 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "url": ("link", "uri", "canonical_url", "article_url", "web_url"),
     "published": (
         "published_at",
+        "publishedAt",
+        "datePublished",
+        "published_date",
         "date",
         "pubDate",
         "pub_date",
@@ -148,6 +151,34 @@ _MARKUP = re.compile(
     re.IGNORECASE,
 )
 _ENTITY = re.compile(r"&(?:#[0-9]{2,7}|#[xX][0-9a-fA-F]{2,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
+_TRUNCATED = re.compile(r"\s*(?:\u2026|\.\.\.)?\s*\[\+\d+ char(?:s|acters)?\]\s*$")
+# Where API responses saved as they came keep their articles: NewsAPI "articles",
+# the Guardian "response.results", the New York Times "response.docs", ...
+_RECORD_LISTS = ("articles", "results", "docs", "items", "data", "news", "stories", "posts")
+
+
+def json_records(doc: object) -> list[object]:
+    """The records of a JSON file: a list, one object, or the list an API response
+    wraps them in (an object with no text of its own)."""
+    if isinstance(doc, list):
+        return doc
+    if isinstance(doc, dict):
+        own = ("body", "html", "url", *FIELD_ALIASES["body"], *FIELD_ALIASES["url"])
+        if not any(isinstance(doc.get(k), str) and doc.get(k) for k in own):
+            for holder in (doc, doc.get("response")):
+                if not isinstance(holder, dict):
+                    continue
+                for key in _RECORD_LISTS:
+                    value = holder.get(key)
+                    if (
+                        isinstance(value, list)
+                        and value
+                        and all(isinstance(v, dict) for v in value)
+                    ):
+                        return value
+    return [doc]
 
 
 def record_item(obj: object, origin: str) -> RawItem:
@@ -179,6 +210,19 @@ def record_item(obj: object, origin: str) -> RawItem:
             # "&#8217;") in their text fields: stored as text, like a feed's content.
             text = fragment_to_text(data[key])
             data[key] = text if key == "body" else " ".join(text.split())
+    body = data.get("body")
+    if isinstance(body, str) and _TRUNCATED.search(body):
+        # A news API's cut text ("... [+2345 chars]"): the page is fetched for the
+        # whole article; the cut text rides along in case the page cannot be used.
+        data["body"] = _TRUNCATED.sub("", body)
+        if data.get("url") and data.get("kind") is None:
+            data["kind"] = "url"
+    title, source = data.get("title"), data.get("source")
+    if isinstance(title, str) and isinstance(source, str) and source.strip():
+        for sep in (" - ", " | ", " \u2013 ", " \u2014 "):
+            if title.endswith(sep + source.strip()):
+                data["title"] = title[: -len(sep + source.strip())]  # "Headline - Site"
+                break
     if isinstance(data.get("published"), int | float):  # epoch seconds (or ms)
         ts = float(data["published"])
         data["published"] = datetime.fromtimestamp(ts / 1000 if ts > 1e11 else ts, UTC).isoformat()
@@ -239,7 +283,7 @@ def read_file(path: Path) -> Iterator[RawItem | FileRejection]:
         except ValueError as exc:
             yield FileRejection(origin, f"invalid JSON: {exc}")
             return
-        records = doc if isinstance(doc, list) else [doc]
+        records = json_records(doc)
         for n, obj in enumerate(records):
             try:
                 yield record_item(obj, f"{origin}[{n}]")

@@ -399,3 +399,40 @@ def test_wordpress_json_feed_titles(env: object) -> None:
     }
     [item] = parse_feed(json.dumps(feed).encode(), url="https://gazette.example/feed/json").items
     assert item.title == "Council\u2019s harbour wall & pier plan"
+
+
+def test_saved_news_api_response(ingest_pg: str, tmp_path: Path, site: Site, sent: Sent) -> None:
+    # A NewsAPI response saved as it came: the articles under "articles", the text cut
+    # at 200 characters with "[+N chars]", "Headline - Source" titles, publishedAt.
+    site.add(
+        "/harbour",
+        stories.page("Harbour wall to be rebuilt", stories.HARBOUR),
+        content_type="text/html; charset=utf-8",
+    )
+    cut = stories.HARBOUR[0][:180] + "\u2026 [+2345 chars]"
+    response = {
+        "status": "ok",
+        "totalResults": 1,
+        "articles": [
+            {
+                "source": {"id": None, "name": "Gazette"},
+                "author": "Mara Quist, Ines Falk",
+                "title": "Harbour wall to be rebuilt - Gazette",
+                "description": "The council voted to rebuild the wall.",
+                "url": site.url("/harbour"),
+                "urlToImage": site.url("/wall.jpg"),
+                "publishedAt": "2023-12-06T08:15:00Z",
+                "content": cut,
+            }
+        ],
+    }
+    path = tmp_path / "top-headlines.json"
+    path.write_text(json.dumps(response))
+    result = CliRunner().invoke(cli, ["ingest", str(path)])
+    assert result.exit_code == 0, result.output
+    [article] = sent.articles()
+    assert article["title"] == "Harbour wall to be rebuilt"
+    assert article["source"] == "Gazette"
+    assert article["published_at"].startswith("2023-12-06T08:15:00")
+    assert article["authors"] == ["Mara Quist", "Ines Falk"]
+    assert article["body"].split("\n\n") == stories.HARBOUR  # the page's whole text
