@@ -436,3 +436,24 @@ def test_saved_news_api_response(ingest_pg: str, tmp_path: Path, site: Site, sen
     assert article["published_at"].startswith("2023-12-06T08:15:00")
     assert article["authors"] == ["Mara Quist", "Ines Falk"]
     assert article["body"].split("\n\n") == stories.HARBOUR  # the page's whole text
+
+
+@pytest.mark.parametrize(
+    "placeholder",
+    [
+        "0000-00-00 00:00:00",  # MySQL's zero date, in WordPress and CMS exports
+        "Mon, 30 Nov -0001 00:00:00 +0000",  # PHP's date() of it, in RSS (read as 2000)
+        "1970-01-01T00:00:00Z",
+        0,  # epoch zero
+    ],
+)
+def test_no_date_placeholders_are_no_date(
+    ingest_pg: str, tmp_path: Path, sent: Sent, placeholder: object
+) -> None:
+    record = {"title": "Harbour", "body": stories.body(stories.HARBOUR), "date": placeholder}
+    path = tmp_path / "export.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    result = CliRunner().invoke(cli, ["ingest", str(path)])
+    assert result.exit_code == 0, result.output  # was refused as bad_date, or dated 2000
+    [article] = sent.articles()
+    assert article["published_at"] is None
