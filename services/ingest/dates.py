@@ -86,6 +86,24 @@ _MONTHS = re.compile(
 _HAS_YEAR = re.compile(r"\b(19|20)\d\d\b")
 _NUMERIC_DATE = re.compile(r"\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b")
 MIN_YEAR = 1990
+
+# What databases and PHP write for "no date": MySQL's zero date, PHP's date() of it
+# ("Mon, 30 Nov -0001", which dateutil reads as 2000), the Unix epoch. An article
+# with one of these has no date; it is not refused as having a bad one.
+_NO_DATE = re.compile(
+    r"^\s*(?:0000-00-00(?:[ T]00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?)?"
+    r"|(?:\w{3},?\s+)?30\s+Nov\s+-0001\b.*"
+    r"|1970-01-01(?:[ T]00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?)?"
+    r"|Thu,?\s+01\s+Jan\s+1970\s+00:00:00\s*(?:GMT|UTC|[+-]0000)?)\s*$",
+    re.IGNORECASE,
+)
+
+
+def is_no_date(value: str | None) -> bool:
+    """A placeholder for "no date" (see ``_NO_DATE``)."""
+    return bool(value) and _NO_DATE.match(value or "") is not None
+
+
 FUTURE_SLACK = timedelta(days=2)
 
 

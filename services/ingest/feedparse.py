@@ -19,7 +19,7 @@ from html import unescape as html_unescape
 from typing import Any
 
 from services.ingest.config import fetch_settings
-from services.ingest.dates import parse_date
+from services.ingest.dates import is_no_date, parse_date
 from services.ingest.encoding import strip_bom, xml_encoding, xml_to_utf8
 from services.ingest.errors import Rejected
 from services.ingest.extract import fragment_to_text
@@ -180,6 +180,8 @@ def _iso(dt: datetime | None) -> str | None:
 
 
 def _entry_date(value: str | None, parsed: Any, base: datetime) -> str | None:
+    if is_no_date(value):
+        return None  # PHP's "Mon, 30 Nov -0001": feedparser would make it 2000 too
     dt = parse_date(value, relative_to=base) if value else None
     if dt is None and parsed:
         try:

@@ -7,7 +7,7 @@ import unicodedata
 
 from services.ingest import extract
 from services.ingest.config import keep_short_pages
-from services.ingest.dates import FUTURE_SLACK, parse_date
+from services.ingest.dates import FUTURE_SLACK, is_no_date, parse_date
 from services.ingest.errors import Rejected
 from services.ingest.furniture import is_furniture
 from services.ingest.language import detect as detect_language
@@ -42,16 +42,6 @@ def clean_line(text: str | None) -> str | None:
     return out or None
 
 
-# What databases and PHP write for "no date": MySQL's zero date, PHP's date() of it
-# ("Mon, 30 Nov -0001", which dateutil reads as 2000), the Unix epoch. An article
-# with one of these has no date; it is not refused as having a bad one.
-_NO_DATE = re.compile(
-    r"^\s*(?:0000-00-00(?:[ T]00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?)?"
-    r"|(?:\w{3},?\s+)?30\s+Nov\s+-0001\b.*"
-    r"|1970-01-01(?:[ T]00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?)?"
-    r"|Thu,?\s+01\s+Jan\s+1970\s+00:00:00\s*(?:GMT|UTC|[+-]0000)?)\s*$",
-    re.IGNORECASE,
-)
 MIN_WORDS = 4  # any article, from any source ("a 1-word item is not an article")
 MIN_PAGE_WORDS = extract.MIN_PAGE_WORDS  # main text of a page: fewer is a caption or a teaser
 _DENSE = re.compile(r"[\u0e00-\u0e7f\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]")
@@ -135,7 +125,7 @@ def prepare(item: RawItem) -> ArticlePayload:
     # (the page's own, or the record's) is what is kept as ``url``.
     key = canonical_url(item.url)
     url = page_address(clean_line(item.url)) if key else None
-    raw_date = None if _NO_DATE.match(item.published or "") else item.published
+    raw_date = None if is_no_date(item.published) else item.published
     published = parse_date(raw_date)
     if raw_date and published is None:
         raise Rejected("bad_date", f"cannot parse date {raw_date[:80]!r}")

@@ -457,3 +457,11 @@ def test_no_date_placeholders_are_no_date(
     assert result.exit_code == 0, result.output  # was refused as bad_date, or dated 2000
     [article] = sent.articles()
     assert article["published_at"] is None
+
+
+def test_php_zero_date_in_a_feed_is_no_date(env: object) -> None:
+    rss = WORDPRESS_RSS.replace(
+        "Wed, 06 Dec 2023 09:15:00 +0000", "Mon, 30 Nov -0001 00:00:00 +0000"
+    )
+    harbour = parse_feed(rss.encode(), url="https://gazette.example/feed/").items[0]
+    assert harbour.published is None  # was 2000-11-30T00:01:00+00:00
