@@ -166,6 +166,49 @@ def _ld_article_body(tree: Any) -> str | None:
     return "\n\n".join(p for p in paragraphs if p) or None
 
 
+MIN_INDEX_HEADLINES = 5
+_ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "blogposting", "report"}
+
+
+def _ld_types(tree: Any) -> set[str]:
+    found: set[str] = set()
+    for script in tree.xpath("//script[@type='application/ld+json']"):
+        try:
+            stack = [json.loads(script.text or "")]
+        except ValueError:
+            continue
+        while stack:
+            obj = stack.pop()
+            if isinstance(obj, list):
+                stack.extend(obj)
+            elif isinstance(obj, dict):
+                kinds = obj.get("@type")
+                for kind in kinds if isinstance(kinds, list) else [kinds]:
+                    if isinstance(kind, str):
+                        found.add(kind.lower())
+                stack.extend(v for v in obj.values() if isinstance(v, dict | list))
+    return found
+
+
+def _index_headlines(tree: Any, published: str | None, paragraphs: int) -> int:
+    """How many headlines link to other pages when the page is a section or home page
+    (a river of teasers: og:type "website", no article date, no Article in its JSON-LD,
+    linked headlines for at least three in four of its paragraphs of eight words or
+    more); 0 for an article."""
+    if (_meta(tree, "og:type") or "").lower() != "website" or published:
+        return 0
+    if _ld_types(tree) & _ARTICLE_TYPES:
+        return 0
+    links = [
+        a
+        for a in tree.xpath("//h2//a[@href] | //h3//a[@href] | //h4//a[@href]")
+        if len(a.text_content().split()) >= 3
+    ]
+    if len(links) >= MIN_INDEX_HEADLINES and 4 * len(links) >= 3 * paragraphs:
+        return len(links)
+    return 0
+
+
 def _first_text(tree: Any, xpath: str) -> str | None:
     for el in tree.xpath(xpath)[:1]:
         value = el if isinstance(el, str) else el.text_content()
@@ -305,6 +348,11 @@ def extract_page(
         "body": "\n\n".join(lines),
         # The page's own machine-readable publication time (meta, JSON-LD, <time>) ...
         "published_meta": published,
+        "index_headlines": (
+            _index_headlines(tree, published, sum(len(ln.split()) >= 8 for ln in lines))
+            if tree is not None
+            else 0
+        ),
         # ... and trafilatura's guess (day only, may come from the text).
         "published": time_el or _text_date(data.get("date"), html),
         "url": data.get("url"),

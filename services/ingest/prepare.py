@@ -70,6 +70,13 @@ def extract_html(item: RawItem) -> RawItem:
     data = extract.extract_page(item.html or "", url=item.url)
     if data is None or not data.get("body"):
         raise Rejected("no_main_text", "no main text found in the page")
+    if data.get("index_headlines"):
+        raise Rejected(
+            "not_an_article",
+            f"a section or home page ({data['index_headlines']} headlines linking to "
+            "articles), not an article: ingest the site's feed or sitemap, or the "
+            "articles' own URLs",
+        )
     words = text_units(data["body"])
     if words < MIN_PAGE_WORDS and not keep_short_pages():
         raise Rejected(

@@ -465,3 +465,43 @@ def test_php_zero_date_in_a_feed_is_no_date(env: object) -> None:
     )
     harbour = parse_feed(rss.encode(), url="https://gazette.example/feed/").items[0]
     assert harbour.published is None  # was 2000-11-30T00:01:00+00:00
+
+
+def _section_page(og_type: str) -> str:
+    cards = "".join(
+        f'<div class="card"><h3><a href="/news/{n}">{p.split(",")[0][:60]}</a></h3>'
+        f'<p class="teaser">{p}</p><span class="time">2 hours ago</span></div>'
+        for n, p in enumerate(stories.HARBOUR + stories.ORCHARD)
+    )
+    return (
+        "<html><head><title>Local news | Gazette</title>"
+        f'<meta property="og:type" content="{og_type}"></head><body>'
+        f'<nav><a href="/">Home</a></nav><main><h1>Local</h1><section>{cards}</section>'
+        "</main></body></html>"
+    )
+
+
+def test_a_section_front_page_is_not_an_article(ingest_pg: str, site: Site, sent: Sent) -> None:
+    # `newswire ingest https://site/local`: the section's river of teasers was stored
+    # as one article mixing every story on it.
+    site.add("/local", _section_page("website"), content_type="text/html; charset=utf-8")
+    result = CliRunner().invoke(cli, ["ingest", site.url("/local")])
+    assert result.exit_code == 2, result.output
+    assert "not_an_article: a section or home page" in result.output
+    assert "feed or sitemap" in result.output
+    assert sent.articles() == []
+    # An article page that calls itself a "website", with a list of related headlines,
+    # is still an article.
+    related = "".join(
+        f'<li><h3><a href="/news/r{n}">Related story number {n} about the coast</a></h3></li>'
+        for n in range(5)
+    )
+    article = (
+        '<html><head><title>Harbour wall to be rebuilt</title><meta property="og:type" '
+        'content="website"></head><body><article><h1>Harbour wall to be rebuilt</h1>'
+        + "".join(f"<p>{p}</p>" for p in stories.HARBOUR + stories.ORCHARD)
+        + f"</article><aside><ul>{related}</ul></aside></body></html>"
+    )
+    site.add("/local/harbour", article, content_type="text/html; charset=utf-8")
+    result = CliRunner().invoke(cli, ["ingest", site.url("/local/harbour")])
+    assert result.exit_code == 0 and "1 queued" in result.output, result.output
