@@ -31,8 +31,11 @@ class Resolved:
     rejected: list[tuple[str, str]] = field(default_factory=list)
 
 
-def resolve_url(item: RawItem, depth: int = 0) -> Resolved:
-    """Fetch a URL item; raises :class:`Rejected` with the fetch's reason on failure."""
+def resolve_url(item: RawItem, depth: int = 0, _seen: set[str] | None = None) -> Resolved:
+    """Fetch a URL item; raises :class:`Rejected` with the fetch's reason on failure.
+
+    ``_seen``: the sitemaps already read for this one (an index listing itself, or a
+    sitemap twice, is read once)."""
     assert item.url
     try:
         resp = fetch(item.url, accept=PAGE_ACCEPT)
@@ -51,12 +54,25 @@ def resolve_url(item: RawItem, depth: int = 0) -> Resolved:
     if kind == "sitemap":
         sm = parse_sitemap(resp.content, origin=resp.url, source=item.source)
         out = Resolved("sitemap", children=sm.items)
+        seen = _seen if _seen is not None else set()
+        seen.update({item.url, resp.url})
         for child_url in sm.sitemaps:
+            if child_url in seen:
+                log.info("sitemap_already_read", url=child_url, index=resp.url)
+                continue
+            seen.add(child_url)
             if depth >= MAX_SITEMAP_DEPTH:
-                out.rejected.append((child_url, "sitemap_too_deep"))
+                out.rejected.append(
+                    (
+                        child_url,
+                        f"sitemap_too_deep: sitemap indexes nested over {MAX_SITEMAP_DEPTH} deep",
+                    )
+                )
                 continue
             try:
-                sub = resolve_url(RawItem(kind="url", url=child_url, source=item.source), depth + 1)
+                sub = resolve_url(
+                    RawItem(kind="url", url=child_url, source=item.source), depth + 1, seen
+                )
             except Rejected as exc:
                 out.rejected.append((child_url, str(exc)))
                 continue

@@ -505,3 +505,27 @@ def test_a_section_front_page_is_not_an_article(ingest_pg: str, site: Site, sent
     site.add("/local/harbour", article, content_type="text/html; charset=utf-8")
     result = CliRunner().invoke(cli, ["ingest", site.url("/local/harbour")])
     assert result.exit_code == 0 and "1 queued" in result.output, result.output
+
+
+def test_a_sitemap_index_listing_itself_is_read_once(
+    ingest_pg: str, site: Site, sent: Sent
+) -> None:
+    site.add("/a", stories.page("Harbour wall to be rebuilt", stories.HARBOUR))
+    site.add("/pages.xml", stories.sitemap([(site.url("/a"), "2023-12-06")]))
+    index = (
+        '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        + "".join(
+            f"<sitemap><loc>{site.url(p)}</loc></sitemap>"
+            for p in ("/sitemap_index.xml", "/pages.xml", "/pages.xml")
+        )
+        + "</sitemapindex>"
+    )
+    site.add("/sitemap_index.xml", index, content_type="application/xml")
+    result = CliRunner().invoke(cli, ["ingest", site.url("/sitemap_index.xml")])
+    # Was: the index read again and again down to the depth limit, each time its
+    # sitemaps and pages fetched again: '1 queued, 5 duplicate, 3 rejected' with
+    # 'sitemap_too_deep' for sitemaps that are not deep at all.
+    assert result.exit_code == 0, result.output
+    assert "summary: 1 read, 1 queued\n" in result.output, result.output
+    fetched = [path for path, _ in site.requests]
+    assert fetched.count("/sitemap_index.xml") == 1 and fetched.count("/pages.xml") == 1
