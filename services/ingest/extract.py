@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from html import unescape as html_unescape
 from typing import Any
 
@@ -99,21 +100,29 @@ def _meta_dates(tree: Any) -> list[str]:
         value = el.get("datetime") or el.get("content")
         if value:
             found.append(value)
+    found.extend(
+        obj["datePublished"]
+        for obj in _ld_objects(tree)
+        if isinstance(obj.get("datePublished"), str)
+    )
+    return found
+
+
+def _ld_objects(tree: Any) -> Iterator[dict[str, Any]]:
+    """Every object of the page's JSON-LD, nested ones included (scripts that are not
+    JSON are skipped)."""
     for script in tree.xpath("//script[@type='application/ld+json']"):
         try:
-            data = json.loads(script.text or "")
+            stack = [json.loads(script.text or "")]
         except ValueError:
             continue
-        stack = [data]
         while stack:
             obj = stack.pop()
             if isinstance(obj, list):
                 stack.extend(obj)
             elif isinstance(obj, dict):
-                if isinstance(obj.get("datePublished"), str):
-                    found.append(obj["datePublished"])
+                yield obj
                 stack.extend(v for v in obj.values() if isinstance(v, dict | list))
-    return found
 
 
 _JANUARY_FIRST = re.compile(
@@ -144,21 +153,10 @@ MIN_PAGE_WORDS = 40  # main text of a page: fewer is a caption or a teaser
 def _ld_article_body(tree: Any) -> str | None:
     """The longest ``articleBody`` of the page's JSON-LD, as paragraphs."""
     best = ""
-    for script in tree.xpath("//script[@type='application/ld+json']"):
-        try:
-            data = json.loads(script.text or "")
-        except ValueError:
-            continue
-        stack = [data]
-        while stack:
-            obj = stack.pop()
-            if isinstance(obj, list):
-                stack.extend(obj)
-            elif isinstance(obj, dict):
-                body = obj.get("articleBody")
-                if isinstance(body, str) and len(body) > len(best):
-                    best = body
-                stack.extend(v for v in obj.values() if isinstance(v, dict | list))
+    for obj in _ld_objects(tree):
+        body = obj.get("articleBody")
+        if isinstance(body, str) and len(body) > len(best):
+            best = body
     if not best.strip():
         return None
     text = fragment_to_text(best) if "<" in best else html_unescape(best)
@@ -172,21 +170,11 @@ _ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "blogposting
 
 def _ld_types(tree: Any) -> set[str]:
     found: set[str] = set()
-    for script in tree.xpath("//script[@type='application/ld+json']"):
-        try:
-            stack = [json.loads(script.text or "")]
-        except ValueError:
-            continue
-        while stack:
-            obj = stack.pop()
-            if isinstance(obj, list):
-                stack.extend(obj)
-            elif isinstance(obj, dict):
-                kinds = obj.get("@type")
-                for kind in kinds if isinstance(kinds, list) else [kinds]:
-                    if isinstance(kind, str):
-                        found.add(kind.lower())
-                stack.extend(v for v in obj.values() if isinstance(v, dict | list))
+    for obj in _ld_objects(tree):
+        kinds = obj.get("@type")
+        for kind in kinds if isinstance(kinds, list) else [kinds]:
+            if isinstance(kind, str):
+                found.add(kind.lower())
     return found
 
 
