@@ -55,6 +55,10 @@ def decode_html(data: bytes, declared: str | None = None, origin: str = "page") 
     return decode_bytes(data, origin, declared=(declared, meta))
 
 
+# A character reference ("&#8217;", "&#x2019;", "&amp;"): text that carries one is HTML.
+HTML_ENTITY = re.compile(r"&(?:#[0-9]{2,7}|#[xX][0-9a-fA-F]{2,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
 def fragment_to_text(html: str) -> str:
     """An HTML fragment (feed ``content:encoded``) to paragraphs separated by blank lines."""
     # Deferred on purpose: lxml (30 ms) only when HTML is parsed, not at CLI start-up.

@@ -22,7 +22,7 @@ from services.ingest.config import fetch_settings
 from services.ingest.dates import is_no_date, parse_date
 from services.ingest.encoding import strip_bom, xml_encoding, xml_to_utf8
 from services.ingest.errors import Rejected
-from services.ingest.extract import fragment_to_text
+from services.ingest.extract import HTML_ENTITY, fragment_to_text
 from services.ingest.pagemeta import clean_authors
 from shared.schemas import RawItem, utcnow
 
@@ -353,15 +353,12 @@ def _http(value: object) -> str | None:
     return None
 
 
-_ENTITY = re.compile(r"&(?:#[0-9]{2,7}|#[xX][0-9a-fA-F]{2,6}|[A-Za-z][A-Za-z0-9]{1,31});")
-
-
 def _json_title(value: object) -> str | None:
     """A JSON Feed title is plain text, but WordPress's JSON feeds give the HTML title
     ("Council&#8217;s budget", "Tom &#038; Jerry"): its entities are decoded."""
     if not isinstance(value, str):
         return None
-    return html_unescape(value) if _ENTITY.search(value) else value
+    return html_unescape(value) if HTML_ENTITY.search(value) else value
 
 
 def _str(value: object) -> str | None:

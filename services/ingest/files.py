@@ -20,7 +20,7 @@ from pathlib import Path
 
 from services.ingest.encoding import decode_bytes
 from services.ingest.errors import Rejected
-from services.ingest.extract import fragment_to_text
+from services.ingest.extract import HTML_ENTITY, fragment_to_text
 from services.ingest.feedparse import is_json_feed, parse_feed, sniff, xml_root
 from services.ingest.sitemaps import parse_sitemap
 from services.ingest.textdump import parse_text_article
@@ -150,7 +150,6 @@ _MARKUP = re.compile(
     r"|</(?:p|div|span|a|b|i|em|strong|li|ul|ol|h[1-6]|blockquote|figure|section)>",
     re.IGNORECASE,
 )
-_ENTITY = re.compile(r"&(?:#[0-9]{2,7}|#[xX][0-9a-fA-F]{2,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 
 
 _TRUNCATED = re.compile(r"\s*(?:\u2026|\.\.\.)?\s*\[\+\d+ char(?:s|acters)?\]\s*$")
@@ -204,7 +203,7 @@ def record_item(obj: object, origin: str) -> RawItem:
         data["authors"] = []
     for key in ("body", "title"):
         if isinstance(data.get(key), str) and (
-            _MARKUP.search(data[key]) or _ENTITY.search(data[key])
+            _MARKUP.search(data[key]) or HTML_ENTITY.search(data[key])
         ):
             # Exports and CMS webhooks often carry the page's HTML ("<p>...</p>",
             # "&#8217;") in their text fields: stored as text, like a feed's content.
