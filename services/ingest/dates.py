@@ -63,7 +63,9 @@ _US_ZONES = {
 }
 
 
+@lru_cache(maxsize=1)
 def _tzinfos() -> dict[str, Any]:
+    """The zone names dateutil is told of (built once)."""
     zones: dict[str, Any] = dict(_TZINFOS)
     for name, (key, standard) in _US_ZONES.items():
         try:
@@ -113,11 +115,6 @@ def _utc(dt: datetime) -> datetime:
     return dt.astimezone(UTC)
 
 
-@lru_cache(maxsize=1)
-def _zones() -> dict[str, Any]:
-    return _tzinfos()
-
-
 def parse_date(value: str | None, relative_to: datetime | None = None) -> datetime | None:
     """Any common date format to UTC; None when it is not a date.
 
@@ -148,7 +145,7 @@ def parse_date(value: str | None, relative_to: datetime | None = None) -> dateti
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                dt = dateutil_parser.parse(text, fuzzy=False, tzinfos=_zones())
+                dt = dateutil_parser.parse(text, fuzzy=False, tzinfos=_tzinfos())
         except (ValueError, OverflowError, TypeError):
             dt = None
     if dt is None and re.search(r"[^\W\d_]", text):
